@@ -1,0 +1,257 @@
+//! Request/response correlation: pending requests keyed by id, each with its own deadline.
+//!
+//! Guarantees the supervisor builds on:
+//! * a response completes **exactly one** waiter, once ([`CorrelationTable::complete`] removes);
+//! * every waiter leaves the table by exactly one of: completion, timeout
+//!   ([`CorrelationTable::on_timeout`]), link loss ([`CorrelationTable::fail_link`]) or
+//!   [`CorrelationTable::drain`] — so no waiter can hang;
+//! * a response that arrives after its request timed out is recognised as *late* (for a
+//!   bounded window of recent timeouts) so it can be counted rather than misrouted;
+//! * the table is bounded: `insert` refuses past `max_pending`.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use super::TimePoint;
+use crate::id::MessageId;
+
+/// Identifies the link a request left on, so its waiters fail when that link is lost.
+pub type LinkKey = u64;
+
+/// What [`CorrelationTable::complete`] found for a response.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Completion<W> {
+    /// The waiter of the request; hand it the response.
+    Waiter(W),
+    /// The request already timed out; drop the response and count it.
+    Late,
+    /// No such request here (not ours, or long gone).
+    Unknown,
+}
+
+/// Why an insert was refused; the waiter is handed back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InsertError<W> {
+    /// A request with this id is already pending.
+    Duplicate(W),
+    /// `max_pending` requests are already pending.
+    Full(W),
+}
+
+#[derive(Debug)]
+struct Pending<W, I> {
+    waiter: W,
+    deadline: I,
+    link: Option<LinkKey>,
+}
+
+/// The pending-request table.
+#[derive(Debug)]
+pub struct CorrelationTable<W, I> {
+    pending: HashMap<MessageId, Pending<W, I>>,
+    deadlines: BTreeSet<(I, MessageId)>,
+    recently_timed_out: VecDeque<MessageId>,
+    recently_timed_out_set: HashSet<MessageId>,
+    late_window: usize,
+    max_pending: usize,
+}
+
+impl<W, I: TimePoint> CorrelationTable<W, I> {
+    /// A table holding at most `max_pending` requests, remembering the last 4096 timeouts to
+    /// recognise late responses.
+    pub fn new(max_pending: usize) -> Self {
+        CorrelationTable {
+            pending: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            recently_timed_out: VecDeque::new(),
+            recently_timed_out_set: HashSet::new(),
+            late_window: 4096,
+            max_pending,
+        }
+    }
+
+    /// Number of pending requests.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Whether `id` is pending.
+    pub fn contains(&self, id: MessageId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// Registers a request that left on `link` (or `None` for a local agent) and must be
+    /// answered before `deadline`.
+    pub fn insert(
+        &mut self,
+        id: MessageId,
+        deadline: I,
+        link: Option<LinkKey>,
+        waiter: W,
+    ) -> Result<(), InsertError<W>> {
+        if self.pending.contains_key(&id) {
+            return Err(InsertError::Duplicate(waiter));
+        }
+        if self.pending.len() >= self.max_pending {
+            return Err(InsertError::Full(waiter));
+        }
+        self.deadlines.insert((deadline, id));
+        self.pending.insert(
+            id,
+            Pending {
+                waiter,
+                deadline,
+                link,
+            },
+        );
+        Ok(())
+    }
+
+    /// Moves a pending request to another link (e.g. resent after a reconnect).
+    pub fn set_link(&mut self, id: MessageId, link: Option<LinkKey>) -> bool {
+        match self.pending.get_mut(&id) {
+            Some(p) => {
+                p.link = link;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A response for `id` arrived.
+    pub fn complete(&mut self, id: MessageId) -> Completion<W> {
+        match self.pending.remove(&id) {
+            Some(p) => {
+                self.deadlines.remove(&(p.deadline, id));
+                Completion::Waiter(p.waiter)
+            }
+            None if self.recently_timed_out_set.contains(&id) => Completion::Late,
+            None => Completion::Unknown,
+        }
+    }
+
+    /// The earliest deadline of any pending request.
+    pub fn next_deadline(&self) -> Option<I> {
+        self.deadlines.first().map(|&(d, _)| d)
+    }
+
+    /// Removes and returns every request whose deadline is at or before `now`.
+    pub fn on_timeout(&mut self, now: I) -> Vec<(MessageId, W)> {
+        let mut expired = Vec::new();
+        while let Some(&(deadline, id)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(p) = self.pending.remove(&id) {
+                self.remember_timeout(id);
+                expired.push((id, p.waiter));
+            }
+        }
+        expired
+    }
+
+    /// Removes and returns every request that left on `link` (the link was lost).
+    pub fn fail_link(&mut self, link: LinkKey) -> Vec<(MessageId, W)> {
+        let ids: Vec<MessageId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.link == Some(link))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| {
+                let p = self.pending.remove(&id)?;
+                self.deadlines.remove(&(p.deadline, id));
+                Some((id, p.waiter))
+            })
+            .collect()
+    }
+
+    /// Removes and returns everything (shutdown).
+    pub fn drain(&mut self) -> Vec<(MessageId, W)> {
+        self.deadlines.clear();
+        self.pending.drain().map(|(id, p)| (id, p.waiter)).collect()
+    }
+
+    fn remember_timeout(&mut self, id: MessageId) {
+        if self.recently_timed_out.len() >= self.late_window {
+            if let Some(old) = self.recently_timed_out.pop_front() {
+                self.recently_timed_out_set.remove(&old);
+            }
+        }
+        self.recently_timed_out.push_back(id);
+        self.recently_timed_out_set.insert(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn t(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn response_completes_exactly_one_waiter_once() {
+        let mut table = CorrelationTable::new(10);
+        table.insert(MessageId(1), t(100), None, "a").unwrap();
+        table.insert(MessageId(2), t(100), None, "b").unwrap();
+        assert_eq!(table.complete(MessageId(1)), Completion::Waiter("a"));
+        assert_eq!(table.complete(MessageId(1)), Completion::Unknown);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.next_deadline(), Some(t(100)));
+    }
+
+    #[test]
+    fn timeouts_fire_in_deadline_order_and_late_responses_are_recognised() {
+        let mut table = CorrelationTable::new(10);
+        table.insert(MessageId(1), t(300), None, 1).unwrap();
+        table.insert(MessageId(2), t(100), None, 2).unwrap();
+        table.insert(MessageId(3), t(200), None, 3).unwrap();
+        assert_eq!(table.next_deadline(), Some(t(100)));
+        assert!(table.on_timeout(t(99)).is_empty());
+        let fired = table.on_timeout(t(200));
+        assert_eq!(fired, vec![(MessageId(2), 2), (MessageId(3), 3)]);
+        assert_eq!(table.next_deadline(), Some(t(300)));
+        assert_eq!(table.complete(MessageId(2)), Completion::Late);
+        assert_eq!(table.complete(MessageId(1)), Completion::Waiter(1));
+        assert_eq!(table.next_deadline(), None);
+    }
+
+    #[test]
+    fn link_loss_fails_only_that_links_requests() {
+        let mut table = CorrelationTable::new(10);
+        table.insert(MessageId(1), t(100), Some(7), 'a').unwrap();
+        table.insert(MessageId(2), t(100), Some(8), 'b').unwrap();
+        table.insert(MessageId(3), t(50), None, 'c').unwrap();
+        assert_eq!(table.fail_link(7), vec![(MessageId(1), 'a')]);
+        assert!(table.set_link(MessageId(2), Some(9)));
+        assert!(table.fail_link(8).is_empty());
+        assert_eq!(table.len(), 2);
+        let mut rest = table.drain();
+        rest.sort();
+        assert_eq!(rest, vec![(MessageId(2), 'b'), (MessageId(3), 'c')]);
+        assert_eq!(table.next_deadline(), None);
+    }
+
+    #[test]
+    fn bounded_and_no_duplicates() {
+        let mut table = CorrelationTable::new(1);
+        table.insert(MessageId(1), t(1), None, ()).unwrap();
+        assert_eq!(
+            table.insert(MessageId(1), t(1), None, ()),
+            Err(InsertError::Duplicate(()))
+        );
+        assert_eq!(
+            table.insert(MessageId(2), t(1), None, ()),
+            Err(InsertError::Full(()))
+        );
+    }
+}

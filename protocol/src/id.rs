@@ -1,0 +1,161 @@
+//! Message identifiers: 128-bit, written on the wire as 32 lowercase hex characters.
+//!
+//! The protocol never draws randomness itself (it must run on wasm32, which has no OS RNG):
+//! ids are assigned by whoever sends, typically with an [`IdGenerator`] seeded with a random
+//! per-node prefix plus a counter, so ids are unique across nodes without coordination. A
+//! Python peer can use `uuid.uuid4().hex`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A message identifier. [`MessageId::UNSET`] (all zeros) means "the sender assigns one".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MessageId(pub u128);
+
+impl MessageId {
+    /// The placeholder id of a freshly built message; the node stamps a real one on send.
+    pub const UNSET: MessageId = MessageId(0);
+
+    /// Whether this is the [`MessageId::UNSET`] placeholder.
+    pub fn is_unset(self) -> bool {
+        self.0 == 0
+    }
+
+    fn write_hex(self, buf: &mut [u8; 32]) -> &str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in buf.iter_mut().enumerate() {
+            let nibble = (self.0 >> (124 - 4 * i)) & 0xf;
+            *b = HEX[nibble as usize];
+        }
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 32];
+        f.write_str(self.write_hex(&mut buf))
+    }
+}
+
+/// The text was not 1–32 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidMessageId;
+
+impl fmt::Display for InvalidMessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("message id must be 1 to 32 hex digits")
+    }
+}
+
+impl std::error::Error for InvalidMessageId {}
+
+impl FromStr for MessageId {
+    type Err = InvalidMessageId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Accept the dashed UUID form too, so uuid strings from other languages work.
+        let mut n: u128 = 0;
+        let mut digits = 0;
+        for c in s.bytes() {
+            if c == b'-' {
+                continue;
+            }
+            let d = (c as char).to_digit(16).ok_or(InvalidMessageId)?;
+            digits += 1;
+            if digits > 32 {
+                return Err(InvalidMessageId);
+            }
+            n = (n << 4) | u128::from(d);
+        }
+        if digits == 0 {
+            return Err(InvalidMessageId);
+        }
+        Ok(MessageId(n))
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 32];
+        serializer.serialize_str(self.write_hex(&mut buf))
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = MessageId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a message id as a hex string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<MessageId, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<MessageId, E> {
+                Ok(MessageId(u128::from(v)))
+            }
+        }
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// Hands out unique ids: a random 64-bit node prefix (supplied by the caller) and a counter.
+#[derive(Debug, Clone)]
+pub struct IdGenerator {
+    prefix: u128,
+    next: u64,
+}
+
+impl IdGenerator {
+    /// A generator whose ids start with `node_prefix` (pass 64 random bits per node).
+    pub fn new(node_prefix: u64) -> Self {
+        IdGenerator {
+            prefix: u128::from(node_prefix) << 64,
+            next: 1,
+        }
+    }
+
+    /// The next id; never [`MessageId::UNSET`].
+    pub fn next_id(&mut self) -> MessageId {
+        let id = self.prefix | u128::from(self.next);
+        self.next = self.next.wrapping_add(1).max(1);
+        MessageId(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let id = MessageId(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        let s = id.to_string();
+        assert_eq!(s, "0123456789abcdeffedcba9876543210");
+        assert_eq!(s.parse::<MessageId>().unwrap(), id);
+        assert_eq!(
+            "01234567-89ab-cdef-fedc-ba9876543210"
+                .parse::<MessageId>()
+                .unwrap(),
+            id
+        );
+        assert!("xyz".parse::<MessageId>().is_err());
+        assert!("".parse::<MessageId>().is_err());
+        assert!("0".repeat(33).parse::<MessageId>().is_err());
+    }
+
+    #[test]
+    fn generator_is_unique_and_never_unset() {
+        let mut g = IdGenerator::new(0);
+        let a = g.next_id();
+        let b = g.next_id();
+        assert_ne!(a, b);
+        assert!(!a.is_unset());
+    }
+}
