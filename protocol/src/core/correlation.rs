@@ -9,8 +9,9 @@
 //!   bounded window of recent timeouts) so it can be counted rather than misrouted;
 //! * the table is bounded: `insert` refuses past `max_pending`.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 
+use super::recent::RecentSet;
 use super::TimePoint;
 use crate::id::MessageId;
 
@@ -49,9 +50,7 @@ struct Pending<W, I> {
 pub struct CorrelationTable<W, I> {
     pending: HashMap<MessageId, Pending<W, I>>,
     deadlines: BTreeSet<(I, MessageId)>,
-    recently_timed_out: VecDeque<MessageId>,
-    recently_timed_out_set: HashSet<MessageId>,
-    late_window: usize,
+    recently_timed_out: RecentSet<MessageId>,
     max_pending: usize,
 }
 
@@ -62,9 +61,7 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
         CorrelationTable {
             pending: HashMap::new(),
             deadlines: BTreeSet::new(),
-            recently_timed_out: VecDeque::new(),
-            recently_timed_out_set: HashSet::new(),
-            late_window: 4096,
+            recently_timed_out: RecentSet::new(4096),
             max_pending,
         }
     }
@@ -129,7 +126,7 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
                 self.deadlines.remove(&(p.deadline, id));
                 Completion::Waiter(p.waiter)
             }
-            None if self.recently_timed_out_set.contains(&id) => Completion::Late,
+            None if self.recently_timed_out.contains(&id) => Completion::Late,
             None => Completion::Unknown,
         }
     }
@@ -148,7 +145,7 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
             }
             self.deadlines.pop_first();
             if let Some(p) = self.pending.remove(&id) {
-                self.remember_timeout(id);
+                self.recently_timed_out.insert(id);
                 expired.push((id, p.waiter));
             }
         }
@@ -176,16 +173,6 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
     pub fn drain(&mut self) -> Vec<(MessageId, W)> {
         self.deadlines.clear();
         self.pending.drain().map(|(id, p)| (id, p.waiter)).collect()
-    }
-
-    fn remember_timeout(&mut self, id: MessageId) {
-        if self.recently_timed_out.len() >= self.late_window {
-            if let Some(old) = self.recently_timed_out.pop_front() {
-                self.recently_timed_out_set.remove(&old);
-            }
-        }
-        self.recently_timed_out.push_back(id);
-        self.recently_timed_out_set.insert(id);
     }
 }
 

@@ -11,6 +11,7 @@ pub mod correlation;
 pub mod handshake;
 pub mod heartbeat;
 pub mod lifecycle;
+pub mod recent;
 
 use std::ops::{Add, Sub};
 use std::time::Duration;

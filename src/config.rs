@@ -1,0 +1,169 @@
+//! Node configuration: every limit and timer of the transport, with safe documented defaults.
+//!
+//! Keeps the fields of ruv-swarm-transport's `TransportConfig` (`max_message_size`,
+//! `connection_timeout_ms`, `retry_attempts`, `enable_compression`, `compression_threshold`)
+//! and adds heartbeat, request-timeout, backoff and queue bounds.
+
+use std::time::Duration;
+
+use swarm_protocol::codec::{CodecConfig, DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_MESSAGE_SIZE};
+use swarm_protocol::core::backoff::BackoffPolicy;
+
+/// Configuration of one node (one supervisor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// Name of this node in handshakes and events. Default: `node-<random hex>`.
+    pub node_name: Option<String>,
+    /// Largest message accepted or sent, encoded or decompressed. Default 10 MiB.
+    pub max_message_size: usize,
+    /// Time for a link to connect and complete its handshake. Default 5000 ms.
+    pub connection_timeout_ms: u64,
+    /// Consecutive failed connection attempts after which a link gives up; `0` = never give
+    /// up (the default: swarm links should heal).
+    pub retry_attempts: u32,
+    /// Offer gzip compression to peers (used only when both sides announce it). Default on.
+    pub enable_compression: bool,
+    /// Bodies above this many bytes are compressed when compression is agreed. Default 1 KiB.
+    pub compression_threshold: usize,
+    /// How often an idle link is probed. Default 1 s.
+    pub heartbeat_interval: Duration,
+    /// A link silent this long is declared dead and restarted. Default 5 s.
+    pub heartbeat_timeout: Duration,
+    /// Deadline of a request unless the caller sets one. Default 30 s.
+    pub request_timeout: Duration,
+    /// Reconnect backoff: first delay bound 100 ms, ×2 per attempt, cap 30 s, full jitter.
+    /// Its attempt limit is taken from `retry_attempts`.
+    pub backoff: BackoffPolicy,
+    /// Most data messages queued per link before `Full`. Default 4096.
+    pub link_queue_messages: usize,
+    /// Most bytes (estimated) queued per link before `Full`. Default 64 MiB.
+    pub link_queue_bytes: usize,
+    /// Data messages handed to a link actor before it reports them written. Default 256.
+    pub link_window: usize,
+    /// Most requests pending on this node. Default 65 536.
+    pub max_pending_requests: usize,
+    /// Broadcast/event ids remembered for de-duplication. Default 16 384.
+    pub dedup_window: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            node_name: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            connection_timeout_ms: 5000,
+            retry_attempts: 0,
+            enable_compression: true,
+            compression_threshold: DEFAULT_COMPRESSION_THRESHOLD,
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            backoff: BackoffPolicy::default(),
+            link_queue_messages: 4096,
+            link_queue_bytes: 64 * 1024 * 1024,
+            link_window: 256,
+            max_pending_requests: 65_536,
+            dedup_window: 16_384,
+        }
+    }
+}
+
+impl TransportConfig {
+    /// Sets the node name.
+    pub fn with_node_name(mut self, name: impl Into<String>) -> Self {
+        self.node_name = Some(name.into());
+        self
+    }
+
+    /// Sets the heartbeat interval and the silence after which a link is dead.
+    pub fn with_heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// Sets the default request deadline.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the connect + handshake timeout.
+    pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets the reconnect backoff (its attempt limit is ignored; see `retry_attempts`).
+    pub fn with_backoff(mut self, backoff: BackoffPolicy) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets how many consecutive failed attempts a link makes before giving up (0 = never).
+    pub fn with_retry_attempts(mut self, attempts: u32) -> Self {
+        self.retry_attempts = attempts;
+        self
+    }
+
+    /// Sets the per-link queue bounds.
+    pub fn with_link_queue(mut self, messages: usize, bytes: usize) -> Self {
+        self.link_queue_messages = messages.max(1);
+        self.link_queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// Sets the number of data messages in flight to a link actor.
+    pub fn with_link_window(mut self, window: usize) -> Self {
+        self.link_window = window.max(1);
+        self
+    }
+
+    /// Sets the message size limit.
+    pub fn with_max_message_size(mut self, max: usize) -> Self {
+        self.max_message_size = max;
+        self
+    }
+
+    /// Sets compression on/off and its threshold.
+    pub fn with_compression(mut self, enabled: bool, threshold: usize) -> Self {
+        self.enable_compression = enabled;
+        self.compression_threshold = threshold;
+        self
+    }
+
+    /// The connect + handshake timeout as a `Duration`.
+    pub fn connection_timeout(&self) -> Duration {
+        Duration::from_millis(self.connection_timeout_ms)
+    }
+
+    /// The backoff policy with the attempt limit from `retry_attempts`.
+    pub fn effective_backoff(&self) -> BackoffPolicy {
+        let mut policy = self.backoff;
+        policy.max_attempts = (self.retry_attempts > 0).then_some(self.retry_attempts);
+        policy
+    }
+
+    /// The codec settings links start from (compression is switched on per link once agreed).
+    pub fn codec_config(&self) -> CodecConfig {
+        CodecConfig::default()
+            .with_max_message_size(self.max_message_size)
+            .with_compression(false, self.compression_threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_attempts_become_the_backoff_limit() {
+        let c = TransportConfig::default();
+        assert_eq!(c.effective_backoff().max_attempts, None);
+        assert_eq!(
+            c.with_retry_attempts(3).effective_backoff().max_attempts,
+            Some(3)
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Errors of the transport layer.
+//!
+//! [`TransportError`] says what went wrong and, by its variant, what the caller should do.
+//! Send paths that fail hand the message back through [`SendError`], so nothing is lost
+//! silently and the caller can retry, reroute or drop it deliberately.
+
+use swarm_protocol::codec::CodecError;
+use swarm_protocol::{Message, ProtocolVersion};
+
+/// An error of the transport layer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// A connection could not be made or broke; the supervisor retries links it owns.
+    #[error("connection error: {0}")]
+    ConnectionError(String),
+    /// A message could not be encoded or decoded; the peer or the payload is at fault.
+    #[error("serialization error: {0}")]
+    SerializationError(String),
+    /// A message exceeds `max_message_size`; send something smaller or raise the limit.
+    #[error("message too large: {size} bytes, limit {max}")]
+    MessageTooLarge {
+        /// Size of the message.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The node or the facility is not available (stopped, or a feature not enabled).
+    #[error("not available: {0}")]
+    NotAvailable(String),
+    /// No response arrived before the request's deadline; the request may still run remotely.
+    #[error("request timed out")]
+    Timeout,
+    /// An address or name could not be parsed or is not allowed.
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    /// The peer speaks an incompatible protocol major version.
+    #[error("protocol version mismatch: local {local}, remote {remote}")]
+    VersionMismatch {
+        /// Our version.
+        local: ProtocolVersion,
+        /// The peer's version.
+        remote: ProtocolVersion,
+    },
+    /// No node in reach hosts this agent; check the name or wait for it to register.
+    #[error("unknown agent: {0}")]
+    UnknownAgent(String),
+    /// A bounded queue on the way is full; slow down and retry.
+    #[error("queue full")]
+    Full,
+    /// The link carrying the request was lost before the response came.
+    #[error("connection lost")]
+    ConnectionLost,
+    /// The peer refused the connection or the message.
+    #[error("rejected: {reason}")]
+    Rejected {
+        /// The peer's reason.
+        reason: String,
+    },
+    /// The message ran out of hops (`ttl`) on the way.
+    #[error("ttl expired")]
+    TtlExpired,
+    /// Too many requests are pending on this node; retry later.
+    #[error("too many pending requests")]
+    TooManyPending,
+    /// The agent answered with an error.
+    #[error("remote error {code}: {message}")]
+    Remote {
+        /// The agent's error code.
+        code: i32,
+        /// The agent's message.
+        message: String,
+    },
+}
+
+impl From<CodecError> for TransportError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::TooLarge { size, max } => TransportError::MessageTooLarge { size, max },
+            other => TransportError::SerializationError(other.to_string()),
+        }
+    }
+}
+
+/// A message that could not be sent, handed back with the reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    /// The outbound queue toward the destination is full.
+    #[error("queue full")]
+    Full(Box<Message>),
+    /// Nobody in reach hosts the destination agent (or the message has no destination).
+    #[error("unknown agent")]
+    UnknownAgent(Box<Message>),
+    /// The node or link is shut down.
+    #[error("closed")]
+    Closed(Box<Message>),
+    /// The message has no hops left.
+    #[error("ttl expired")]
+    Expired(Box<Message>),
+}
+
+impl SendError {
+    /// The message that was not sent.
+    pub fn into_message(self) -> Message {
+        match self {
+            SendError::Full(m)
+            | SendError::UnknownAgent(m)
+            | SendError::Closed(m)
+            | SendError::Expired(m) => *m,
+        }
+    }
+
+    /// The message that was not sent, by reference.
+    pub fn message(&self) -> &Message {
+        match self {
+            SendError::Full(m)
+            | SendError::UnknownAgent(m)
+            | SendError::Closed(m)
+            | SendError::Expired(m) => m,
+        }
+    }
+}
+
+impl From<SendError> for TransportError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Full(_) => TransportError::Full,
+            SendError::UnknownAgent(m) => {
+                TransportError::UnknownAgent(m.destination.unwrap_or_default())
+            }
+            SendError::Closed(_) => TransportError::NotAvailable("node stopped".into()),
+            SendError::Expired(_) => TransportError::TtlExpired,
+        }
+    }
+}

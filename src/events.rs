@@ -1,0 +1,40 @@
+//! Events the node publishes to subscribers of [`Swarm::subscribe_swarm_events`]
+//! (crate::Swarm::subscribe_swarm_events): link state changes and undeliverable messages.
+
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::Message;
+
+use crate::link::LinkId;
+
+/// Something happened on this node that users may want to react to.
+#[derive(Debug, Clone, actix::Message)]
+#[rtype(result = "()")]
+pub enum SwarmEvent {
+    /// A link changed state (`Active` = up; `Closed` = down).
+    Link {
+        /// The link.
+        link: LinkId,
+        /// Transport name (`in_process`, `websocket`...).
+        transport: &'static str,
+        /// Peer description (node name once known, otherwise its address).
+        peer: String,
+        /// The new state.
+        state: LinkState,
+        /// Why (for `Closed`).
+        reason: Option<String>,
+    },
+    /// A supervised link gave up reconnecting (its attempt limit was reached).
+    LinkGaveUp {
+        /// Peer description.
+        peer: String,
+        /// Failed attempts.
+        attempts: u32,
+    },
+    /// A fire-and-forget message could not be delivered.
+    Undeliverable {
+        /// The message.
+        message: Box<Message>,
+        /// Why.
+        reason: String,
+    },
+}

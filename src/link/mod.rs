@@ -1,0 +1,161 @@
+//! Links: the actors that move messages between this node and another.
+//!
+//! A link is thin. It does IO and framing and talks to its node's
+//! [`Supervisor`](crate::supervisor::Supervisor) through the messages below; routing, retries,
+//! handshakes, heartbeats and correlation are the supervisor's. Adding a transport means one new
+//! module here with:
+//!
+//! * an actor that sends [`LinkOpened`] when its connection is up, [`LinkInbound`] for every
+//!   message it receives, [`LinkFlushed`] when it has written data messages (credit back),
+//!   and [`LinkClosed`] exactly once when it goes away (then stops);
+//! * that handles [`LinkOutbound`] (write one message; `Lane::Control` first) and
+//!   [`LinkClose`] (close and stop);
+//! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
+
+pub mod in_process;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::{Addr, Recipient};
+use swarm_protocol::core::handshake::Role;
+use swarm_protocol::Message;
+
+use crate::supervisor::Supervisor;
+
+/// Process-unique identifier of one link (one connection; a reconnect gets a new id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkId(pub u64);
+
+impl LinkId {
+    /// A fresh id, unique within this process.
+    pub fn next() -> LinkId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        // Relaxed: only uniqueness matters; no other memory is published through this counter.
+        LinkId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "link-{}", self.0)
+    }
+}
+
+/// Which queue a message travels in: control (handshake, heartbeats, announcements) is never
+/// queued behind data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Handshake, heartbeat, routing control: sent ahead of any data.
+    Control,
+    /// Everything else; counted against the link window and acknowledged with [`LinkFlushed`].
+    Data,
+}
+
+/// How the supervisor reaches a link actor.
+#[derive(Clone)]
+pub struct LinkHandle {
+    /// Where outbound messages go.
+    pub outbound: Recipient<LinkOutbound>,
+    /// Where the close order goes.
+    pub close: Recipient<LinkClose>,
+}
+
+impl fmt::Debug for LinkHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkHandle")
+    }
+}
+
+/// Link → supervisor: the connection is up; start the handshake in `role`.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkOpened {
+    /// The link.
+    pub link: LinkId,
+    /// Transport name for stats and events.
+    pub transport: &'static str,
+    /// Peer address or description.
+    pub peer: String,
+    /// `Initiator` sends `Hello`; `Acceptor` waits for it.
+    pub role: Role,
+    /// How to reach the link actor.
+    pub handle: LinkHandle,
+}
+
+/// Link → supervisor: a message arrived.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkInbound {
+    /// The link.
+    pub link: LinkId,
+    /// The message (shared; in-process links pass it through without copying).
+    pub message: Arc<Message>,
+    /// Its size on the wire (estimated where nothing is encoded).
+    pub size: usize,
+}
+
+/// Link → supervisor: `count` data messages of `bytes` were written; that much window is free.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkFlushed {
+    /// The link.
+    pub link: LinkId,
+    /// Data messages written.
+    pub count: usize,
+    /// Their wire size.
+    pub bytes: usize,
+}
+
+/// Link → supervisor: the link is gone (sent exactly once; the actor stops after it).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkClosed {
+    /// The link.
+    pub link: LinkId,
+    /// Why.
+    pub reason: String,
+}
+
+/// Supervisor → link: write this message.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkOutbound {
+    /// The message.
+    pub message: Arc<Message>,
+    /// Its lane.
+    pub lane: Lane,
+}
+
+/// Supervisor → link: close (say goodbye if the transport can) and stop.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkClose {
+    /// Why.
+    pub reason: String,
+}
+
+/// What a connector needs to start one link.
+#[derive(Debug, Clone)]
+pub struct LinkContext {
+    /// Id the new link must use in every message to the supervisor.
+    pub link: LinkId,
+    /// The node's supervisor.
+    pub supervisor: Addr<Supervisor>,
+}
+
+/// Starts outbound links; the supervisor calls it on the first connect and on every
+/// reconnect (after the backoff delay). One connector per supervised link.
+pub trait LinkConnector: 'static {
+    /// Transport name for stats and events (`"in_process"`, `"websocket"`...).
+    fn transport(&self) -> &'static str;
+
+    /// The peer's address or description, for logs and events (no credentials).
+    fn peer(&self) -> String;
+
+    /// Starts a link actor for `ctx.link`. The actor must eventually send either
+    /// [`LinkOpened`] (role `Initiator`) or [`LinkClosed`]; the supervisor closes it if neither
+    /// happens (and the handshake does not finish) within the connection timeout.
+    fn connect(&mut self, ctx: LinkContext);
+}

@@ -1,0 +1,88 @@
+//! Statistics per node and per link: messages and bytes in/out, errors, drops, reconnects,
+//! pending requests, queue depth, RTT.
+//!
+//! Byte counts on in-process links are estimates (`Message::estimated_size`), since nothing is
+//! encoded there; on socket and shared-memory links they are the encoded frame sizes.
+
+use std::time::Duration;
+
+use swarm_protocol::core::lifecycle::LinkState;
+
+use crate::link::LinkId;
+
+/// Counters shared by node and link statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages sent.
+    pub messages_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Protocol and transport errors.
+    pub errors: u64,
+    /// Messages dropped (queue full, no route, expired, fault injection); each also logged.
+    pub drops: u64,
+}
+
+impl Counters {
+    /// Counts one received message of `bytes`.
+    pub fn record_in(&mut self, bytes: usize) {
+        self.messages_in += 1;
+        self.bytes_in += bytes as u64;
+    }
+
+    /// Counts one sent message of `bytes`.
+    pub fn record_out(&mut self, bytes: usize) {
+        self.messages_out += 1;
+        self.bytes_out += bytes as u64;
+    }
+}
+
+/// Statistics of one link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStats {
+    /// The link.
+    pub link: LinkId,
+    /// Transport name.
+    pub transport: &'static str,
+    /// Peer description.
+    pub peer: String,
+    /// Current state.
+    pub state: LinkState,
+    /// Traffic counters.
+    pub counters: Counters,
+    /// Successful reconnections of the supervised link this link belongs to.
+    pub reconnects: u64,
+    /// Data messages queued, not yet handed to the link.
+    pub queue_depth: usize,
+    /// Smoothed heartbeat round-trip time, once measured.
+    pub rtt: Option<Duration>,
+}
+
+/// Statistics of a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Name of the node.
+    pub node: String,
+    /// Traffic counters (local deliveries included).
+    pub counters: Counters,
+    /// Messages dropped because their ttl ran out.
+    pub expired: u64,
+    /// Responses that arrived after their request timed out (dropped).
+    pub late_responses: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Successful reconnections over all links.
+    pub reconnects: u64,
+    /// Requests waiting for a response.
+    pub pending_requests: usize,
+    /// Data messages queued over all links.
+    pub queue_depth: usize,
+    /// Registered local agents.
+    pub local_agents: usize,
+    /// Links, live or connecting.
+    pub links: Vec<LinkStats>,
+}

@@ -1,0 +1,247 @@
+//! Commands from the [`Swarm`](crate::Swarm) handle to the supervisor, and their handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Context, Handler, Recipient};
+use swarm_protocol::core::correlation::InsertError;
+use swarm_protocol::{ControlOperation, Message, MessageType};
+
+use super::routing::{Route, SubscriptionKind};
+use super::{Supervisor, Waiter};
+use crate::agent::Delivery;
+use crate::clock::Instant;
+use crate::error::{SendError, TransportError};
+use crate::events::SwarmEvent;
+use crate::link::{LinkConnector, LinkId};
+use crate::stats::NodeStats;
+
+/// Registers a local agent under `name` (replacing an earlier registration of that name).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Register {
+    /// Agent id.
+    pub name: String,
+    /// Where its deliveries go.
+    pub recipient: Recipient<Delivery>,
+}
+
+/// Removes a local agent.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Unregister {
+    /// Agent id.
+    pub name: String,
+}
+
+/// Subscribes to a topic or an event name.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    /// Topic or event name.
+    pub kind: SubscriptionKind,
+    /// The name.
+    pub name: String,
+    /// The subscriber.
+    pub recipient: Recipient<Delivery>,
+    /// `false` to unsubscribe.
+    pub subscribe: bool,
+}
+
+/// Subscribes to node events (link state, undeliverable messages).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct SubscribeEvents(pub Recipient<SwarmEvent>);
+
+/// Sends a message and reports the routing outcome.
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct Send(pub Message);
+
+/// Sends a message, fire and forget; failures are counted, logged and published as
+/// [`SwarmEvent::Undeliverable`].
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Post(pub Message);
+
+/// Sends a request and completes `waiter` with the response, an error or a timeout.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Request {
+    /// The request message (its destination must be set).
+    pub message: Message,
+    /// Deadline from now; the node's `request_timeout` when `None`.
+    pub timeout: Option<Duration>,
+    /// Where the outcome goes.
+    pub(crate) waiter: Waiter,
+}
+
+/// Adds a supervised outbound link.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
+
+/// Asks for a statistics snapshot.
+#[derive(actix::Message)]
+#[rtype(result = "NodeStats")]
+pub struct GetStats;
+
+/// Says goodbye on every link, fails pending requests and stops the node.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Register> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Register, _: &mut Context<Self>) {
+        let replaced = self.routing.register_local(msg.name.clone(), msg.recipient);
+        match replaced {
+            Some(Route::Local(_)) => {
+                tracing::warn!(node = %self.node, agent = %msg.name, "agent re-registered; old recipient replaced");
+            }
+            Some(Route::Link(link)) => {
+                tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
+                self.announce_everywhere(vec![msg.name], None);
+            }
+            None => self.announce_everywhere(vec![msg.name], None),
+        }
+    }
+}
+
+impl Handler<Unregister> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unregister, _: &mut Context<Self>) {
+        if self.routing.unregister_local(&msg.name) {
+            self.withdraw_everywhere(vec![msg.name], None);
+        }
+    }
+}
+
+impl Handler<Subscribe> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        if msg.subscribe {
+            self.routing.subscribe(msg.kind, msg.name, msg.recipient);
+        } else {
+            self.routing.unsubscribe(msg.kind, &msg.name, &msg.recipient);
+        }
+    }
+}
+
+impl Handler<SubscribeEvents> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeEvents, _: &mut Context<Self>) {
+        self.event_subscribers.push(msg.0);
+    }
+}
+
+impl Handler<Send> for Supervisor {
+    type Result = Result<(), SendError>;
+
+    fn handle(&mut self, Send(mut message): Send, _: &mut Context<Self>) -> Self::Result {
+        self.stamp(&mut message);
+        self.route(Arc::new(message), None)
+    }
+}
+
+impl Handler<Post> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, Post(mut message): Post, _: &mut Context<Self>) {
+        self.stamp(&mut message);
+        if let Err(e) = self.route(Arc::new(message), None) {
+            self.undeliverable(e);
+        }
+    }
+}
+
+impl Handler<Request> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) {
+        let Request {
+            mut message,
+            timeout,
+            waiter,
+        } = req;
+        if !matches!(message.payload, MessageType::Request { .. }) {
+            let _ = waiter.send(Err(TransportError::InvalidAddress(
+                "request() needs a Request message".into(),
+            )));
+            return;
+        }
+        self.stamp(&mut message);
+        let destination = message.destination.clone().unwrap_or_default();
+        let route = self.routing.lookup(&destination).cloned();
+        let link: Option<LinkId> = match route {
+            Some(Route::Local(_)) => None,
+            Some(Route::Link(link)) => Some(link),
+            None => {
+                let _ = waiter.send(Err(TransportError::UnknownAgent(destination)));
+                return;
+            }
+        };
+        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
+        let id = message.id;
+        if let Err(e) = self.pending.insert(id, deadline, link.map(|l| l.0), waiter) {
+            let (waiter, error) = match e {
+                InsertError::Full(w) => (w, TransportError::TooManyPending),
+                InsertError::Duplicate(w) => (
+                    w,
+                    TransportError::InvalidAddress(format!("request id {id} is already pending")),
+                ),
+            };
+            let _ = waiter.send(Err(error));
+            return;
+        }
+        if let Err(e) = self.route(Arc::new(message), None) {
+            // Not sent: the waiter learns why now, not at the deadline.
+            if let swarm_protocol::core::correlation::Completion::Waiter(w) = self.pending.complete(id) {
+                let _ = w.send(Err(e.into()));
+            }
+            return;
+        }
+        self.arm(deadline, ctx);
+    }
+}
+
+impl Handler<Connect> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, Connect(connector): Connect, ctx: &mut Context<Self>) {
+        self.add_supervised(connector, ctx);
+    }
+}
+
+impl Handler<GetStats> for Supervisor {
+    type Result = actix::MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.stats())
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        self.supervised.clear();
+        for link in links {
+            self.send_control(
+                link,
+                MessageType::Control {
+                    operation: ControlOperation::Goodbye {
+                        reason: "node shutting down".into(),
+                    },
+                },
+            );
+            self.close_link(link, "node shutting down", ctx);
+        }
+        actix::ActorContext::stop(ctx);
+    }
+}

@@ -1,0 +1,212 @@
+//! Messages from link actors: a connection opened (start the handshake), a message arrived
+//! (handshake, heartbeat, routing control or data), data was written (window credit), or the
+//! link closed (fail its requests, forget its routes, restart it if supervised).
+
+use std::collections::BTreeMap;
+
+use actix::{Context, Handler};
+use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeStep, Role, CAP_GZIP};
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::{ControlOperation, Message, MessageType, ProtocolVersion};
+
+use super::outbound::OutboundQueue;
+use super::link_slot::LinkSlot;
+use super::Supervisor;
+use crate::clock::Instant;
+use crate::link::{LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkOpened};
+
+impl Supervisor {
+    fn handshake_config(&self) -> HandshakeConfig {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("node".to_owned(), self.node.clone());
+        HandshakeConfig {
+            version: ProtocolVersion::CURRENT,
+            capabilities: if self.config.enable_compression {
+                vec![CAP_GZIP.to_owned()]
+            } else {
+                Vec::new()
+            },
+            metadata,
+        }
+    }
+
+    /// Handles a control message on a link that is still handshaking.
+    fn on_handshake_message(&mut self, link: LinkId, msg: &Message, ctx: &mut Context<Self>) {
+        let MessageType::Control { operation } = &msg.payload else {
+            let error = swarm_protocol::core::handshake::HandshakeError::Unexpected;
+            let reject = ControlOperation::Reject {
+                code: swarm_protocol::RejectCode::Protocol,
+                reason: "data before handshake".into(),
+            };
+            self.handshake_failed(link, Some(reject), error, ctx);
+            return;
+        };
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(handshake) = slot.handshake.as_mut() else {
+            return;
+        };
+        match handshake.on_control(operation, |_| Ok(())) {
+            HandshakeStep::Done { reply, negotiated } => {
+                slot.negotiated = Some(negotiated);
+                if let Some(op) = reply {
+                    self.send_control(link, MessageType::Control { operation: op });
+                }
+                self.link_active(link, ctx);
+            }
+            HandshakeStep::Reject { reply, error } => {
+                self.handshake_failed(link, Some(reply), error, ctx)
+            }
+            HandshakeStep::Failed(error) => self.handshake_failed(link, None, error, ctx),
+        }
+    }
+
+    /// Handles link-level traffic on an active link.
+    fn on_link_control(&mut self, link: LinkId, operation: &ControlOperation, ctx: &mut Context<Self>) {
+        match operation {
+            ControlOperation::Announce { agents } => {
+                let new = self.routing.learn(link, agents);
+                self.announce_everywhere(new, Some(link));
+            }
+            ControlOperation::Withdraw { agents } => {
+                let (forgotten, still_reachable) = self.routing.withdraw(link, agents);
+                self.withdraw_everywhere(forgotten, Some(link));
+                if !still_reachable.is_empty() {
+                    // We still reach them another way: offer that path to the peer.
+                    self.send_control(
+                        link,
+                        MessageType::Control {
+                            operation: ControlOperation::Announce {
+                                agents: still_reachable,
+                            },
+                        },
+                    );
+                }
+            }
+            ControlOperation::Goodbye { reason } => {
+                let reason = format!("peer said goodbye: {reason}");
+                self.close_link(link, &reason, ctx);
+            }
+            ControlOperation::Reject { code, reason } => {
+                let reason = format!("peer rejected ({code:?}): {reason}");
+                self.close_link(link, &reason, ctx);
+            }
+            ControlOperation::FlowControl { .. } => {}
+            ControlOperation::Hello { .. } | ControlOperation::HelloAck { .. } => {
+                if let Some(slot) = self.links.get_mut(&link) {
+                    slot.counters.errors += 1;
+                }
+                tracing::warn!(node = %self.node, %link, "handshake message on an active link ignored");
+            }
+        }
+    }
+}
+
+impl Handler<LinkOpened> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, opened: LinkOpened, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let timeout = self.config.connection_timeout();
+        let config = self.handshake_config();
+        let link = opened.link;
+        let slot = match self.links.get_mut(&link) {
+            Some(slot) if slot.state == LinkState::Connecting => slot,
+            Some(_) => return,
+            None if opened.role == Role::Acceptor => {
+                let queue =
+                    OutboundQueue::new(self.config.link_queue_messages, self.config.link_queue_bytes);
+                self.links
+                    .entry(link)
+                    .or_insert_with(|| LinkSlot::new(link, opened.transport, opened.peer.clone(), queue))
+            }
+            None => {
+                // We gave up on this attempt already (timed out): close the late connection.
+                opened.handle.close.do_send(LinkClose {
+                    reason: "connection attempt already timed out".into(),
+                });
+                return;
+            }
+        };
+        slot.handle = Some(opened.handle);
+        slot.state = LinkState::Handshaking;
+        slot.connect_deadline = None;
+        match opened.role {
+            Role::Initiator => {
+                let (handshake, hello) = Handshake::initiate(config, now, timeout);
+                slot.handshake = Some(handshake);
+                self.send_control(link, MessageType::Control { operation: hello });
+            }
+            Role::Acceptor => {
+                slot.handshake = Some(Handshake::accept(config, now, timeout));
+            }
+        }
+        self.reschedule(ctx);
+    }
+}
+
+impl Handler<LinkInbound> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, inbound: LinkInbound, ctx: &mut Context<Self>) {
+        let LinkInbound { link, message, size } = inbound;
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        slot.counters.record_in(size);
+        let now = Instant::now();
+        if let Some(hb) = slot.heartbeat.as_mut() {
+            hb.on_traffic(now);
+        }
+        match slot.state {
+            LinkState::Handshaking => {
+                self.on_handshake_message(link, &message, ctx);
+                return;
+            }
+            LinkState::Active | LinkState::Draining => {}
+            LinkState::Connecting | LinkState::Closed => return,
+        }
+        match &message.payload {
+            MessageType::Heartbeat { seq, sent_at, echo } => {
+                if *echo {
+                    if let Some(hb) = slot.heartbeat.as_mut() {
+                        hb.on_echo(*seq, now);
+                    }
+                } else {
+                    let (seq, sent_at) = (*seq, *sent_at);
+                    self.send_control(link, MessageType::Heartbeat {
+                        seq,
+                        sent_at,
+                        echo: true,
+                    });
+                }
+            }
+            MessageType::Control { operation } => self.on_link_control(link, operation, ctx),
+            _ => {
+                if let Err(e) = self.route(message, Some(link)) {
+                    self.bounce(e);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<LinkFlushed> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, flushed: LinkFlushed, _: &mut Context<Self>) {
+        if let Some(slot) = self.links.get_mut(&flushed.link) {
+            slot.in_flight = slot.in_flight.saturating_sub(flushed.count);
+            self.flush_link(flushed.link);
+        }
+    }
+}
+
+impl Handler<LinkClosed> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, closed: LinkClosed, ctx: &mut Context<Self>) {
+        self.link_down(closed.link, closed.reason, ctx);
+    }
+}

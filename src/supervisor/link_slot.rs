@@ -1,0 +1,101 @@
+//! The supervisor's record of one link (one connection), and of a supervised link spec that
+//! outlives its connections and is restarted with backoff.
+
+use std::sync::Arc;
+
+use swarm_protocol::core::backoff::Backoff;
+use swarm_protocol::core::handshake::{Handshake, Negotiated};
+use swarm_protocol::core::heartbeat::HeartbeatTracker;
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::Message;
+
+use super::outbound::OutboundQueue;
+use crate::clock::Instant;
+use crate::link::{LinkConnector, LinkHandle, LinkId};
+use crate::stats::{Counters, LinkStats};
+
+/// Identifies a supervised (restartable) link across its connections.
+pub type SpecId = u64;
+
+/// One connection as the supervisor sees it.
+pub struct LinkSlot {
+    pub id: LinkId,
+    pub transport: &'static str,
+    /// Address until the handshake names the peer node.
+    pub peer: String,
+    pub state: LinkState,
+    pub handle: Option<LinkHandle>,
+    /// Deadline of the `Connecting` state.
+    pub connect_deadline: Option<Instant>,
+    pub handshake: Option<Handshake<Instant>>,
+    pub negotiated: Option<Negotiated>,
+    pub heartbeat: Option<HeartbeatTracker<Instant>>,
+    pub queue: OutboundQueue<Arc<Message>>,
+    pub in_flight: usize,
+    pub counters: Counters,
+    pub spec: Option<SpecId>,
+}
+
+impl LinkSlot {
+    pub fn new(
+        id: LinkId,
+        transport: &'static str,
+        peer: String,
+        queue: OutboundQueue<Arc<Message>>,
+    ) -> Self {
+        LinkSlot {
+            id,
+            transport,
+            peer,
+            state: LinkState::Connecting,
+            handle: None,
+            connect_deadline: None,
+            handshake: None,
+            negotiated: None,
+            heartbeat: None,
+            queue,
+            in_flight: 0,
+            counters: Counters::default(),
+            spec: None,
+        }
+    }
+
+    /// The earliest instant at which this link needs attention.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            LinkState::Connecting => self.connect_deadline,
+            LinkState::Handshaking => self.handshake.as_ref().and_then(Handshake::next_deadline),
+            LinkState::Active | LinkState::Draining => {
+                self.heartbeat.as_ref().map(HeartbeatTracker::next_deadline)
+            }
+            LinkState::Closed => None,
+        }
+    }
+
+    pub fn stats(&self, reconnects: u64) -> LinkStats {
+        LinkStats {
+            link: self.id,
+            transport: self.transport,
+            peer: self.peer.clone(),
+            state: self.state,
+            counters: self.counters,
+            reconnects,
+            queue_depth: self.queue.len(),
+            rtt: self
+                .heartbeat
+                .as_ref()
+                .and_then(HeartbeatTracker::rtt)
+                .map(|r| r.srtt),
+        }
+    }
+}
+
+/// A link the supervisor keeps alive: its connector, backoff and current connection.
+pub struct SupervisedLink {
+    pub connector: Box<dyn LinkConnector + Send>,
+    pub backoff: Backoff,
+    pub current: Option<LinkId>,
+    pub retry_at: Option<Instant>,
+    pub reconnects: u64,
+    pub ever_up: bool,
+}

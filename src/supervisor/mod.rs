@@ -1,0 +1,743 @@
+//! The supervisor: one actor per node that owns routing, request/response correlation,
+//! heartbeats, handshakes and the restart of links.
+//!
+//! * [`commands`] — messages from the [`Swarm`](crate::Swarm) handle (register, send, request,
+//!   subscribe, connect, stats) and their handlers.
+//! * [`link_events`] — messages from link actors (opened, inbound, flushed, closed): handshake,
+//!   heartbeat, announce/withdraw, and link-down handling with restart.
+//! * [`routing`] — the routing table; [`outbound`] — bounded per-link priority queues;
+//!   [`link_slot`] — per-link state.
+//!
+//! Everything with a deadline (requests, handshakes, heartbeats, reconnects) lives in a pure
+//! state machine from `swarm_protocol::core`; the supervisor arms a single timer for the
+//! earliest deadline and calls `on_timeout(now)` when it fires, so tests run on paused time.
+
+pub mod commands;
+pub mod link_events;
+pub mod link_slot;
+pub mod outbound;
+pub mod routing;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Actor, AsyncContext, Context, Recipient, SpawnHandle};
+use swarm_protocol::core::backoff::Backoff;
+use swarm_protocol::core::correlation::{Completion, CorrelationTable};
+use swarm_protocol::core::earliest;
+use swarm_protocol::core::handshake::HandshakeError;
+use swarm_protocol::core::heartbeat::HeartbeatAction;
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::core::recent::{RecentMap, RecentSet};
+use swarm_protocol::{
+    error_code, ControlOperation, ErrorBody, IdGenerator, Message, MessageId, MessageType,
+    RejectCode, Value,
+};
+use tokio::sync::oneshot;
+
+use self::link_slot::{LinkSlot, SpecId, SupervisedLink};
+use self::outbound::OutboundQueue;
+use self::routing::{Route, RoutingTable, SubscriptionKind};
+use crate::agent::Delivery;
+use crate::clock::{wall_clock_ms, Instant};
+use crate::config::TransportConfig;
+use crate::error::{SendError, TransportError};
+use crate::events::SwarmEvent;
+use crate::link::{Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
+use crate::random::SplitMix64;
+use crate::stats::{Counters, NodeStats};
+
+/// Where a request's answer goes.
+pub(crate) type Waiter = oneshot::Sender<Result<Value, TransportError>>;
+
+/// The supervisor actor of one node. Use it through [`Swarm`](crate::Swarm).
+pub struct Supervisor {
+    config: Arc<TransportConfig>,
+    node: String,
+    ids: IdGenerator,
+    rng: SplitMix64,
+    routing: RoutingTable,
+    links: HashMap<LinkId, LinkSlot>,
+    supervised: HashMap<SpecId, SupervisedLink>,
+    next_spec: SpecId,
+    pending: CorrelationTable<Waiter, Instant>,
+    /// Link each forwarded request arrived on, so the response can retrace the path.
+    return_paths: RecentMap<MessageId, LinkId>,
+    /// Ids of flooded broadcasts and events already handled.
+    seen: RecentSet<MessageId>,
+    event_subscribers: Vec<Recipient<SwarmEvent>>,
+    counters: Counters,
+    expired: u64,
+    late_responses: u64,
+    timeouts: u64,
+    reconnects: u64,
+    wakeup: Option<(Instant, SpawnHandle)>,
+}
+
+impl Supervisor {
+    /// A supervisor named `node` (not started).
+    pub fn new(node: String, config: Arc<TransportConfig>, seed: u64) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        Supervisor {
+            ids: IdGenerator::new(rng.next_u64()),
+            rng,
+            routing: RoutingTable::default(),
+            links: HashMap::new(),
+            supervised: HashMap::new(),
+            next_spec: 1,
+            pending: CorrelationTable::new(config.max_pending_requests),
+            return_paths: RecentMap::new(config.max_pending_requests),
+            seen: RecentSet::new(config.dedup_window),
+            event_subscribers: Vec::new(),
+            counters: Counters::default(),
+            expired: 0,
+            late_responses: 0,
+            timeouts: 0,
+            reconnects: 0,
+            wakeup: None,
+            node,
+            config,
+        }
+    }
+
+    /// Gives a message sent from this node its id and timestamp (if it has none yet).
+    fn stamp(&mut self, msg: &mut Message) {
+        if msg.id.is_unset() {
+            msg.id = self.ids.next_id();
+        }
+        if msg.timestamp == 0 {
+            msg.timestamp = wall_clock_ms();
+        }
+    }
+
+    // ----- routing -------------------------------------------------------------------------
+
+    /// Routes a message that entered this node (from a local sender when `from` is `None`,
+    /// otherwise from that link).
+    fn route(&mut self, msg: Arc<Message>, from: Option<LinkId>) -> Result<(), SendError> {
+        match &msg.payload {
+            MessageType::Response { correlation_id, .. } => {
+                let cid = *correlation_id;
+                match self.pending.complete(cid) {
+                    Completion::Waiter(waiter) => {
+                        self.counters.record_in(0);
+                        let _ = waiter.send(response_outcome(&msg));
+                        return Ok(());
+                    }
+                    Completion::Late => {
+                        self.late_responses += 1;
+                        self.counters.drops += 1;
+                        tracing::info!(node = %self.node, request = %cid, "late response dropped");
+                        return Ok(());
+                    }
+                    Completion::Unknown => {}
+                }
+                if let Some(link) = self.return_paths.remove(&cid) {
+                    return self.forward_to_link(link, msg);
+                }
+                self.route_to_destination(msg, from)
+            }
+            MessageType::Broadcast { topic, .. } => {
+                let topic = topic.clone();
+                self.flood(msg, from, SubscriptionKind::Topic, &topic);
+                Ok(())
+            }
+            MessageType::Event { name, .. } if msg.destination.is_none() => {
+                let name = name.clone();
+                self.flood(msg, from, SubscriptionKind::Event, &name);
+                Ok(())
+            }
+            MessageType::Heartbeat { .. } | MessageType::Control { .. } => {
+                // Link traffic is handled per link; from an agent it means nothing.
+                Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg))))
+            }
+            MessageType::Request { .. } => {
+                if let Some(link) = from {
+                    self.return_paths.insert(msg.id, link);
+                }
+                self.route_to_destination(msg, from)
+            }
+            MessageType::Event { .. } => self.route_to_destination(msg, from),
+        }
+    }
+
+    fn route_to_destination(
+        &mut self,
+        msg: Arc<Message>,
+        from: Option<LinkId>,
+    ) -> Result<(), SendError> {
+        let route = msg
+            .destination
+            .as_deref()
+            .and_then(|d| self.routing.lookup(d))
+            .cloned();
+        match route {
+            Some(Route::Local(recipient)) => self.deliver_local(&recipient, msg),
+            Some(Route::Link(link)) if Some(link) != from => self.forward_to_link(link, msg),
+            _ => Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg)))),
+        }
+    }
+
+    /// Hands a message to a local agent's mailbox.
+    fn deliver_local(
+        &mut self,
+        recipient: &Recipient<Delivery>,
+        msg: Arc<Message>,
+    ) -> Result<(), SendError> {
+        self.counters.messages_in += 1;
+        match recipient.try_send(Delivery::new(msg)) {
+            Ok(()) => Ok(()),
+            // The agent's mailbox is past its soft capacity: queue anyway, as actix's do_send
+            // does; agents bound their own mailboxes with `set_mailbox_capacity`.
+            Err(actix::prelude::SendError::Full(d)) => {
+                recipient.do_send(d);
+                Ok(())
+            }
+            Err(actix::prelude::SendError::Closed(d)) => {
+                let name = d.message.destination.clone().unwrap_or_default();
+                if self.routing.unregister_local(&name) {
+                    tracing::info!(node = %self.node, agent = %name, "agent stopped; unregistered");
+                    self.withdraw_everywhere(vec![name], None);
+                }
+                Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(
+                    d.message,
+                ))))
+            }
+        }
+    }
+
+    /// Queues a data message on a link (one hop: the ttl is used up here).
+    fn forward_to_link(&mut self, link: LinkId, mut msg: Arc<Message>) -> Result<(), SendError> {
+        let Some(slot) = self.links.get_mut(&link) else {
+            return Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(msg))));
+        };
+        if !slot.state.can_send() {
+            return Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(msg))));
+        }
+        if msg.ttl.is_some() && !Arc::make_mut(&mut msg).decrement_ttl() {
+            self.expired += 1;
+            self.counters.drops += 1;
+            tracing::info!(node = %self.node, %link, id = %msg.id, "ttl expired; message dropped");
+            return Err(SendError::Expired(Box::new(Arc::unwrap_or_clone(msg))));
+        }
+        let size = msg.estimated_size();
+        if let Err(msg) = slot.queue.push(msg.priority, size, msg) {
+            slot.counters.drops += 1;
+            self.counters.drops += 1;
+            return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(msg))));
+        }
+        self.flush_link(link);
+        Ok(())
+    }
+
+    /// Hands queued data to the link actor while its window has room.
+    fn flush_link(&mut self, link: LinkId) {
+        let window = self.config.link_window;
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(handle) = slot.handle.as_ref() else {
+            return;
+        };
+        while slot.in_flight < window {
+            let Some((message, size)) = slot.queue.pop() else {
+                break;
+            };
+            slot.in_flight += 1;
+            slot.counters.record_out(size);
+            self.counters.record_out(size);
+            handle.outbound.do_send(LinkOutbound {
+                message,
+                lane: Lane::Data,
+            });
+        }
+    }
+
+    /// Sends link traffic (control, heartbeats) ahead of data.
+    fn send_control(&mut self, link: LinkId, payload: MessageType) {
+        let mut msg = Message::new(self.node.clone(), payload);
+        self.stamp(&mut msg);
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        if let Some(handle) = &slot.handle {
+            let size = msg.estimated_size();
+            slot.counters.record_out(size);
+            handle.outbound.do_send(LinkOutbound {
+                message: Arc::new(msg),
+                lane: Lane::Control,
+            });
+        }
+    }
+
+    /// Delivers a broadcast or swarm-wide event to local subscribers once, and floods it to
+    /// every active link except the one it came from.
+    fn flood(&mut self, msg: Arc<Message>, from: Option<LinkId>, kind: SubscriptionKind, name: &str) {
+        if !self.seen.insert(msg.id) {
+            return;
+        }
+        let mut closed = false;
+        for sub in self.routing.subscribers(kind, name) {
+            self.counters.messages_in += 1;
+            if sub.try_send(Delivery::new(msg.clone())).is_err() {
+                // Full mailboxes still get it; closed ones are pruned below.
+                if sub.connected() {
+                    sub.do_send(Delivery::new(msg.clone()));
+                } else {
+                    closed = true;
+                }
+            }
+        }
+        if closed {
+            self.routing.prune_closed_subscribers();
+        }
+        let targets: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(id, slot)| Some(**id) != from && slot.state.can_send())
+            .map(|(id, _)| *id)
+            .collect();
+        for link in targets {
+            if let Err(e) = self.forward_to_link(link, msg.clone()) {
+                tracing::warn!(node = %self.node, %link, error = %e, "flood not forwarded on link");
+            }
+        }
+    }
+
+    /// Reports a failed fire-and-forget send: counted, logged, published.
+    fn undeliverable(&mut self, error: SendError) {
+        self.counters.drops += 1;
+        let msg = error.message();
+        tracing::warn!(
+            node = %self.node,
+            id = %msg.id,
+            destination = msg.destination.as_deref().unwrap_or("-"),
+            error = %error,
+            "message undeliverable"
+        );
+        let reason = error.to_string();
+        self.publish(SwarmEvent::Undeliverable {
+            message: Box::new(error.into_message()),
+            reason,
+        });
+    }
+
+    /// A message from a link could not be routed: answer requests with an error response,
+    /// count and log the rest.
+    fn bounce(&mut self, error: SendError) {
+        let (code, text) = match &error {
+            SendError::UnknownAgent(_) => (error_code::UNKNOWN_AGENT, "unknown agent"),
+            SendError::Expired(_) => (error_code::TTL_EXPIRED, "ttl expired"),
+            SendError::Full(_) => (error_code::QUEUE_FULL, "queue full"),
+            SendError::Closed(_) => (error_code::UNKNOWN_AGENT, "route closed"),
+        };
+        let msg = error.message();
+        if msg.is_request() {
+            let mut reply = Message::response(
+                self.node.clone(),
+                msg,
+                Err(ErrorBody::new(
+                    code,
+                    format!("{text}: {}", msg.destination.as_deref().unwrap_or("")),
+                )),
+            );
+            self.stamp(&mut reply);
+            if let Err(e) = self.route(Arc::new(reply), None) {
+                self.undeliverable(e);
+            }
+        } else {
+            self.undeliverable(error);
+        }
+    }
+
+    fn publish(&mut self, event: SwarmEvent) {
+        self.event_subscribers.retain(Recipient::connected);
+        for sub in &self.event_subscribers {
+            sub.do_send(event.clone());
+        }
+    }
+
+    /// Tells every active link (except `except`) that this node reaches `agents`.
+    fn announce_everywhere(&mut self, agents: Vec<String>, except: Option<LinkId>) {
+        self.control_everywhere(ControlOperation::Announce { agents }, except);
+    }
+
+    /// Tells every active link (except `except`) that this node no longer reaches `agents`.
+    fn withdraw_everywhere(&mut self, agents: Vec<String>, except: Option<LinkId>) {
+        self.control_everywhere(ControlOperation::Withdraw { agents }, except);
+    }
+
+    fn control_everywhere(&mut self, operation: ControlOperation, except: Option<LinkId>) {
+        if matches!(&operation, ControlOperation::Announce { agents } | ControlOperation::Withdraw { agents } if agents.is_empty())
+        {
+            return;
+        }
+        let targets: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(id, slot)| Some(**id) != except && slot.state.can_send())
+            .map(|(id, _)| *id)
+            .collect();
+        for link in targets {
+            self.send_control(
+                link,
+                MessageType::Control {
+                    operation: operation.clone(),
+                },
+            );
+        }
+    }
+
+    // ----- link lifecycle -------------------------------------------------------------------
+
+    /// Starts a connection attempt for a supervised link.
+    fn start_connect(&mut self, spec: SpecId, ctx: &mut Context<Self>) {
+        let Some(sup) = self.supervised.get_mut(&spec) else {
+            return;
+        };
+        sup.retry_at = None;
+        let link = LinkId::next();
+        sup.current = Some(link);
+        let mut slot = LinkSlot::new(
+            link,
+            sup.connector.transport(),
+            sup.connector.peer(),
+            OutboundQueue::new(self.config.link_queue_messages, self.config.link_queue_bytes),
+        );
+        slot.spec = Some(spec);
+        slot.connect_deadline = Some(Instant::now() + self.config.connection_timeout());
+        self.links.insert(link, slot);
+        tracing::debug!(node = %self.node, %link, "connecting");
+        sup.connector.connect(LinkContext {
+            link,
+            supervisor: ctx.address(),
+        });
+        self.reschedule(ctx);
+    }
+
+    /// Closes a link from this side: tells the actor, then handles it as down.
+    fn close_link(&mut self, link: LinkId, reason: &str, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.links.get(&link).and_then(|s| s.handle.clone()) {
+            handle.close.do_send(LinkClose {
+                reason: reason.to_owned(),
+            });
+        }
+        self.link_down(link, reason.to_owned(), ctx);
+    }
+
+    /// A link is gone: fail its requests, forget its routes, publish, and schedule a restart
+    /// if it is supervised.
+    fn link_down(&mut self, link: LinkId, reason: String, ctx: &mut Context<Self>) {
+        let Some(mut slot) = self.links.remove(&link) else {
+            return;
+        };
+        let was_active = slot.state == LinkState::Active;
+        slot.state = LinkState::Closed;
+        for (_, waiter) in self.pending.fail_link(link.0) {
+            let _ = waiter.send(Err(TransportError::ConnectionLost));
+        }
+        let stranded = slot.queue.drain().len() as u64;
+        if stranded > 0 {
+            self.counters.drops += stranded;
+            tracing::warn!(node = %self.node, %link, stranded, "queued messages dropped with the link");
+        }
+        let gone = self.routing.forget_link(link);
+        self.withdraw_everywhere(gone, Some(link));
+        if was_active {
+            tracing::info!(node = %self.node, %link, peer = %slot.peer, %reason, "link down");
+        } else {
+            tracing::debug!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed");
+        }
+        self.publish(SwarmEvent::Link {
+            link,
+            transport: slot.transport,
+            peer: slot.peer.clone(),
+            state: LinkState::Closed,
+            reason: Some(reason),
+        });
+        if let Some(spec) = slot.spec {
+            self.schedule_retry(spec, ctx);
+        }
+    }
+
+    fn schedule_retry(&mut self, spec: SpecId, ctx: &mut Context<Self>) {
+        let random = self.rng.next_u64();
+        let Some(sup) = self.supervised.get_mut(&spec) else {
+            return;
+        };
+        sup.current = None;
+        match sup.backoff.next_delay(random) {
+            Some(delay) => {
+                sup.retry_at = Some(Instant::now() + delay);
+                tracing::debug!(node = %self.node, peer = %sup.connector.peer(), ?delay, "reconnect scheduled");
+            }
+            None => {
+                let peer = sup.connector.peer();
+                let attempts = sup.backoff.attempts();
+                tracing::warn!(node = %self.node, %peer, attempts, "link gave up reconnecting");
+                self.supervised.remove(&spec);
+                self.publish(SwarmEvent::LinkGaveUp { peer, attempts });
+            }
+        }
+        self.reschedule(ctx);
+    }
+
+    /// The handshake finished: the link is active.
+    fn link_active(&mut self, link: LinkId, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        slot.state = LinkState::Active;
+        slot.handshake = None;
+        slot.heartbeat = Some(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
+            now,
+            self.config.heartbeat_interval,
+            self.config.heartbeat_timeout,
+        ));
+        if let Some(node) = slot.negotiated.as_ref().and_then(|n| n.peer_metadata.get("node")) {
+            slot.peer = node.clone();
+        }
+        let (transport, peer) = (slot.transport, slot.peer.clone());
+        if let Some(sup) = slot.spec.and_then(|s| self.supervised.get_mut(&s)) {
+            sup.backoff.reset();
+            if sup.ever_up {
+                sup.reconnects += 1;
+                self.reconnects += 1;
+            }
+            sup.ever_up = true;
+        }
+        tracing::info!(node = %self.node, %link, %peer, transport, "link up");
+        let agents = self.routing.announceable_to(link);
+        if !agents.is_empty() {
+            self.send_control(
+                link,
+                MessageType::Control {
+                    operation: ControlOperation::Announce { agents },
+                },
+            );
+        }
+        self.publish(SwarmEvent::Link {
+            link,
+            transport,
+            peer,
+            state: LinkState::Active,
+            reason: None,
+        });
+        self.reschedule(ctx);
+    }
+
+    /// A handshake failed: reject if we must, then close.
+    fn handshake_failed(
+        &mut self,
+        link: LinkId,
+        reject: Option<ControlOperation>,
+        error: HandshakeError,
+        ctx: &mut Context<Self>,
+    ) {
+        tracing::warn!(node = %self.node, %link, %error, "handshake failed");
+        if let Some(slot) = self.links.get_mut(&link) {
+            slot.counters.errors += 1;
+        }
+        self.counters.errors += 1;
+        if let Some(op) = reject {
+            self.send_control(link, MessageType::Control { operation: op });
+        }
+        self.close_link(link, &error.to_string(), ctx);
+    }
+
+    // ----- timers ---------------------------------------------------------------------------
+
+    /// The earliest deadline of anything this node waits for.
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut next = self.pending.next_deadline();
+        for slot in self.links.values() {
+            next = earliest(next, slot.next_deadline());
+        }
+        for sup in self.supervised.values() {
+            next = earliest(next, sup.retry_at);
+        }
+        next
+    }
+
+    /// Arms the single wake-up timer for the earliest deadline, if it is not armed earlier.
+    fn reschedule(&mut self, ctx: &mut Context<Self>) {
+        let Some(next) = self.next_deadline() else {
+            return;
+        };
+        self.arm(next, ctx);
+    }
+
+    fn arm(&mut self, at: Instant, ctx: &mut Context<Self>) {
+        if let Some((armed, handle)) = self.wakeup {
+            if armed <= at {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = at.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(delay, |this, ctx| {
+            this.wakeup = None;
+            this.on_timeout(Instant::now(), ctx);
+        });
+        self.wakeup = Some((at, handle));
+    }
+
+    /// Everything due at `now`: request timeouts, connect/handshake timeouts, heartbeats,
+    /// reconnects.
+    fn on_timeout(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        for (id, waiter) in self.pending.on_timeout(now) {
+            self.timeouts += 1;
+            tracing::debug!(node = %self.node, request = %id, "request timed out");
+            let _ = waiter.send(Err(TransportError::Timeout));
+        }
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in ids {
+            self.link_timeout(link, now, ctx);
+        }
+        let due: Vec<SpecId> = self
+            .supervised
+            .iter()
+            .filter(|(_, s)| s.retry_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for spec in due {
+            self.start_connect(spec, ctx);
+        }
+        self.reschedule(ctx);
+    }
+
+    fn link_timeout(&mut self, link: LinkId, now: Instant, ctx: &mut Context<Self>) {
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        match slot.state {
+            LinkState::Connecting => {
+                if slot.connect_deadline.is_some_and(|d| d <= now) {
+                    self.close_link(link, "connection timed out", ctx);
+                }
+            }
+            LinkState::Handshaking => {
+                if let Some(error) = slot.handshake.as_mut().and_then(|h| h.on_timeout(now)) {
+                    let reject = ControlOperation::Reject {
+                        code: RejectCode::Timeout,
+                        reason: "no handshake within the connection timeout".into(),
+                    };
+                    self.handshake_failed(link, Some(reject), error, ctx);
+                }
+            }
+            LinkState::Active | LinkState::Draining => {
+                let action = slot
+                    .heartbeat
+                    .as_mut()
+                    .map_or(HeartbeatAction::Idle, |h| h.on_timeout(now));
+                match action {
+                    HeartbeatAction::Idle => {}
+                    HeartbeatAction::Probe { seq } => {
+                        let sent_at = wall_clock_ms();
+                        self.send_control(link, MessageType::Heartbeat {
+                            seq,
+                            sent_at,
+                            echo: false,
+                        });
+                    }
+                    HeartbeatAction::Dead => {
+                        if let Some(slot) = self.links.get_mut(&link) {
+                            slot.counters.errors += 1;
+                        }
+                        tracing::warn!(node = %self.node, %link, "heartbeat timeout");
+                        self.close_link(link, "heartbeat timeout", ctx);
+                    }
+                }
+            }
+            LinkState::Closed => {}
+        }
+    }
+
+    /// Registers a supervised link and connects it now.
+    fn add_supervised(&mut self, connector: Box<dyn LinkConnector + Send>, ctx: &mut Context<Self>) {
+        let spec = self.next_spec;
+        self.next_spec += 1;
+        self.supervised.insert(
+            spec,
+            SupervisedLink {
+                connector,
+                backoff: Backoff::new(self.config.effective_backoff()),
+                current: None,
+                retry_at: None,
+                reconnects: 0,
+                ever_up: false,
+            },
+        );
+        self.start_connect(spec, ctx);
+    }
+
+    fn stats(&self) -> NodeStats {
+        let links: Vec<_> = self
+            .links
+            .values()
+            .map(|slot| {
+                let reconnects = slot
+                    .spec
+                    .and_then(|s| self.supervised.get(&s))
+                    .map_or(0, |s| s.reconnects);
+                slot.stats(reconnects)
+            })
+            .collect();
+        NodeStats {
+            node: self.node.clone(),
+            counters: self.counters,
+            expired: self.expired,
+            late_responses: self.late_responses,
+            timeouts: self.timeouts,
+            reconnects: self.reconnects,
+            pending_requests: self.pending.len(),
+            queue_depth: links.iter().map(|l| l.queue_depth).sum(),
+            local_agents: self.routing.local_count(),
+            links,
+        }
+    }
+}
+
+/// Turns a response into what the requester's future resolves to.
+fn response_outcome(msg: &Message) -> Result<Value, TransportError> {
+    let MessageType::Response { result, .. } = &msg.payload else {
+        return Err(TransportError::SerializationError("not a response".into()));
+    };
+    match result {
+        Ok(v) => Ok(v.clone()),
+        Err(e) => Err(match e.code {
+            error_code::UNKNOWN_AGENT => TransportError::UnknownAgent(e.message.clone()),
+            error_code::TTL_EXPIRED => TransportError::TtlExpired,
+            error_code::QUEUE_FULL => TransportError::Full,
+            code => TransportError::Remote {
+                code,
+                message: e.message.clone(),
+            },
+        }),
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Bursts of sends from many agents: let the mailbox absorb them.
+        ctx.set_mailbox_capacity(usize::MAX);
+        tracing::info!(node = %self.node, "supervisor started");
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for (_, waiter) in self.pending.drain() {
+            let _ = waiter.send(Err(TransportError::NotAvailable("node stopped".into())));
+        }
+        for slot in self.links.values() {
+            if let Some(handle) = &slot.handle {
+                handle.close.do_send(LinkClose {
+                    reason: "node stopped".into(),
+                });
+            }
+        }
+        tracing::info!(node = %self.node, "supervisor stopped");
+    }
+}

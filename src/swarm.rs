@@ -1,0 +1,207 @@
+//! [`Swarm`]: the handle users hold. Cheap to clone; every call is a message to the node's
+//! supervisor actor.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, Recipient};
+use swarm_protocol::{Message, Value};
+use tokio::sync::oneshot;
+
+use crate::agent::Delivery;
+use crate::config::TransportConfig;
+use crate::error::{SendError, TransportError};
+use crate::events::SwarmEvent;
+use crate::link::LinkConnector;
+use crate::random;
+use crate::stats::NodeStats;
+use crate::supervisor::commands::{
+    Connect, GetStats, Post, Register, Request, Send, Shutdown, Subscribe, SubscribeEvents,
+    Unregister,
+};
+use crate::supervisor::routing::SubscriptionKind;
+use crate::supervisor::Supervisor;
+
+/// A node of the swarm: the handle to its supervisor actor.
+#[derive(Clone)]
+pub struct Swarm {
+    addr: Addr<Supervisor>,
+    node: Arc<str>,
+    config: Arc<TransportConfig>,
+}
+
+impl Swarm {
+    /// Starts a node (its supervisor actor) on the current actix arbiter.
+    ///
+    /// Must be called inside a running actix `System`.
+    pub fn start(config: TransportConfig) -> Swarm {
+        let seed = random::seed();
+        let node: Arc<str> = config
+            .node_name
+            .clone()
+            .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
+            .into();
+        let config = Arc::new(config);
+        let addr = Supervisor::new(node.to_string(), config.clone(), seed).start();
+        Swarm { addr, node, config }
+    }
+
+    /// The node's name.
+    pub fn node_name(&self) -> &str {
+        &self.node
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// The supervisor actor's address.
+    pub fn addr(&self) -> &Addr<Supervisor> {
+        &self.addr
+    }
+
+    /// Registers a local agent: messages addressed to `name` are delivered to `recipient`, and
+    /// linked nodes learn that this node hosts it.
+    pub fn register(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.addr.do_send(Register {
+            name: name.into(),
+            recipient,
+        });
+    }
+
+    /// Removes a local agent.
+    pub fn unregister(&self, name: impl Into<String>) {
+        self.addr.do_send(Unregister { name: name.into() });
+    }
+
+    /// Sends a message without waiting. Failures (unknown agent, full queue, expired) are
+    /// counted in the stats, logged, and published as [`SwarmEvent::Undeliverable`].
+    pub fn do_send(&self, message: Message) {
+        self.addr.do_send(Post(message));
+    }
+
+    /// Sends a message to `destination` without waiting (see [`Swarm::do_send`]).
+    pub fn send_to(&self, destination: impl Into<String>, message: Message) {
+        self.do_send(message.to(destination));
+    }
+
+    /// Sends a message and waits until it is routed: delivered to a local agent's mailbox or
+    /// queued on the link toward it. A failure hands the message back.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self.addr.send(Send(message.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Closed(Box::new(message))),
+        }
+    }
+
+    /// Publishes a broadcast (or a swarm-wide event) to every subscriber in the swarm.
+    pub fn broadcast(&self, message: Message) {
+        self.do_send(message);
+    }
+
+    /// Starts a request; `.await` it for the response, optionally after `.timeout(d)`.
+    pub fn request(&self, message: Message) -> RequestBuilder {
+        RequestBuilder {
+            swarm: self.clone(),
+            message,
+            timeout: None,
+        }
+    }
+
+    /// Subscribes `recipient` to broadcasts on `topic` (from anywhere in the swarm).
+    pub fn subscribe(&self, topic: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Topic, topic.into(), recipient, true);
+    }
+
+    /// Cancels a topic subscription.
+    pub fn unsubscribe(&self, topic: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Topic, topic.into(), recipient, false);
+    }
+
+    /// Subscribes `recipient` to swarm-wide events named `name` (events sent without a
+    /// destination).
+    pub fn subscribe_event(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Event, name.into(), recipient, true);
+    }
+
+    /// Cancels an event subscription.
+    pub fn unsubscribe_event(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Event, name.into(), recipient, false);
+    }
+
+    fn subscription(
+        &self,
+        kind: SubscriptionKind,
+        name: String,
+        recipient: Recipient<Delivery>,
+        subscribe: bool,
+    ) {
+        self.addr.do_send(Subscribe {
+            kind,
+            name,
+            recipient,
+            subscribe,
+        });
+    }
+
+    /// Receives node events: link up/down, reconnect give-ups, undeliverable messages.
+    pub fn subscribe_swarm_events(&self, recipient: Recipient<SwarmEvent>) {
+        self.addr.do_send(SubscribeEvents(recipient));
+    }
+
+    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops.
+    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) {
+        self.addr.do_send(Connect(Box::new(connector)));
+    }
+
+    /// A statistics snapshot.
+    pub async fn stats(&self) -> Result<NodeStats, TransportError> {
+        self.addr
+            .send(GetStats)
+            .await
+            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+    }
+
+    /// Says goodbye on every link, fails pending requests and stops the node.
+    pub fn shutdown(&self) {
+        self.addr.do_send(Shutdown);
+    }
+}
+
+/// A request on its way; `.await` it. Resolves to the result value, or to `Timeout`,
+/// `UnknownAgent`, `ConnectionLost`, `Remote { .. }` (the agent's error) — never hangs.
+#[must_use = "a request does nothing until awaited"]
+pub struct RequestBuilder {
+    swarm: Swarm,
+    message: Message,
+    timeout: Option<Duration>,
+}
+
+impl RequestBuilder {
+    /// Sets the deadline (default: the node's `request_timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl IntoFuture for RequestBuilder {
+    type Output = Result<Value, TransportError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let (waiter, rx) = oneshot::channel();
+        self.swarm.addr.do_send(Request {
+            message: self.message,
+            timeout: self.timeout,
+            waiter,
+        });
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into())))
+        })
+    }
+}
