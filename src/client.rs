@@ -48,7 +48,9 @@ impl Handler<Delivery> for ClientMailbox {
         match self.tx.try_send(d.message) {
             Ok(()) => {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
-                self.counters.bytes_received.fetch_add(size, Ordering::Relaxed);
+                self.counters
+                    .bytes_received
+                    .fetch_add(size, Ordering::Relaxed);
             }
             Err(mpsc::error::TrySendError::Full(m)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -133,7 +135,8 @@ impl SwarmClient {
 
     /// Subscribes this client to broadcasts on `topic`.
     pub fn subscribe(&self, topic: impl Into<String>) {
-        self.swarm.subscribe(topic, self.mailbox.clone().recipient());
+        self.swarm
+            .subscribe(topic, self.mailbox.clone().recipient());
     }
 
     /// Subscribes this client to swarm-wide events named `name`.

@@ -70,8 +70,7 @@ pub mod transport;
 
 pub use swarm_protocol as protocol;
 pub use swarm_protocol::{
-    priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, ProtocolVersion,
-    Value,
+    priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, ProtocolVersion, Value,
 };
 
 pub use agent::Delivery;
@@ -82,5 +81,6 @@ pub use events::SwarmEvent;
 pub use link::in_process::{Faults, InProcessLink};
 pub use link::LinkId;
 pub use stats::{LinkStats, NodeStats};
+pub use supervisor::commands::AgentLocation;
 pub use swarm::{RequestBuilder, Swarm};
 pub use transport::Transport;

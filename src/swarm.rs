@@ -18,8 +18,8 @@ use crate::link::LinkConnector;
 use crate::random;
 use crate::stats::NodeStats;
 use crate::supervisor::commands::{
-    Connect, GetStats, Post, Register, Request, Send, Shutdown, Subscribe, SubscribeEvents,
-    Unregister,
+    AgentLocation, Connect, GetStats, Locate, Post, Register, Request, Send, Shutdown, Subscribe,
+    SubscribeEvents, Unregister,
 };
 use crate::supervisor::routing::SubscriptionKind;
 use crate::supervisor::Supervisor;
@@ -161,6 +161,17 @@ impl Swarm {
     pub async fn stats(&self) -> Result<NodeStats, TransportError> {
         self.addr
             .send(GetStats)
+            .await
+            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+    }
+
+    /// Where `agent` is as this node sees it: local, behind a link, or unknown (`None`).
+    pub async fn locate(
+        &self,
+        agent: impl Into<String>,
+    ) -> Result<Option<AgentLocation>, TransportError> {
+        self.addr
+            .send(Locate(agent.into()))
             .await
             .map_err(|_| TransportError::NotAvailable("node stopped".into()))
     }

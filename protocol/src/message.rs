@@ -399,9 +399,16 @@ impl Message {
             MessageType::Heartbeat { .. } => 24,
             MessageType::Control { .. } => 64,
         };
-        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum();
         // Field names and fixed-size fields of a named MessagePack map.
-        96 + self.source.len() + self.destination.as_ref().map_or(0, String::len) + headers + payload
+        96 + self.source.len()
+            + self.destination.as_ref().map_or(0, String::len)
+            + headers
+            + payload
     }
 }
 

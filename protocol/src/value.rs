@@ -377,7 +377,8 @@ mod tests {
 
     #[test]
     fn json_conversion_keeps_numbers_canonical() {
-        let v = Value::from(serde_json::json!({"a": 1, "b": u64::MAX, "c": 1.5, "d": [true, null]}));
+        let v =
+            Value::from(serde_json::json!({"a": 1, "b": u64::MAX, "c": 1.5, "d": [true, null]}));
         assert_eq!(v.get("a"), Some(&Value::Int(1)));
         assert_eq!(v.get("b"), Some(&Value::UInt(u64::MAX)));
         assert_eq!(v.get("c"), Some(&Value::Float(1.5)));

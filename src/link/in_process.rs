@@ -88,7 +88,8 @@ impl Faults {
 
     /// Decides the fate of one message; `random` is a uniform u64.
     fn should_drop(&self, random: u64) -> bool {
-        let drop = self.is_partitioned() || (random % 1_000_000) < self.0.drop_ppm.load(Ordering::Relaxed);
+        let drop =
+            self.is_partitioned() || (random % 1_000_000) < self.0.drop_ppm.load(Ordering::Relaxed);
         if drop {
             self.0.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -130,8 +131,20 @@ impl LinkConnector for InProcessLink {
     }
 
     fn connect(&mut self, ctx: LinkContext) {
-        let near = Endpoint::new(ctx.link, ctx.supervisor, Role::Initiator, self.faults.clone()).start();
-        let far = Endpoint::new(LinkId::next(), self.peer.clone(), Role::Acceptor, self.faults.clone()).start();
+        let near = Endpoint::new(
+            ctx.link,
+            ctx.supervisor,
+            Role::Initiator,
+            self.faults.clone(),
+        )
+        .start();
+        let far = Endpoint::new(
+            LinkId::next(),
+            self.peer.clone(),
+            Role::Acceptor,
+            self.faults.clone(),
+        )
+        .start();
         near.do_send(Pair(far.clone()));
         far.do_send(Pair(near));
     }

@@ -86,6 +86,31 @@ pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
 #[rtype(result = "NodeStats")]
 pub struct GetStats;
 
+/// Where an agent is, as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentLocation {
+    /// Registered on this node.
+    Local,
+    /// Reachable through this link.
+    Link(LinkId),
+}
+
+/// Asks where an agent is.
+#[derive(actix::Message)]
+#[rtype(result = "Option<AgentLocation>")]
+pub struct Locate(pub String);
+
+impl Handler<Locate> for Supervisor {
+    type Result = Option<AgentLocation>;
+
+    fn handle(&mut self, Locate(agent): Locate, _: &mut Context<Self>) -> Self::Result {
+        self.routing.lookup(&agent).map(|r| match r {
+            Route::Local(_) => AgentLocation::Local,
+            Route::Link(l) => AgentLocation::Link(*l),
+        })
+    }
+}
+
 /// Says goodbye on every link, fails pending requests and stops the node.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
@@ -126,7 +151,8 @@ impl Handler<Subscribe> for Supervisor {
         if msg.subscribe {
             self.routing.subscribe(msg.kind, msg.name, msg.recipient);
         } else {
-            self.routing.unsubscribe(msg.kind, &msg.name, &msg.recipient);
+            self.routing
+                .unsubscribe(msg.kind, &msg.name, &msg.recipient);
         }
     }
 }
@@ -200,7 +226,9 @@ impl Handler<Request> for Supervisor {
         }
         if let Err(e) = self.route(Arc::new(message), None) {
             // Not sent: the waiter learns why now, not at the deadline.
-            if let swarm_protocol::core::correlation::Completion::Waiter(w) = self.pending.complete(id) {
+            if let swarm_protocol::core::correlation::Completion::Waiter(w) =
+                self.pending.complete(id)
+            {
                 let _ = w.send(Err(e.into()));
             }
             return;

@@ -9,8 +9,8 @@ use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeStep,
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::{ControlOperation, Message, MessageType, ProtocolVersion};
 
-use super::outbound::OutboundQueue;
 use super::link_slot::LinkSlot;
+use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
 use crate::link::{LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkOpened};
@@ -63,7 +63,12 @@ impl Supervisor {
     }
 
     /// Handles link-level traffic on an active link.
-    fn on_link_control(&mut self, link: LinkId, operation: &ControlOperation, ctx: &mut Context<Self>) {
+    fn on_link_control(
+        &mut self,
+        link: LinkId,
+        operation: &ControlOperation,
+        ctx: &mut Context<Self>,
+    ) {
         match operation {
             ControlOperation::Announce { agents } => {
                 let new = self.routing.learn(link, agents);
@@ -115,11 +120,13 @@ impl Handler<LinkOpened> for Supervisor {
             Some(slot) if slot.state == LinkState::Connecting => slot,
             Some(_) => return,
             None if opened.role == Role::Acceptor => {
-                let queue =
-                    OutboundQueue::new(self.config.link_queue_messages, self.config.link_queue_bytes);
-                self.links
-                    .entry(link)
-                    .or_insert_with(|| LinkSlot::new(link, opened.transport, opened.peer.clone(), queue))
+                let queue = OutboundQueue::new(
+                    self.config.link_queue_messages,
+                    self.config.link_queue_bytes,
+                );
+                self.links.entry(link).or_insert_with(|| {
+                    LinkSlot::new(link, opened.transport, opened.peer.clone(), queue)
+                })
             }
             None => {
                 // We gave up on this attempt already (timed out): close the late connection.
@@ -150,7 +157,11 @@ impl Handler<LinkInbound> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, inbound: LinkInbound, ctx: &mut Context<Self>) {
-        let LinkInbound { link, message, size } = inbound;
+        let LinkInbound {
+            link,
+            message,
+            size,
+        } = inbound;
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
@@ -175,11 +186,14 @@ impl Handler<LinkInbound> for Supervisor {
                     }
                 } else {
                     let (seq, sent_at) = (*seq, *sent_at);
-                    self.send_control(link, MessageType::Heartbeat {
-                        seq,
-                        sent_at,
-                        echo: true,
-                    });
+                    self.send_control(
+                        link,
+                        MessageType::Heartbeat {
+                            seq,
+                            sent_at,
+                            echo: true,
+                        },
+                    );
                 }
             }
             MessageType::Control { operation } => self.on_link_control(link, operation, ctx),

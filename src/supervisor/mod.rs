@@ -272,7 +272,13 @@ impl Supervisor {
 
     /// Delivers a broadcast or swarm-wide event to local subscribers once, and floods it to
     /// every active link except the one it came from.
-    fn flood(&mut self, msg: Arc<Message>, from: Option<LinkId>, kind: SubscriptionKind, name: &str) {
+    fn flood(
+        &mut self,
+        msg: Arc<Message>,
+        from: Option<LinkId>,
+        kind: SubscriptionKind,
+        name: &str,
+    ) {
         if !self.seen.insert(msg.id) {
             return;
         }
@@ -402,7 +408,10 @@ impl Supervisor {
             link,
             sup.connector.transport(),
             sup.connector.peer(),
-            OutboundQueue::new(self.config.link_queue_messages, self.config.link_queue_bytes),
+            OutboundQueue::new(
+                self.config.link_queue_messages,
+                self.config.link_queue_bytes,
+            ),
         );
         slot.spec = Some(spec);
         slot.connect_deadline = Some(Instant::now() + self.config.connection_timeout());
@@ -495,7 +504,11 @@ impl Supervisor {
             self.config.heartbeat_interval,
             self.config.heartbeat_timeout,
         ));
-        if let Some(node) = slot.negotiated.as_ref().and_then(|n| n.peer_metadata.get("node")) {
+        if let Some(node) = slot
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.peer_metadata.get("node"))
+        {
             slot.peer = node.clone();
         }
         let (transport, peer) = (slot.transport, slot.peer.clone());
@@ -635,11 +648,14 @@ impl Supervisor {
                     HeartbeatAction::Idle => {}
                     HeartbeatAction::Probe { seq } => {
                         let sent_at = wall_clock_ms();
-                        self.send_control(link, MessageType::Heartbeat {
-                            seq,
-                            sent_at,
-                            echo: false,
-                        });
+                        self.send_control(
+                            link,
+                            MessageType::Heartbeat {
+                                seq,
+                                sent_at,
+                                echo: false,
+                            },
+                        );
                     }
                     HeartbeatAction::Dead => {
                         if let Some(slot) = self.links.get_mut(&link) {
@@ -655,7 +671,11 @@ impl Supervisor {
     }
 
     /// Registers a supervised link and connects it now.
-    fn add_supervised(&mut self, connector: Box<dyn LinkConnector + Send>, ctx: &mut Context<Self>) {
+    fn add_supervised(
+        &mut self,
+        connector: Box<dyn LinkConnector + Send>,
+        ctx: &mut Context<Self>,
+    ) {
         let spec = self.next_spec;
         self.next_spec += 1;
         self.supervised.insert(
@@ -721,9 +741,7 @@ fn response_outcome(msg: &Message) -> Result<Value, TransportError> {
 impl Actor for Supervisor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        // Bursts of sends from many agents: let the mailbox absorb them.
-        ctx.set_mailbox_capacity(usize::MAX);
+    fn started(&mut self, _: &mut Context<Self>) {
         tracing::info!(node = %self.node, "supervisor started");
     }
 

@@ -46,7 +46,11 @@ impl RoutingTable {
     }
 
     /// Registers a local agent; returns the route it replaced, if any.
-    pub fn register_local(&mut self, agent: String, recipient: Recipient<Delivery>) -> Option<Route> {
+    pub fn register_local(
+        &mut self,
+        agent: String,
+        recipient: Recipient<Delivery>,
+    ) -> Option<Route> {
         let old = self.routes.insert(agent, Route::Local(recipient));
         if !matches!(old, Some(Route::Local(_))) {
             self.local_count += 1;
@@ -123,7 +127,10 @@ impl RoutingTable {
             .collect()
     }
 
-    fn subscriptions(&mut self, kind: SubscriptionKind) -> &mut HashMap<String, Vec<Recipient<Delivery>>> {
+    fn subscriptions(
+        &mut self,
+        kind: SubscriptionKind,
+    ) -> &mut HashMap<String, Vec<Recipient<Delivery>>> {
         match kind {
             SubscriptionKind::Topic => &mut self.topics,
             SubscriptionKind::Event => &mut self.events,
@@ -131,7 +138,12 @@ impl RoutingTable {
     }
 
     /// Subscribes `recipient` to a topic or event name (once; repeated subscriptions are no-ops).
-    pub fn subscribe(&mut self, kind: SubscriptionKind, name: String, recipient: Recipient<Delivery>) {
+    pub fn subscribe(
+        &mut self,
+        kind: SubscriptionKind,
+        name: String,
+        recipient: Recipient<Delivery>,
+    ) {
         let subs = self.subscriptions(kind).entry(name).or_default();
         if !subs.contains(&recipient) {
             subs.push(recipient);
@@ -139,7 +151,12 @@ impl RoutingTable {
     }
 
     /// Removes a subscription.
-    pub fn unsubscribe(&mut self, kind: SubscriptionKind, name: &str, recipient: &Recipient<Delivery>) {
+    pub fn unsubscribe(
+        &mut self,
+        kind: SubscriptionKind,
+        name: &str,
+        recipient: &Recipient<Delivery>,
+    ) {
         let map = self.subscriptions(kind);
         if let Some(subs) = map.get_mut(name) {
             subs.retain(|r| r != recipient);

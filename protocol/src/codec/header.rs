@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn reserved_bits_are_invalid() {
-        assert_eq!(FrameHeader::from_byte(0).unwrap(), FrameHeader { gzip: false });
-        assert_eq!(FrameHeader::from_byte(1).unwrap(), FrameHeader { gzip: true });
+        assert_eq!(
+            FrameHeader::from_byte(0).unwrap(),
+            FrameHeader { gzip: false }
+        );
+        assert_eq!(
+            FrameHeader::from_byte(1).unwrap(),
+            FrameHeader { gzip: true }
+        );
         for b in 2..=255u8 {
             assert!(matches!(
                 FrameHeader::from_byte(b),

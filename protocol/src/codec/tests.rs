@@ -81,21 +81,26 @@ fn control() -> impl Strategy<Value = ControlOperation> {
 
 fn payload() -> impl Strategy<Value = MessageType> {
     prop_oneof![
-        ("[a-z]{1,8}", value()).prop_map(|(method, params)| MessageType::Request { method, params }),
+        ("[a-z]{1,8}", value())
+            .prop_map(|(method, params)| MessageType::Request { method, params }),
         (any::<u128>(), value()).prop_map(|(c, v)| MessageType::Response {
             correlation_id: MessageId(c),
             result: Ok(v)
         }),
-        (any::<u128>(), any::<i32>(), ".{0,10}", proptest::option::of(value())).prop_map(
-            |(c, code, message, data)| MessageType::Response {
+        (
+            any::<u128>(),
+            any::<i32>(),
+            ".{0,10}",
+            proptest::option::of(value())
+        )
+            .prop_map(|(c, code, message, data)| MessageType::Response {
                 correlation_id: MessageId(c),
                 result: Err(ErrorBody {
                     code,
                     message,
                     data
                 })
-            }
-        ),
+            }),
         (".{0,8}", value()).prop_map(|(name, data)| MessageType::Event { name, data }),
         (".{0,8}", value()).prop_map(|(topic, data)| MessageType::Broadcast { topic, data }),
         (any::<u64>(), any::<u64>(), any::<bool>())
@@ -181,7 +186,10 @@ fn named_fields_on_the_wire() {
     let generic: Value = rmp_serde::from_slice(&frame[1..]).unwrap();
     assert_eq!(generic.get("source"), Some(&Value::from("a")));
     assert_eq!(generic.get("destination"), Some(&Value::from("b")));
-    let req = generic.get("payload").and_then(|p| p.get("request")).unwrap();
+    let req = generic
+        .get("payload")
+        .and_then(|p| p.get("request"))
+        .unwrap();
     assert_eq!(req.get("method"), Some(&Value::from("fib")));
 }
 
@@ -243,7 +251,10 @@ fn malformed_bytes_are_errors() {
     let codec = Codec::default();
     assert_eq!(codec.decode(&[]), Err(CodecError::Incomplete));
     assert_eq!(codec.decode(&[0]), Err(CodecError::Incomplete));
-    assert!(matches!(codec.decode(&[0x80, 1]), Err(CodecError::Invalid(_))));
+    assert!(matches!(
+        codec.decode(&[0x80, 1]),
+        Err(CodecError::Invalid(_))
+    ));
     assert!(matches!(
         codec.decode(&[0, 0xc1, 0xc1]),
         Err(CodecError::Invalid(_))

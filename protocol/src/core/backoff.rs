@@ -33,7 +33,12 @@ impl Default for BackoffPolicy {
 
 impl BackoffPolicy {
     /// A policy from its parts.
-    pub fn new(initial: Duration, max: Duration, multiplier: u32, max_attempts: Option<u32>) -> Self {
+    pub fn new(
+        initial: Duration,
+        max: Duration,
+        multiplier: u32,
+        max_attempts: Option<u32>,
+    ) -> Self {
         BackoffPolicy {
             initial,
             max,

@@ -115,7 +115,11 @@ pub struct Handshake<I> {
 
 impl<I: TimePoint> Handshake<I> {
     /// Starts as initiator; returns the `Hello` to send.
-    pub fn initiate(config: HandshakeConfig, now: I, timeout: Duration) -> (Self, ControlOperation) {
+    pub fn initiate(
+        config: HandshakeConfig,
+        now: I,
+        timeout: Duration,
+    ) -> (Self, ControlOperation) {
         let hello = ControlOperation::Hello {
             version: config.version,
             capabilities: config.capabilities.clone(),
@@ -174,16 +178,22 @@ impl<I: TimePoint> Handshake<I> {
         }
         self.finished = true;
         match (self.role, op) {
-            (Role::Acceptor, ControlOperation::Hello {
-                version,
-                capabilities,
-                metadata,
-            }) => self.accept_hello(*version, capabilities, metadata, authorize),
-            (Role::Initiator, ControlOperation::HelloAck {
-                version,
-                capabilities,
-                metadata,
-            }) => {
+            (
+                Role::Acceptor,
+                ControlOperation::Hello {
+                    version,
+                    capabilities,
+                    metadata,
+                },
+            ) => self.accept_hello(*version, capabilities, metadata, authorize),
+            (
+                Role::Initiator,
+                ControlOperation::HelloAck {
+                    version,
+                    capabilities,
+                    metadata,
+                },
+            ) => {
                 if !self.config.version.is_compatible(*version) || *version > self.config.version {
                     return HandshakeStep::Failed(HandshakeError::Unexpected);
                 }
@@ -255,7 +265,10 @@ impl<I: TimePoint> Handshake<I> {
 }
 
 fn intersect(ours: &[String], theirs: &[String]) -> Vec<String> {
-    ours.iter().filter(|c| theirs.contains(c)).cloned().collect()
+    ours.iter()
+        .filter(|c| theirs.contains(c))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,16 +293,31 @@ mod tests {
 
     #[test]
     fn both_sides_agree_on_version_and_capabilities() {
-        let (mut init, hello) =
-            Handshake::initiate(cfg(ProtocolVersion::new(1, 3), &["gzip", "x"], "a"), t(0), t(100));
-        let mut acc = Handshake::accept(cfg(ProtocolVersion::new(1, 1), &["gzip", "y"], "b"), t(0), t(100));
-        let HandshakeStep::Done { reply: Some(ack), negotiated: n_acc } = acc.on_control(&hello, allow) else {
+        let (mut init, hello) = Handshake::initiate(
+            cfg(ProtocolVersion::new(1, 3), &["gzip", "x"], "a"),
+            t(0),
+            t(100),
+        );
+        let mut acc = Handshake::accept(
+            cfg(ProtocolVersion::new(1, 1), &["gzip", "y"], "b"),
+            t(0),
+            t(100),
+        );
+        let HandshakeStep::Done {
+            reply: Some(ack),
+            negotiated: n_acc,
+        } = acc.on_control(&hello, allow)
+        else {
             panic!("acceptor must accept");
         };
         assert_eq!(n_acc.version, ProtocolVersion::new(1, 1));
         assert_eq!(n_acc.capabilities, vec!["gzip".to_string()]);
         assert_eq!(n_acc.peer_metadata["node"], "a");
-        let HandshakeStep::Done { reply: None, negotiated: n_init } = init.on_control(&ack, allow) else {
+        let HandshakeStep::Done {
+            reply: None,
+            negotiated: n_init,
+        } = init.on_control(&ack, allow)
+        else {
             panic!("initiator must finish");
         };
         assert!(n_init.has(CAP_GZIP));
@@ -300,18 +328,33 @@ mod tests {
 
     #[test]
     fn major_mismatch_is_a_version_reject() {
-        let (_, hello) = Handshake::initiate(cfg(ProtocolVersion::new(2, 0), &[], "a"), t(0), t(100));
+        let (_, hello) =
+            Handshake::initiate(cfg(ProtocolVersion::new(2, 0), &[], "a"), t(0), t(100));
         let mut acc = Handshake::accept(cfg(ProtocolVersion::new(1, 0), &[], "b"), t(0), t(100));
         let step = acc.on_control(&hello, allow);
-        let HandshakeStep::Reject { reply: ControlOperation::Reject { code, .. }, .. } = step else {
+        let HandshakeStep::Reject {
+            reply: ControlOperation::Reject { code, .. },
+            ..
+        } = step
+        else {
             panic!("expected reject, got {step:?}");
         };
         assert_eq!(code, RejectCode::Version);
         // The initiator turns the Reject into an error.
-        let (mut init, _) = Handshake::initiate(cfg(ProtocolVersion::new(2, 0), &[], "a"), t(0), t(100));
+        let (mut init, _) =
+            Handshake::initiate(cfg(ProtocolVersion::new(2, 0), &[], "a"), t(0), t(100));
         assert!(matches!(
-            init.on_control(&ControlOperation::Reject { code, reason: "x".into() }, allow),
-            HandshakeStep::Failed(HandshakeError::RejectedByPeer { code: RejectCode::Version, .. })
+            init.on_control(
+                &ControlOperation::Reject {
+                    code,
+                    reason: "x".into()
+                },
+                allow
+            ),
+            HandshakeStep::Failed(HandshakeError::RejectedByPeer {
+                code: RejectCode::Version,
+                ..
+            })
         ));
     }
 
@@ -322,21 +365,32 @@ mod tests {
         let step = acc.on_control(&hello, |_| Err("bad token".into()));
         assert!(matches!(
             step,
-            HandshakeStep::Reject { error: HandshakeError::RejectedPeer { code: RejectCode::Auth, .. }, .. }
+            HandshakeStep::Reject {
+                error: HandshakeError::RejectedPeer {
+                    code: RejectCode::Auth,
+                    ..
+                },
+                ..
+            }
         ));
     }
 
     #[test]
     fn silence_times_out_and_garbage_is_rejected() {
-        let mut acc: Handshake<Duration> = Handshake::accept(HandshakeConfig::default(), t(0), t(100));
+        let mut acc: Handshake<Duration> =
+            Handshake::accept(HandshakeConfig::default(), t(0), t(100));
         assert_eq!(acc.next_deadline(), Some(t(100)));
         assert_eq!(acc.on_timeout(t(99)), None);
         assert_eq!(acc.on_timeout(t(100)), Some(HandshakeError::Timeout));
         assert_eq!(acc.on_timeout(t(200)), None, "reported once");
-        let mut acc2: Handshake<Duration> = Handshake::accept(HandshakeConfig::default(), t(0), t(100));
+        let mut acc2: Handshake<Duration> =
+            Handshake::accept(HandshakeConfig::default(), t(0), t(100));
         assert!(matches!(
             acc2.on_control(&ControlOperation::Announce { agents: vec![] }, allow),
-            HandshakeStep::Reject { error: HandshakeError::Unexpected, .. }
+            HandshakeStep::Reject {
+                error: HandshakeError::Unexpected,
+                ..
+            }
         ));
     }
 }

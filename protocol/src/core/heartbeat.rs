@@ -155,11 +155,17 @@ mod tests {
     fn silence_for_timeout_is_death_traffic_keeps_alive() {
         let mut hb = HeartbeatTracker::new(t(0), t(100), t(350));
         for now in [100, 200, 300] {
-            assert!(matches!(hb.on_timeout(t(now)), HeartbeatAction::Probe { .. }));
+            assert!(matches!(
+                hb.on_timeout(t(now)),
+                HeartbeatAction::Probe { .. }
+            ));
         }
         hb.on_traffic(t(300));
         assert_eq!(hb.next_deadline(), t(400));
-        assert!(matches!(hb.on_timeout(t(400)), HeartbeatAction::Probe { .. }));
+        assert!(matches!(
+            hb.on_timeout(t(400)),
+            HeartbeatAction::Probe { .. }
+        ));
         assert_eq!(hb.next_deadline(), t(500).min(t(650)));
         assert_eq!(hb.on_timeout(t(649)), HeartbeatAction::Probe { seq: 5 });
         assert_eq!(hb.on_timeout(t(650)), HeartbeatAction::Dead);

@@ -17,7 +17,10 @@ use std::ops::{Add, Sub};
 use std::time::Duration;
 
 /// A point in time: ordered, and moved by a `Duration`.
-pub trait TimePoint: Copy + Ord + Add<Duration, Output = Self> + Sub<Self, Output = Duration> {}
+pub trait TimePoint:
+    Copy + Ord + Add<Duration, Output = Self> + Sub<Self, Output = Duration>
+{
+}
 
 impl<T> TimePoint for T where
     T: Copy + Ord + Add<Duration, Output = Self> + Sub<Self, Output = Duration>

@@ -1,0 +1,212 @@
+//! Test fixtures: agents that echo, record or stall; an event recorder; waiting on paused time.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use swarm_transport::protocol::core::lifecycle::LinkState;
+use swarm_transport::{Delivery, ErrorBody, Message, NodeStats, Swarm, SwarmEvent, Value};
+
+/// Answers every request with its params; `fail` answers with an agent error.
+pub struct Echo {
+    pub swarm: Swarm,
+}
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        if let Some((method, params)) = d.as_request() {
+            let result = if method == "fail" {
+                Err(ErrorBody::new(7, "asked to fail"))
+            } else {
+                Ok(params.clone())
+            };
+            self.swarm.do_send(d.reply(result));
+        }
+    }
+}
+
+pub fn echo(swarm: &Swarm, name: &str) -> Addr<Echo> {
+    let addr = Echo {
+        swarm: swarm.clone(),
+    }
+    .start();
+    swarm.register(name, addr.clone().recipient());
+    addr
+}
+
+/// Answers requests after `delay`.
+pub struct Slow {
+    pub swarm: Swarm,
+    pub delay: Duration,
+}
+
+impl Actor for Slow {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Slow {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
+        let reply = d.reply(Ok(Value::from("late")));
+        let swarm = self.swarm.clone();
+        ctx.run_later(self.delay, move |_, _| swarm.do_send(reply));
+    }
+}
+
+/// Records every delivery.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<Arc<Message>>>>);
+
+impl Recorder {
+    pub fn messages(&self) -> Vec<Arc<Message>> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    pub fn start(&self) -> Addr<RecorderActor> {
+        RecorderActor(self.clone()).start()
+    }
+}
+
+pub struct RecorderActor(Recorder);
+
+impl Actor for RecorderActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for RecorderActor {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        self.0 .0.lock().unwrap().push(d.message);
+    }
+}
+
+/// Records node events.
+#[derive(Clone, Default)]
+pub struct Events(pub Arc<Mutex<Vec<SwarmEvent>>>);
+
+impl Events {
+    pub fn attach(swarm: &Swarm) -> Events {
+        let events = Events::default();
+        swarm.subscribe_swarm_events(EventsActor(events.clone()).start().recipient());
+        events
+    }
+
+    pub fn all(&self) -> Vec<SwarmEvent> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Link events in the given state.
+    pub fn count_link(&self, state: LinkState) -> usize {
+        self.all()
+            .iter()
+            .filter(|e| matches!(e, SwarmEvent::Link { state: s, .. } if *s == state))
+            .count()
+    }
+
+    pub fn undeliverable(&self) -> usize {
+        self.all()
+            .iter()
+            .filter(|e| matches!(e, SwarmEvent::Undeliverable { .. }))
+            .count()
+    }
+}
+
+pub struct EventsActor(Events);
+
+impl Actor for EventsActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<SwarmEvent> for EventsActor {
+    type Result = ();
+
+    fn handle(&mut self, e: SwarmEvent, _: &mut Context<Self>) {
+        self.0 .0.lock().unwrap().push(e);
+    }
+}
+
+/// Waits (on paused, auto-advancing time) until `cond` holds; panics after `limit` of
+/// virtual time so a broken test fails instead of hanging.
+pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let step = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    while !cond() {
+        assert!(waited < limit, "timed out waiting for: {what}");
+        tokio::time::sleep(step).await;
+        waited += step;
+    }
+}
+
+/// Lets every actor run until nothing is left to do at the current instant (and a little
+/// virtual time passes).
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Waits until `swarm` has `n` active links.
+pub async fn wait_links(swarm: &Swarm, n: usize) {
+    let mut waited = Duration::ZERO;
+    loop {
+        let stats = swarm.stats().await.unwrap();
+        let active = stats
+            .links
+            .iter()
+            .filter(|l| l.state == LinkState::Active)
+            .count();
+        if active == n {
+            return;
+        }
+        assert!(
+            waited < Duration::from_secs(120),
+            "{} has {active} active links, wanted {n}",
+            swarm.node_name()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+}
+
+/// Waits until `swarm` can route to `agent` (announcements propagated).
+pub async fn wait_route(swarm: &Swarm, agent: &str) {
+    let mut waited = Duration::ZERO;
+    while swarm.locate(agent).await.unwrap().is_none() {
+        assert!(
+            waited < Duration::from_secs(60),
+            "{} never learned a route to {agent}",
+            swarm.node_name()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+}
+
+/// Waits until the node's statistics satisfy `cond`.
+pub async fn wait_stats(swarm: &Swarm, what: &str, mut cond: impl FnMut(&NodeStats) -> bool) {
+    let mut waited = Duration::ZERO;
+    loop {
+        let stats = swarm.stats().await.unwrap();
+        if cond(&stats) {
+            return;
+        }
+        assert!(
+            waited < Duration::from_secs(120),
+            "timed out waiting for: {what}; stats: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+}

@@ -1,0 +1,497 @@
+//! Several nodes joined by in-process links: routing across nodes, priority and FIFO on a
+//! link, TTL, flooding on a cycle, partition → heartbeat death → restart with backoff, and
+//! the generic link contract (backpressure, handshake failures, giving up). Real actors on
+//! paused time.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use common::*;
+use swarm_transport::link::{
+    LinkClose, LinkClosed, LinkConnector, LinkContext, LinkHandle, LinkInbound, LinkOpened,
+    LinkOutbound,
+};
+use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::protocol::core::handshake::Role;
+use swarm_transport::protocol::core::lifecycle::LinkState;
+use swarm_transport::{
+    priority, AgentLocation, ControlOperation, Faults, InProcessLink, Message, MessageType,
+    SendError, Swarm, SwarmEvent, TransportConfig, TransportError, Value,
+};
+
+fn config(name: &str) -> TransportConfig {
+    TransportConfig::default()
+        .with_node_name(name)
+        .with_heartbeat(Duration::from_millis(100), Duration::from_millis(500))
+        .with_connection_timeout(Duration::from_millis(300))
+        .with_backoff(BackoffPolicy::new(
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+            2,
+            None,
+        ))
+}
+
+fn node(name: &str) -> Swarm {
+    Swarm::start(config(name))
+}
+
+#[actix_rt::test]
+async fn requests_events_and_broadcasts_cross_a_link_both_ways() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    echo(&a, "echo-a");
+    echo(&b, "echo-b");
+    let on_b = Recorder::default();
+    b.subscribe("t", on_b.start().recipient());
+    b.subscribe_event("e", on_b.start().recipient());
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "echo-b").await;
+    wait_route(&b, "echo-a").await;
+    assert!(matches!(
+        a.locate("echo-b").await.unwrap(),
+        Some(AgentLocation::Link(_))
+    ));
+
+    assert_eq!(
+        a.request(Message::request("x", "m", Value::from("to b")).to("echo-b"))
+            .await,
+        Ok(Value::from("to b"))
+    );
+    assert_eq!(
+        b.request(Message::request("y", "m", Value::from("to a")).to("echo-a"))
+            .await,
+        Ok(Value::from("to a"))
+    );
+    // A requester that is no agent at all still gets its answer: the response retraces the
+    // path of the request.
+    assert_eq!(
+        a.request(Message::request("not-an-agent", "m", Value::Int(1)).to("echo-b"))
+            .await,
+        Ok(Value::Int(1))
+    );
+    // Unknown on the far side too.
+    assert!(matches!(
+        a.request(Message::request("x", "m", ()).to("nobody")).await,
+        Err(TransportError::UnknownAgent(_))
+    ));
+    a.broadcast(Message::broadcast("x", "t", Value::from(1)));
+    a.do_send(Message::event("x", "e", Value::from(2)));
+    wait_until(Duration::from_secs(5), "broadcast and event on b", || {
+        on_b.len() == 2
+    })
+    .await;
+
+    let stats = a.stats().await.unwrap();
+    assert_eq!(stats.links.len(), 1);
+    let link = &stats.links[0];
+    assert_eq!(link.peer, "b", "peer named by the handshake");
+    assert!(link.counters.messages_out >= 4 && link.counters.messages_in >= 3);
+    assert!(link.counters.bytes_out > 0);
+}
+
+#[actix_rt::test]
+async fn priority_first_and_fifo_within_a_priority_on_a_link() {
+    tokio::time::pause();
+    let a = Swarm::start(config("a").with_link_window(1));
+    let b = node("b");
+    let got = Recorder::default();
+    b.register("sink", got.start().recipient());
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "sink").await;
+
+    // All queued in one go: the first takes the window, the rest wait in the priority queue.
+    let plan = [
+        (priority::NORMAL, 0),
+        (priority::LOW, 1),
+        (priority::NORMAL, 2),
+        (priority::CRITICAL, 3),
+        (priority::LOW, 4),
+        (priority::HIGH, 5),
+        (priority::NORMAL, 6),
+        (priority::CRITICAL, 7),
+    ];
+    for (p, i) in plan {
+        a.do_send(
+            Message::event("src", "n", Value::Int(i))
+                .to("sink")
+                .with_priority(p),
+        );
+    }
+    wait_until(Duration::from_secs(5), "all delivered", || {
+        got.len() == plan.len()
+    })
+    .await;
+    let order: Vec<i64> = got
+        .messages()
+        .iter()
+        .map(|m| match &m.payload {
+            MessageType::Event { data, .. } => data.as_i64().unwrap(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(order, vec![0, 3, 7, 5, 2, 6, 1, 4]);
+}
+
+#[actix_rt::test]
+async fn ttl_is_decremented_per_hop_and_expired_messages_are_dropped_and_counted() {
+    tokio::time::pause();
+    let (a, b, c) = (node("a"), node("b"), node("c"));
+    echo(&c, "far");
+    let sink = Recorder::default();
+    c.register("sink", sink.start().recipient());
+    a.connect(InProcessLink::new(&b));
+    b.connect(InProcessLink::new(&c));
+    wait_route(&a, "far").await;
+    wait_route(&a, "sink").await;
+
+    // Two hops needed: ttl 1 dies at b.
+    let reply = a
+        .request(Message::request("x", "m", ()).to("far").with_ttl(1))
+        .await;
+    assert_eq!(reply, Err(TransportError::TtlExpired));
+    a.do_send(
+        Message::event("x", "e", Value::from("dies"))
+            .to("sink")
+            .with_ttl(1),
+    );
+    wait_stats(&b, "two expired at b", |s| s.expired == 2).await;
+    // ttl 2 arrives with 0 hops left.
+    a.do_send(
+        Message::event("x", "e", Value::from("lives"))
+            .to("sink")
+            .with_ttl(2),
+    );
+    wait_until(Duration::from_secs(5), "delivered", || sink.len() == 1).await;
+    assert_eq!(sink.messages()[0].ttl, Some(0));
+    // A message with no hops left cannot leave the node at all.
+    let zero = Message::event("x", "e", ()).to("sink").with_ttl(0);
+    assert!(matches!(a.send(zero).await, Err(SendError::Expired(_))));
+    assert_eq!(a.stats().await.unwrap().expired, 1);
+}
+
+#[actix_rt::test]
+async fn broadcast_on_a_cycle_reaches_every_subscriber_exactly_once() {
+    tokio::time::pause();
+    let nodes = [node("a"), node("b"), node("c")];
+    nodes[0].connect(InProcessLink::new(&nodes[1]));
+    nodes[1].connect(InProcessLink::new(&nodes[2]));
+    nodes[2].connect(InProcessLink::new(&nodes[0]));
+    let mut recorders = Vec::new();
+    for n in &nodes {
+        for _ in 0..2 {
+            let r = Recorder::default();
+            n.subscribe("model", r.start().recipient());
+            recorders.push(r);
+        }
+        wait_links(n, 2).await;
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        n.broadcast(Message::broadcast(
+            format!("trainer-{i}"),
+            "model",
+            Value::Int(i as i64),
+        ));
+    }
+    wait_until(
+        Duration::from_secs(5),
+        "three broadcasts everywhere",
+        || recorders.iter().all(|r| r.len() >= 3),
+    )
+    .await;
+    settle().await;
+    settle().await;
+    for r in &recorders {
+        let mut seen: Vec<i64> = r
+            .messages()
+            .iter()
+            .map(|m| match &m.payload {
+                MessageType::Broadcast { data, .. } => data.as_i64().unwrap(),
+                _ => unreachable!(),
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(seen, vec![0, 1, 2], "each broadcast exactly once");
+    }
+}
+
+#[actix_rt::test]
+async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffic() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    echo(&b, "echo");
+    let slow = Slow {
+        swarm: b.clone(),
+        delay: Duration::from_secs(3600),
+    }
+    .start();
+    b.register("slow", slow.recipient());
+    let events = Events::attach(&a);
+    let faults = Faults::new();
+    a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
+    wait_route(&a, "slow").await;
+    assert_eq!(events.count_link(LinkState::Active), 1);
+
+    let pending = {
+        let a = a.clone();
+        actix_rt::spawn(async move {
+            a.request(Message::request("x", "m", ()).to("slow"))
+                .timeout(Duration::from_secs(3600))
+                .await
+        })
+    };
+    settle().await;
+    assert_eq!(a.stats().await.unwrap().pending_requests, 1);
+
+    faults.set_partitioned(true);
+    // Silence for the heartbeat timeout: down, and the waiter learns at once.
+    assert_eq!(pending.await.unwrap(), Err(TransportError::ConnectionLost));
+    wait_until(Duration::from_secs(5), "link-down event", || {
+        events.count_link(LinkState::Closed) >= 1
+    })
+    .await;
+    assert_eq!(
+        a.locate("echo").await.unwrap(),
+        None,
+        "routes via the dead link are gone"
+    );
+    assert!(matches!(
+        a.request(Message::request("x", "m", ()).to("echo")).await,
+        Err(TransportError::UnknownAgent(_))
+    ));
+    // b noticed on its own (no close notice crossed the partition).
+    wait_stats(&b, "b dropped the link", |s| {
+        s.links.iter().all(|l| l.state != LinkState::Active)
+    })
+    .await;
+    // While partitioned, reconnect attempts fail (handshake timeout) and back off.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(events.count_link(LinkState::Active), 1);
+
+    faults.set_partitioned(false);
+    wait_until(Duration::from_secs(10), "link-up event after heal", || {
+        events.count_link(LinkState::Active) == 2
+    })
+    .await;
+    wait_route(&a, "echo").await;
+    assert_eq!(
+        a.request(Message::request("x", "m", Value::from("again")).to("echo"))
+            .await,
+        Ok(Value::from("again"))
+    );
+    let stats = a.stats().await.unwrap();
+    assert_eq!(stats.reconnects, 1);
+    assert_eq!(stats.links[0].reconnects, 1);
+    assert!(faults.dropped() > 0);
+}
+
+// ----- the generic link contract, with hand-made links -------------------------------------
+
+/// How a hand-made test link behaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Script {
+    /// Completes the handshake, then swallows data without ever reporting it written.
+    BlackHole,
+    /// Answers `Hello` with a version `Reject`.
+    RejectVersion,
+    /// Never answers.
+    Silent,
+}
+
+struct ScriptedLink {
+    script: Script,
+    attempts: Arc<Mutex<u32>>,
+}
+
+impl LinkConnector for ScriptedLink {
+    fn transport(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn peer(&self) -> String {
+        "scripted-peer".into()
+    }
+
+    fn connect(&mut self, ctx: LinkContext) {
+        *self.attempts.lock().unwrap() += 1;
+        let script = self.script;
+        ScriptedActor { ctx, script }.start();
+    }
+}
+
+struct ScriptedActor {
+    ctx: LinkContext,
+    script: Script,
+}
+
+impl Actor for ScriptedActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        self.ctx.supervisor.do_send(LinkOpened {
+            link: self.ctx.link,
+            transport: "scripted",
+            peer: "scripted-peer".into(),
+            role: Role::Initiator,
+            handle: LinkHandle {
+                outbound: me.clone().recipient(),
+                close: me.recipient(),
+            },
+        });
+    }
+}
+
+impl Handler<LinkOutbound> for ScriptedActor {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
+        let reply = match (&out.message.payload, self.script) {
+            (
+                MessageType::Control {
+                    operation: ControlOperation::Hello { version, .. },
+                },
+                Script::BlackHole,
+            ) => ControlOperation::HelloAck {
+                version: *version,
+                capabilities: vec![],
+                metadata: [("node".to_string(), "hole".to_string())].into(),
+            },
+            (
+                MessageType::Control {
+                    operation: ControlOperation::Hello { .. },
+                },
+                Script::RejectVersion,
+            ) => ControlOperation::Reject {
+                code: swarm_transport::protocol::RejectCode::Version,
+                reason: "we speak 9.0".into(),
+            },
+            (
+                MessageType::Heartbeat {
+                    seq,
+                    sent_at,
+                    echo: false,
+                },
+                Script::BlackHole,
+            ) => {
+                let echo = Message::heartbeat("hole", *seq, *sent_at, true);
+                self.inbound(echo);
+                return;
+            }
+            _ => return,
+        };
+        self.inbound(Message::control("hole", reply));
+        if self.script == Script::BlackHole {
+            self.inbound(Message::control(
+                "hole",
+                ControlOperation::Announce {
+                    agents: vec!["void".into()],
+                },
+            ));
+        }
+    }
+}
+
+impl ScriptedActor {
+    fn inbound(&self, message: Message) {
+        self.ctx.supervisor.do_send(LinkInbound {
+            link: self.ctx.link,
+            message: Arc::new(message),
+            size: 10,
+        });
+    }
+}
+
+impl Handler<LinkClose> for ScriptedActor {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
+        self.ctx.supervisor.do_send(LinkClosed {
+            link: self.ctx.link,
+            reason: close.reason,
+        });
+        ctx.stop();
+    }
+}
+
+#[actix_rt::test]
+async fn bounded_link_queue_hands_back_full() {
+    tokio::time::pause();
+    let a = Swarm::start(config("a").with_link_window(1).with_link_queue(3, 1 << 20));
+    let attempts = Arc::new(Mutex::new(0));
+    a.connect(ScriptedLink {
+        script: Script::BlackHole,
+        attempts: attempts.clone(),
+    });
+    wait_route(&a, "void").await;
+    // 1 in flight (never acknowledged) + 3 queued; the fifth is handed back.
+    for i in 0..4 {
+        a.send(Message::event("x", "e", Value::Int(i)).to("void"))
+            .await
+            .unwrap();
+    }
+    match a
+        .send(Message::event("x", "e", Value::Int(4)).to("void"))
+        .await
+    {
+        Err(SendError::Full(m)) => {
+            assert_eq!(m.payload, Message::event("x", "e", Value::Int(4)).payload)
+        }
+        other => panic!("expected Full, got {other:?}"),
+    }
+    let stats = a.stats().await.unwrap();
+    assert_eq!(stats.queue_depth, 3);
+    assert_eq!(stats.links[0].queue_depth, 3);
+    assert_eq!(stats.links[0].counters.drops, 1);
+    // Heartbeats bypass the full data queue: the link stays alive well past the timeout.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stats = a.stats().await.unwrap();
+    assert_eq!(stats.links[0].state, LinkState::Active);
+    assert!(stats.links[0].rtt.is_some());
+    assert_eq!(*attempts.lock().unwrap(), 1);
+}
+
+#[actix_rt::test]
+async fn rejected_and_silent_handshakes_back_off_then_give_up() {
+    tokio::time::pause();
+    for script in [Script::RejectVersion, Script::Silent] {
+        let a = Swarm::start(config("a").with_retry_attempts(3));
+        let events = Events::attach(&a);
+        let attempts = Arc::new(Mutex::new(0));
+        a.connect(ScriptedLink {
+            script,
+            attempts: attempts.clone(),
+        });
+        wait_until(Duration::from_secs(30), "gave up", || {
+            events
+                .all()
+                .iter()
+                .any(|e| matches!(e, SwarmEvent::LinkGaveUp { attempts: 3, .. }))
+        })
+        .await;
+        // First attempt + 3 retries, each closed with a reason; never active.
+        assert_eq!(*attempts.lock().unwrap(), 4);
+        assert_eq!(events.count_link(LinkState::Active), 0);
+        assert_eq!(events.count_link(LinkState::Closed), 4);
+        let reasons: Vec<String> = events
+            .all()
+            .iter()
+            .filter_map(|e| match e {
+                SwarmEvent::Link {
+                    reason: Some(r), ..
+                } => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let expected = if script == Script::RejectVersion {
+            "Version"
+        } else {
+            "timed out"
+        };
+        assert!(reasons.iter().all(|r| r.contains(expected)), "{reasons:?}");
+        assert!(a.stats().await.unwrap().links.is_empty());
+    }
+}
