@@ -67,8 +67,10 @@ pub struct LinkStats {
 pub struct NodeStats {
     /// Name of the node.
     pub node: String,
-    /// Traffic counters (local deliveries included).
+    /// Link traffic over all links (data and control), errors and drops.
     pub counters: Counters,
+    /// Messages handed to local agents, subscribers and request waiters.
+    pub delivered: u64,
     /// Messages dropped because their ttl ran out.
     pub expired: u64,
     /// Responses that arrived after their request timed out (dropped).

@@ -166,6 +166,7 @@ impl Handler<LinkInbound> for Supervisor {
             return;
         };
         slot.counters.record_in(size);
+        self.counters.record_in(size);
         let now = Instant::now();
         if let Some(hb) = slot.heartbeat.as_mut() {
             hb.on_traffic(now);

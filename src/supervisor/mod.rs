@@ -67,6 +67,7 @@ pub struct Supervisor {
     seen: RecentSet<MessageId>,
     event_subscribers: Vec<Recipient<SwarmEvent>>,
     counters: Counters,
+    delivered: u64,
     expired: u64,
     late_responses: u64,
     timeouts: u64,
@@ -90,6 +91,7 @@ impl Supervisor {
             seen: RecentSet::new(config.dedup_window),
             event_subscribers: Vec::new(),
             counters: Counters::default(),
+            delivered: 0,
             expired: 0,
             late_responses: 0,
             timeouts: 0,
@@ -120,7 +122,7 @@ impl Supervisor {
                 let cid = *correlation_id;
                 match self.pending.complete(cid) {
                     Completion::Waiter(waiter) => {
-                        self.counters.record_in(0);
+                        self.delivered += 1;
                         let _ = waiter.send(response_outcome(&msg));
                         return Ok(());
                     }
@@ -184,7 +186,7 @@ impl Supervisor {
         recipient: &Recipient<Delivery>,
         msg: Arc<Message>,
     ) -> Result<(), SendError> {
-        self.counters.messages_in += 1;
+        self.delivered += 1;
         match recipient.try_send(Delivery::new(msg)) {
             Ok(()) => Ok(()),
             // The agent's mailbox is past its soft capacity: queue anyway, as actix's do_send
@@ -263,6 +265,7 @@ impl Supervisor {
         if let Some(handle) = &slot.handle {
             let size = msg.estimated_size();
             slot.counters.record_out(size);
+            self.counters.record_out(size);
             handle.outbound.do_send(LinkOutbound {
                 message: Arc::new(msg),
                 lane: Lane::Control,
@@ -284,7 +287,7 @@ impl Supervisor {
         }
         let mut closed = false;
         for sub in self.routing.subscribers(kind, name) {
-            self.counters.messages_in += 1;
+            self.delivered += 1;
             if sub.try_send(Delivery::new(msg.clone())).is_err() {
                 // Full mailboxes still get it; closed ones are pruned below.
                 if sub.connected() {
@@ -707,6 +710,7 @@ impl Supervisor {
         NodeStats {
             node: self.node.clone(),
             counters: self.counters,
+            delivered: self.delivered,
             expired: self.expired,
             late_responses: self.late_responses,
             timeouts: self.timeouts,

@@ -1,0 +1,399 @@
+//! The main demo: a small swarm on the embedded default, no setup.
+//!
+//! Two nodes in one process joined by an in-process link, with agents on both. It shows a
+//! request/response across the link, a swarm-wide event, a topic broadcast, a request that
+//! times out, and a partition that heals: the link dies of heartbeat silence, the supervisor
+//! restarts it with backoff, and traffic resumes. It ends with a statistics summary and exits 0
+//! (non-zero if any step misbehaves).
+//!
+//! ```text
+//! cargo run --release --example swarm_demo
+//! RUST_LOG=swarm_transport=info cargo run --release --example swarm_demo   # with logs
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::protocol::core::lifecycle::LinkState;
+use swarm_transport::{
+    Delivery, ErrorBody, Faults, InProcessLink, Message, MessageType, NodeStats, Swarm, SwarmEvent,
+    TransportConfig, TransportError, Value,
+};
+
+/// Computes Fibonacci numbers on request and reports progress as a swarm-wide event.
+struct Worker {
+    swarm: Swarm,
+    name: &'static str,
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let Some((method, params)) = d.as_request() else {
+            return;
+        };
+        let result = match (method, params.get("n").and_then(Value::as_u64)) {
+            ("fib", Some(n)) if n <= 90 => {
+                let (mut a, mut b) = (0u64, 1u64);
+                for _ in 0..n {
+                    (a, b) = (b, a + b);
+                }
+                Ok(Value::from(a))
+            }
+            ("fib", _) => Err(ErrorBody::new(
+                swarm_transport::protocol::error_code::INVALID_PARAMS,
+                "fib needs n <= 90",
+            )),
+            _ => Err(ErrorBody::new(
+                swarm_transport::protocol::error_code::METHOD_NOT_FOUND,
+                "unknown method",
+            )),
+        };
+        self.swarm.do_send(d.reply(result));
+        self.swarm.do_send(Message::event(
+            self.name,
+            "progress",
+            Value::from(serde_json::json!({"worker": self.name, "pct": 100})),
+        ));
+    }
+}
+
+/// Never answers in time.
+struct Sleepy;
+
+impl Actor for Sleepy {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Sleepy {
+    type Result = ();
+
+    fn handle(&mut self, _: Delivery, _: &mut Context<Self>) {}
+}
+
+/// Records what it hears, for the summary.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+struct Listener {
+    who: &'static str,
+    log: Log,
+}
+
+impl Actor for Listener {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let line = match &d.message.payload {
+            MessageType::Event { name, data } => {
+                format!("{} got event '{name}': {data:?}", self.who)
+            }
+            MessageType::Broadcast { topic, data } => {
+                let len = data.as_bytes().map_or(0, |b| b.len());
+                format!("{} got broadcast on '{topic}' ({len} bytes)", self.who)
+            }
+            other => format!("{} got {other:?}", self.who),
+        };
+        self.log.0.lock().unwrap().push(line);
+    }
+}
+
+/// Prints link state changes as they happen.
+#[derive(Clone, Default)]
+struct LinkLog(Arc<Mutex<Vec<LinkState>>>);
+
+struct LinkWatcher {
+    node: String,
+    log: LinkLog,
+}
+
+impl Actor for LinkWatcher {
+    type Context = Context<Self>;
+}
+
+impl Handler<SwarmEvent> for LinkWatcher {
+    type Result = ();
+
+    fn handle(&mut self, e: SwarmEvent, _: &mut Context<Self>) {
+        if let SwarmEvent::Link {
+            peer,
+            state,
+            reason,
+            ..
+        } = e
+        {
+            if state == LinkState::Active || state == LinkState::Closed {
+                println!(
+                    "    [{}] link to {peer}: {state}{}",
+                    self.node,
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                );
+            }
+            self.log.0.lock().unwrap().push(state);
+        }
+    }
+}
+
+fn config(name: &str) -> TransportConfig {
+    TransportConfig::default()
+        .with_node_name(name)
+        .with_heartbeat(Duration::from_millis(100), Duration::from_millis(400))
+        .with_connection_timeout(Duration::from_millis(300))
+        .with_backoff(BackoffPolicy::new(
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+            2,
+            None,
+        ))
+}
+
+async fn wait_for(
+    what: &str,
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > limit {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn wait_route(swarm: &Swarm, agent: &str) -> Result<(), String> {
+    let start = Instant::now();
+    while swarm
+        .locate(agent)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(format!(
+                "{} never learned a route to {agent}",
+                swarm.node_name()
+            ));
+        }
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+fn print_log(log: &Log, filter: &str) {
+    for line in log.0.lock().unwrap().iter().filter(|l| l.contains(filter)) {
+        println!("    {line}");
+    }
+}
+
+fn print_stats(s: &NodeStats) {
+    let c = &s.counters;
+    println!(
+        "  {:<7} link msgs in/out {:>4}/{:<4} bytes in/out {:>6}/{:<6} delivered {} drops {} timeouts {} late {} reconnects {} pending {}",
+        s.node, c.messages_in, c.messages_out, c.bytes_in, c.bytes_out, s.delivered, c.drops, s.timeouts,
+        s.late_responses, s.reconnects, s.pending_requests
+    );
+    for l in &s.links {
+        println!(
+            "          {} → {} [{}] {} msgs out, {} in, rtt {}, queue {}, reconnects {}",
+            l.transport,
+            l.peer,
+            l.state,
+            l.counters.messages_out,
+            l.counters.messages_in,
+            l.rtt.map_or("-".into(), |r| format!("{r:?}")),
+            l.queue_depth,
+            l.reconnects
+        );
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let started = Instant::now();
+    println!("swarm-transport demo: two nodes, one in-process link, five agents\n");
+    let hub = Swarm::start(config("hub"));
+    let edge = Swarm::start(config("edge"));
+    let links = LinkLog::default();
+    hub.subscribe_swarm_events(
+        LinkWatcher {
+            node: "hub".into(),
+            log: links.clone(),
+        }
+        .start()
+        .recipient(),
+    );
+
+    let log = Log::default();
+    let coordinator = Listener {
+        who: "coordinator@hub",
+        log: log.clone(),
+    }
+    .start();
+    hub.register("coordinator", coordinator.clone().recipient());
+    hub.subscribe_event("progress", coordinator.clone().recipient());
+    hub.subscribe("model-updates", coordinator.recipient());
+    let trainer_mirror = Listener {
+        who: "replica@edge",
+        log: log.clone(),
+    }
+    .start();
+    edge.subscribe("model-updates", trainer_mirror.recipient());
+    edge.register(
+        "worker-1",
+        Worker {
+            swarm: edge.clone(),
+            name: "worker-1",
+        }
+        .start()
+        .recipient(),
+    );
+    edge.register("sleepy", Sleepy.start().recipient());
+
+    let faults = Faults::new();
+    hub.connect(InProcessLink::new(&edge).with_faults(faults.clone()));
+    wait_route(&hub, "worker-1").await?;
+    println!("1. link up; hub routes to worker-1 on edge");
+
+    println!("2. request/response across the link");
+    let reply = hub
+        .request(
+            Message::request(
+                "coordinator",
+                "fib",
+                Value::from(serde_json::json!({"n": 42})),
+            )
+            .to("worker-1"),
+        )
+        .timeout(Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("fib request failed: {e}"))?;
+    println!("    fib(42) = {reply:?}");
+    if reply != Value::from(267_914_296u64) {
+        return Err("wrong fib".into());
+    }
+
+    println!("3. a swarm-wide event (worker-1 reported progress)");
+    wait_for("progress event", Duration::from_secs(2), || {
+        log.0.lock().unwrap().iter().any(|l| l.contains("progress"))
+    })
+    .await?;
+    print_log(&log, "progress");
+
+    println!("4. a topic broadcast with a byte payload");
+    hub.broadcast(Message::broadcast(
+        "trainer",
+        "model-updates",
+        vec![7u8; 4096],
+    ));
+    wait_for("broadcast on both nodes", Duration::from_secs(2), || {
+        log.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("broadcast"))
+            .count()
+            == 2
+    })
+    .await?;
+    print_log(&log, "broadcast");
+
+    println!("5. a request that times out");
+    let t = Instant::now();
+    let timed_out = hub
+        .request(Message::request("coordinator", "think", ()).to("sleepy"))
+        .timeout(Duration::from_millis(300))
+        .await;
+    println!("    sleepy → {timed_out:?} after {:?}", t.elapsed());
+    if timed_out != Err(TransportError::Timeout) {
+        return Err("expected a timeout".into());
+    }
+
+    println!("6. partition the link");
+    faults.set_partitioned(true);
+    let t = Instant::now();
+    wait_for("link down", Duration::from_secs(5), || {
+        links.0.lock().unwrap().contains(&LinkState::Closed)
+    })
+    .await?;
+    println!("    heartbeat silence detected after {:?}", t.elapsed());
+    let during = hub
+        .request(
+            Message::request(
+                "coordinator",
+                "fib",
+                Value::from(serde_json::json!({"n": 1})),
+            )
+            .to("worker-1"),
+        )
+        .timeout(Duration::from_millis(200))
+        .await;
+    println!("    request during the partition → {during:?}");
+
+    println!("7. heal the partition; the supervisor reconnects with backoff");
+    faults.set_partitioned(false);
+    let t = Instant::now();
+    wait_for("link up again", Duration::from_secs(10), || {
+        links
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| **s == LinkState::Active)
+            .count()
+            >= 2
+    })
+    .await?;
+    wait_route(&hub, "worker-1").await?;
+    println!("    healed after {:?}", t.elapsed());
+    let reply = hub
+        .request(
+            Message::request(
+                "coordinator",
+                "fib",
+                Value::from(serde_json::json!({"n": 10})),
+            )
+            .to("worker-1"),
+        )
+        .timeout(Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("request after heal failed: {e}"))?;
+    println!("    traffic resumed: fib(10) = {reply:?}");
+
+    println!("\nsummary ({:?}):", started.elapsed());
+    let hub_stats = hub.stats().await.map_err(|e| e.to_string())?;
+    print_stats(&hub_stats);
+    print_stats(&edge.stats().await.map_err(|e| e.to_string())?);
+    if hub_stats.reconnects < 1 || hub_stats.timeouts < 1 {
+        return Err("stats do not show the reconnect and the timeout".into());
+    }
+    Ok(())
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .init();
+    let outcome = actix::System::new().block_on(run());
+    match outcome {
+        Ok(()) => println!("\ndemo finished: every step behaved"),
+        Err(e) => {
+            eprintln!("\ndemo failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
