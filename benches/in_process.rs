@@ -1,1 +1,252 @@
-fn main() {}
+//! In-process throughput and round trip through the supervisor, beside raw baselines in the
+//! same run: actix `do_send` / `send().await` to a plain actor, and a tokio mpsc channel.
+//!
+//! ```text
+//! cargo bench --bench in_process
+//! ```
+//! Results and ratios are recorded in docs/BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
+use tokio::sync::{mpsc, oneshot};
+
+/// Messages per one-way batch.
+const BATCH: u64 = 100_000;
+
+// ----- agents and plain actors ---------------------------------------------------------------
+
+/// Counts deliveries and reports when `expect` have arrived.
+struct Counter {
+    seen: u64,
+    expect: u64,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Actor for Counter {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Expect(u64, oneshot::Sender<()>);
+
+impl Handler<Expect> for Counter {
+    type Result = ();
+
+    fn handle(&mut self, Expect(n, tx): Expect, _: &mut Context<Self>) {
+        self.seen = 0;
+        self.expect = n;
+        self.done = Some(tx);
+    }
+}
+
+impl Counter {
+    fn count(&mut self) {
+        self.seen += 1;
+        if self.seen == self.expect {
+            if let Some(tx) = self.done.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+}
+
+impl Handler<Delivery> for Counter {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        black_box(&d.message);
+        self.count();
+    }
+}
+
+/// The raw baseline's message: a small payload, like an event with an integer.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct Ping(u64);
+
+impl Handler<Ping> for Counter {
+    type Result = u64;
+
+    fn handle(&mut self, Ping(x): Ping, _: &mut Context<Self>) -> u64 {
+        self.count();
+        x
+    }
+}
+
+/// Answers requests with their params.
+struct Echo(Swarm);
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        if let Some((_, params)) = d.as_request() {
+            self.0.do_send(d.reply(Ok(params.clone())));
+        }
+    }
+}
+
+fn counter() -> Addr<Counter> {
+    Counter {
+        seen: 0,
+        expect: u64::MAX,
+        done: None,
+    }
+    .start()
+}
+
+// ----- benchmarks -----------------------------------------------------------------------------
+
+fn one_way(c: &mut Criterion) {
+    let system = System::new();
+    let (raw, swarm) = system.block_on(async {
+        let raw = counter();
+        let swarm = Swarm::start(TransportConfig::default());
+        let sink = counter();
+        swarm.register("sink", sink.clone().recipient());
+        (raw, (swarm, sink))
+    });
+
+    let mut g = c.benchmark_group("in_process/one_way");
+    g.throughput(Throughput::Elements(BATCH));
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+
+    g.bench_function("raw_actix_do_send", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (tx, rx) = oneshot::channel();
+                    raw.do_send(Expect(BATCH, tx));
+                    for i in 0..BATCH {
+                        raw.do_send(Ping(i));
+                    }
+                    rx.await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    g.bench_function("raw_tokio_mpsc", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (tx, mut rx) = mpsc::channel::<u64>(1024);
+                    let consumer = actix_rt::spawn(async move {
+                        let mut n = 0;
+                        while let Some(x) = rx.recv().await {
+                            black_box(x);
+                            n += 1;
+                        }
+                        n
+                    });
+                    for i in 0..BATCH {
+                        tx.send(i).await.unwrap();
+                    }
+                    drop(tx);
+                    assert_eq!(consumer.await.unwrap(), BATCH);
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    let (swarm_handle, sink) = &swarm;
+    g.bench_function("swarm_do_send", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (tx, rx) = oneshot::channel();
+                    sink.do_send(Expect(BATCH, tx));
+                    for i in 0..BATCH {
+                        swarm_handle.do_send(
+                            Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
+                        );
+                    }
+                    rx.await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+}
+
+fn round_trip(c: &mut Criterion) {
+    let system = System::new();
+    let (raw, swarm) = system.block_on(async {
+        let raw = counter();
+        let swarm = Swarm::start(TransportConfig::default());
+        swarm.register("echo", Echo(swarm.clone()).start().recipient());
+        (raw, swarm)
+    });
+
+    let mut g = c.benchmark_group("in_process/round_trip");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+
+    g.bench_function("raw_actix_send_await", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(raw.send(Ping(i)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    g.bench_function("raw_tokio_mpsc_oneshot", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let (tx, mut rx) = mpsc::channel::<(u64, oneshot::Sender<u64>)>(16);
+                let server = actix_rt::spawn(async move {
+                    while let Some((x, reply)) = rx.recv().await {
+                        let _ = reply.send(x);
+                    }
+                });
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (rtx, rrx) = oneshot::channel();
+                    tx.send((i, rtx)).await.unwrap();
+                    black_box(rrx.await.unwrap());
+                }
+                let elapsed = start.elapsed();
+                drop(tx);
+                server.await.unwrap();
+                elapsed
+            })
+        })
+    });
+
+    g.bench_function("swarm_request", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let reply = swarm
+                        .request(Message::request("me", "echo", Value::Int(i as i64)).to("echo"))
+                        .await;
+                    black_box(reply.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, one_way, round_trip);
+criterion_main!(benches);

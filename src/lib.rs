@@ -44,6 +44,9 @@
 //!   stream of received messages).
 //! * [`transport`] — the [`Transport`] trait of ruv-swarm-transport, implemented by
 //!   [`SwarmClient`] for migration.
+//! * [`directory`] — the local agents of a node, shared by the supervisor and every handle so
+//!   messages for a local agent take one actor hop.
+//! * [`stamp`] — message ids and timestamps.
 //! * [`agent`] — [`Delivery`], what agents receive.
 //! * [`events`] — [`SwarmEvent`]: link state changes, undeliverable messages.
 //! * [`stats`] — node and link statistics.
@@ -59,10 +62,12 @@ pub mod agent;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod link;
 pub mod random;
+pub mod stamp;
 pub mod stats;
 pub mod supervisor;
 pub mod swarm;

@@ -12,14 +12,16 @@ use tokio::sync::oneshot;
 
 use crate::agent::Delivery;
 use crate::config::TransportConfig;
+use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::LinkConnector;
 use crate::random;
+use crate::stamp::Stamper;
 use crate::stats::NodeStats;
 use crate::supervisor::commands::{
-    AgentLocation, Connect, GetStats, Locate, Post, Register, Request, Send, Shutdown, Subscribe,
-    SubscribeEvents, Unregister,
+    AgentLocation, AgentRegistered, AgentUnregistered, Connect, GetStats, Locate, Post, Request,
+    Send, Shutdown, Subscribe, SubscribeEvents,
 };
 use crate::supervisor::routing::SubscriptionKind;
 use crate::supervisor::Supervisor;
@@ -30,6 +32,8 @@ pub struct Swarm {
     addr: Addr<Supervisor>,
     node: Arc<str>,
     config: Arc<TransportConfig>,
+    directory: Arc<LocalDirectory>,
+    stamper: Arc<Stamper>,
 }
 
 impl Swarm {
@@ -44,8 +48,23 @@ impl Swarm {
             .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
             .into();
         let config = Arc::new(config);
-        let addr = Supervisor::new(node.to_string(), config.clone(), seed).start();
-        Swarm { addr, node, config }
+        let directory = Arc::new(LocalDirectory::default());
+        let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
+        let addr = Supervisor::new(
+            node.to_string(),
+            config.clone(),
+            directory.clone(),
+            stamper.clone(),
+            seed,
+        )
+        .start();
+        Swarm {
+            addr,
+            node,
+            config,
+            directory,
+            stamper,
+        }
     }
 
     /// The node's name.
@@ -65,22 +84,46 @@ impl Swarm {
 
     /// Registers a local agent: messages addressed to `name` are delivered to `recipient`, and
     /// linked nodes learn that this node hosts it.
+    ///
+    /// Takes effect at once for sends from any handle of this node; a second registration of
+    /// the same name replaces the first (with a warning in the log).
     pub fn register(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
-        self.addr.do_send(Register {
-            name: name.into(),
-            recipient,
-        });
+        let name = name.into();
+        if self.directory.register(name.clone(), recipient) {
+            tracing::warn!(node = %self.node, agent = %name, "agent re-registered; old recipient replaced");
+        }
+        self.addr.do_send(AgentRegistered { name });
     }
 
     /// Removes a local agent.
     pub fn unregister(&self, name: impl Into<String>) {
-        self.addr.do_send(Unregister { name: name.into() });
+        let name = name.into();
+        if self.directory.unregister(&name) {
+            self.addr.do_send(AgentUnregistered { name });
+        }
+    }
+
+    /// Stamps a message and delivers it straight to a local agent when it is for one;
+    /// otherwise hands it back for the supervisor. Responses always go to the supervisor,
+    /// which completes the waiting request before routing anything by destination.
+    fn deliver_locally(&self, mut message: Message) -> Option<Arc<Message>> {
+        self.stamper.stamp(&mut message);
+        let message = Arc::new(message);
+        if message.correlation_id().is_some() {
+            return Some(message);
+        }
+        match self.directory.deliver(message) {
+            LocalDelivery::Delivered => None,
+            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => Some(m),
+        }
     }
 
     /// Sends a message without waiting. Failures (unknown agent, full queue, expired) are
     /// counted in the stats, logged, and published as [`SwarmEvent::Undeliverable`].
     pub fn do_send(&self, message: Message) {
-        self.addr.do_send(Post(message));
+        if let Some(message) = self.deliver_locally(message) {
+            self.addr.do_send(Post(message));
+        }
     }
 
     /// Sends a message to `destination` without waiting (see [`Swarm::do_send`]).
@@ -91,9 +134,12 @@ impl Swarm {
     /// Sends a message and waits until it is routed: delivered to a local agent's mailbox or
     /// queued on the link toward it. A failure hands the message back.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        let Some(message) = self.deliver_locally(message) else {
+            return Ok(());
+        };
         match self.addr.send(Send(message.clone())).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::Closed(Box::new(message))),
+            Err(_) => Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message)))),
         }
     }
 

@@ -19,6 +19,11 @@ impl MessageId {
     /// The placeholder id of a freshly built message; the node stamps a real one on send.
     pub const UNSET: MessageId = MessageId(0);
 
+    /// The id with a 64-bit node prefix and a 64-bit sequence number.
+    pub const fn from_parts(node_prefix: u64, seq: u64) -> MessageId {
+        MessageId(((node_prefix as u128) << 64) | seq as u128)
+    }
+
     /// Whether this is the [`MessageId::UNSET`] placeholder.
     pub fn is_unset(self) -> bool {
         self.0 == 0
@@ -108,7 +113,7 @@ impl<'de> Deserialize<'de> for MessageId {
 /// Hands out unique ids: a random 64-bit node prefix (supplied by the caller) and a counter.
 #[derive(Debug, Clone)]
 pub struct IdGenerator {
-    prefix: u128,
+    prefix: u64,
     next: u64,
 }
 
@@ -116,16 +121,16 @@ impl IdGenerator {
     /// A generator whose ids start with `node_prefix` (pass 64 random bits per node).
     pub fn new(node_prefix: u64) -> Self {
         IdGenerator {
-            prefix: u128::from(node_prefix) << 64,
+            prefix: node_prefix,
             next: 1,
         }
     }
 
     /// The next id; never [`MessageId::UNSET`].
     pub fn next_id(&mut self) -> MessageId {
-        let id = self.prefix | u128::from(self.next);
+        let id = MessageId::from_parts(self.prefix, self.next);
         self.next = self.next.wrapping_add(1).max(1);
-        MessageId(id)
+        id
     }
 }
 

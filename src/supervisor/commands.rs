@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Context, Handler, Recipient};
-use swarm_protocol::core::correlation::InsertError;
+use swarm_protocol::core::correlation::{Completion, InsertError};
 use swarm_protocol::{ControlOperation, Message, MessageType};
 
-use super::routing::{Route, SubscriptionKind};
+use super::routing::SubscriptionKind;
 use super::{Supervisor, Waiter};
 use crate::agent::Delivery;
 use crate::clock::Instant;
@@ -16,20 +16,18 @@ use crate::events::SwarmEvent;
 use crate::link::{LinkConnector, LinkId};
 use crate::stats::NodeStats;
 
-/// Registers a local agent under `name` (replacing an earlier registration of that name).
+/// A handle registered a local agent in the directory: announce it to the links.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Register {
+pub struct AgentRegistered {
     /// Agent id.
     pub name: String,
-    /// Where its deliveries go.
-    pub recipient: Recipient<Delivery>,
 }
 
-/// Removes a local agent.
+/// A handle removed a local agent from the directory: withdraw it from the links.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Unregister {
+pub struct AgentUnregistered {
     /// Agent id.
     pub name: String,
 }
@@ -53,16 +51,16 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct SubscribeEvents(pub Recipient<SwarmEvent>);
 
-/// Sends a message and reports the routing outcome.
+/// Routes a stamped message and reports the outcome.
 #[derive(actix::Message)]
 #[rtype(result = "Result<(), SendError>")]
-pub struct Send(pub Message);
+pub struct Send(pub Arc<Message>);
 
-/// Sends a message, fire and forget; failures are counted, logged and published as
+/// Routes a stamped message, fire and forget; failures are counted, logged and published as
 /// [`SwarmEvent::Undeliverable`].
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Post(pub Message);
+pub struct Post(pub Arc<Message>);
 
 /// Sends a request and completes `waiter` with the response, an error or a timeout.
 #[derive(actix::Message)]
@@ -104,10 +102,11 @@ impl Handler<Locate> for Supervisor {
     type Result = Option<AgentLocation>;
 
     fn handle(&mut self, Locate(agent): Locate, _: &mut Context<Self>) -> Self::Result {
-        self.routing.lookup(&agent).map(|r| match r {
-            Route::Local(_) => AgentLocation::Local,
-            Route::Link(l) => AgentLocation::Link(*l),
-        })
+        if self.directory.contains(&agent) {
+            Some(AgentLocation::Local)
+        } else {
+            self.routing.lookup(&agent).map(AgentLocation::Link)
+        }
     }
 }
 
@@ -116,31 +115,22 @@ impl Handler<Locate> for Supervisor {
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-impl Handler<Register> for Supervisor {
+impl Handler<AgentRegistered> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Register, _: &mut Context<Self>) {
-        let replaced = self.routing.register_local(msg.name.clone(), msg.recipient);
-        match replaced {
-            Some(Route::Local(_)) => {
-                tracing::warn!(node = %self.node, agent = %msg.name, "agent re-registered; old recipient replaced");
-            }
-            Some(Route::Link(link)) => {
-                tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
-                self.announce_everywhere(vec![msg.name], None);
-            }
-            None => self.announce_everywhere(vec![msg.name], None),
+    fn handle(&mut self, msg: AgentRegistered, _: &mut Context<Self>) {
+        if let Some(link) = self.routing.forget(&msg.name) {
+            tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
         }
+        self.announce_everywhere(vec![msg.name], None);
     }
 }
 
-impl Handler<Unregister> for Supervisor {
+impl Handler<AgentUnregistered> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Unregister, _: &mut Context<Self>) {
-        if self.routing.unregister_local(&msg.name) {
-            self.withdraw_everywhere(vec![msg.name], None);
-        }
+    fn handle(&mut self, msg: AgentUnregistered, _: &mut Context<Self>) {
+        self.withdraw_everywhere(vec![msg.name], None);
     }
 }
 
@@ -168,18 +158,16 @@ impl Handler<SubscribeEvents> for Supervisor {
 impl Handler<Send> for Supervisor {
     type Result = Result<(), SendError>;
 
-    fn handle(&mut self, Send(mut message): Send, _: &mut Context<Self>) -> Self::Result {
-        self.stamp(&mut message);
-        self.route(Arc::new(message), None)
+    fn handle(&mut self, Send(message): Send, _: &mut Context<Self>) -> Self::Result {
+        self.route(message, None)
     }
 }
 
 impl Handler<Post> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, Post(mut message): Post, _: &mut Context<Self>) {
-        self.stamp(&mut message);
-        if let Err(e) = self.route(Arc::new(message), None) {
+    fn handle(&mut self, Post(message): Post, _: &mut Context<Self>) {
+        if let Err(e) = self.route(message, None) {
             self.undeliverable(e);
         }
     }
@@ -202,14 +190,13 @@ impl Handler<Request> for Supervisor {
         }
         self.stamp(&mut message);
         let destination = message.destination.clone().unwrap_or_default();
-        let route = self.routing.lookup(&destination).cloned();
-        let link: Option<LinkId> = match route {
-            Some(Route::Local(_)) => None,
-            Some(Route::Link(link)) => Some(link),
-            None => {
-                let _ = waiter.send(Err(TransportError::UnknownAgent(destination)));
-                return;
-            }
+        let link: Option<LinkId> = if self.directory.contains(&destination) {
+            None
+        } else if let Some(link) = self.routing.lookup(&destination) {
+            Some(link)
+        } else {
+            let _ = waiter.send(Err(TransportError::UnknownAgent(destination)));
+            return;
         };
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
         let id = message.id;
@@ -226,9 +213,7 @@ impl Handler<Request> for Supervisor {
         }
         if let Err(e) = self.route(Arc::new(message), None) {
             // Not sent: the waiter learns why now, not at the deadline.
-            if let swarm_protocol::core::correlation::Completion::Waiter(w) =
-                self.pending.complete(id)
-            {
+            if let Completion::Waiter(w) = self.pending.complete(id) {
                 let _ = w.send(Err(e.into()));
             }
             return;

@@ -71,11 +71,18 @@ impl Supervisor {
     ) {
         match operation {
             ControlOperation::Announce { agents } => {
-                let new = self.routing.learn(link, agents);
+                let directory = self.directory.clone();
+                let new = self.routing.learn(link, agents, |a| directory.contains(a));
                 self.announce_everywhere(new, Some(link));
             }
             ControlOperation::Withdraw { agents } => {
-                let (forgotten, still_reachable) = self.routing.withdraw(link, agents);
+                let (forgotten, mut still_reachable) = self.routing.withdraw(link, agents);
+                still_reachable.extend(
+                    agents
+                        .iter()
+                        .filter(|a| self.directory.contains(a))
+                        .cloned(),
+                );
                 self.withdraw_everywhere(forgotten, Some(link));
                 if !still_reachable.is_empty() {
                     // We still reach them another way: offer that path to the peer.

@@ -30,21 +30,22 @@ use swarm_protocol::core::heartbeat::HeartbeatAction;
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::core::recent::{RecentMap, RecentSet};
 use swarm_protocol::{
-    error_code, ControlOperation, ErrorBody, IdGenerator, Message, MessageId, MessageType,
-    RejectCode, Value,
+    error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType, RejectCode, Value,
 };
 use tokio::sync::oneshot;
 
 use self::link_slot::{LinkSlot, SpecId, SupervisedLink};
 use self::outbound::OutboundQueue;
-use self::routing::{Route, RoutingTable, SubscriptionKind};
+use self::routing::{RoutingTable, SubscriptionKind};
 use crate::agent::Delivery;
 use crate::clock::{wall_clock_ms, Instant};
 use crate::config::TransportConfig;
+use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
 use crate::random::SplitMix64;
+use crate::stamp::Stamper;
 use crate::stats::{Counters, NodeStats};
 
 /// Where a request's answer goes.
@@ -54,8 +55,9 @@ pub(crate) type Waiter = oneshot::Sender<Result<Value, TransportError>>;
 pub struct Supervisor {
     config: Arc<TransportConfig>,
     node: String,
-    ids: IdGenerator,
+    stamper: Arc<Stamper>,
     rng: SplitMix64,
+    directory: Arc<LocalDirectory>,
     routing: RoutingTable,
     links: HashMap<LinkId, LinkSlot>,
     supervised: HashMap<SpecId, SupervisedLink>,
@@ -67,7 +69,6 @@ pub struct Supervisor {
     seen: RecentSet<MessageId>,
     event_subscribers: Vec<Recipient<SwarmEvent>>,
     counters: Counters,
-    delivered: u64,
     expired: u64,
     late_responses: u64,
     timeouts: u64,
@@ -76,12 +77,19 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor named `node` (not started).
-    pub fn new(node: String, config: Arc<TransportConfig>, seed: u64) -> Self {
-        let mut rng = SplitMix64::new(seed);
+    /// A supervisor named `node` (not started), sharing `directory` and `stamper` with the
+    /// node's handles.
+    pub fn new(
+        node: String,
+        config: Arc<TransportConfig>,
+        directory: Arc<LocalDirectory>,
+        stamper: Arc<Stamper>,
+        seed: u64,
+    ) -> Self {
         Supervisor {
-            ids: IdGenerator::new(rng.next_u64()),
-            rng,
+            stamper,
+            rng: SplitMix64::new(seed),
+            directory,
             routing: RoutingTable::default(),
             links: HashMap::new(),
             supervised: HashMap::new(),
@@ -91,7 +99,6 @@ impl Supervisor {
             seen: RecentSet::new(config.dedup_window),
             event_subscribers: Vec::new(),
             counters: Counters::default(),
-            delivered: 0,
             expired: 0,
             late_responses: 0,
             timeouts: 0,
@@ -103,13 +110,8 @@ impl Supervisor {
     }
 
     /// Gives a message sent from this node its id and timestamp (if it has none yet).
-    fn stamp(&mut self, msg: &mut Message) {
-        if msg.id.is_unset() {
-            msg.id = self.ids.next_id();
-        }
-        if msg.timestamp == 0 {
-            msg.timestamp = wall_clock_ms();
-        }
+    fn stamp(&self, msg: &mut Message) {
+        self.stamper.stamp(msg);
     }
 
     // ----- routing -------------------------------------------------------------------------
@@ -122,7 +124,7 @@ impl Supervisor {
                 let cid = *correlation_id;
                 match self.pending.complete(cid) {
                     Completion::Waiter(waiter) => {
-                        self.delivered += 1;
+                        self.directory.count_delivered(1);
                         let _ = waiter.send(response_outcome(&msg));
                         return Ok(());
                     }
@@ -168,44 +170,29 @@ impl Supervisor {
         msg: Arc<Message>,
         from: Option<LinkId>,
     ) -> Result<(), SendError> {
-        let route = msg
+        let msg = match self.directory.deliver(msg) {
+            LocalDelivery::Delivered => return Ok(()),
+            LocalDelivery::Gone(msg) => return self.agent_gone(msg),
+            LocalDelivery::NotLocal(msg) => msg,
+        };
+        match msg
             .destination
             .as_deref()
             .and_then(|d| self.routing.lookup(d))
-            .cloned();
-        match route {
-            Some(Route::Local(recipient)) => self.deliver_local(&recipient, msg),
-            Some(Route::Link(link)) if Some(link) != from => self.forward_to_link(link, msg),
+        {
+            Some(link) if Some(link) != from => self.forward_to_link(link, msg),
             _ => Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg)))),
         }
     }
 
-    /// Hands a message to a local agent's mailbox.
-    fn deliver_local(
-        &mut self,
-        recipient: &Recipient<Delivery>,
-        msg: Arc<Message>,
-    ) -> Result<(), SendError> {
-        self.delivered += 1;
-        match recipient.try_send(Delivery::new(msg)) {
-            Ok(()) => Ok(()),
-            // The agent's mailbox is past its soft capacity: queue anyway, as actix's do_send
-            // does; agents bound their own mailboxes with `set_mailbox_capacity`.
-            Err(actix::prelude::SendError::Full(d)) => {
-                recipient.do_send(d);
-                Ok(())
-            }
-            Err(actix::prelude::SendError::Closed(d)) => {
-                let name = d.message.destination.clone().unwrap_or_default();
-                if self.routing.unregister_local(&name) {
-                    tracing::info!(node = %self.node, agent = %name, "agent stopped; unregistered");
-                    self.withdraw_everywhere(vec![name], None);
-                }
-                Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(
-                    d.message,
-                ))))
-            }
+    /// The destination agent's actor has stopped: unregister it and report it unknown.
+    fn agent_gone(&mut self, msg: Arc<Message>) -> Result<(), SendError> {
+        let name = msg.destination.clone().unwrap_or_default();
+        if self.directory.unregister(&name) {
+            tracing::info!(node = %self.node, agent = %name, "agent stopped; unregistered");
+            self.withdraw_everywhere(vec![name], None);
         }
+        Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg))))
     }
 
     /// Queues a data message on a link (one hop: the ttl is used up here).
@@ -286,17 +273,16 @@ impl Supervisor {
             return;
         }
         let mut closed = false;
+        let mut delivered = 0;
         for sub in self.routing.subscribers(kind, name) {
-            self.delivered += 1;
-            if sub.try_send(Delivery::new(msg.clone())).is_err() {
-                // Full mailboxes still get it; closed ones are pruned below.
-                if sub.connected() {
-                    sub.do_send(Delivery::new(msg.clone()));
-                } else {
-                    closed = true;
-                }
+            if sub.connected() {
+                sub.do_send(Delivery::new(msg.clone()));
+                delivered += 1;
+            } else {
+                closed = true;
             }
         }
+        self.directory.count_delivered(delivered);
         if closed {
             self.routing.prune_closed_subscribers();
         }
@@ -395,6 +381,13 @@ impl Supervisor {
                 },
             );
         }
+    }
+
+    /// Every agent this node can offer `link`: local ones and those learned from other links.
+    fn announceable_to(&self, link: LinkId) -> Vec<String> {
+        let mut agents = self.directory.names();
+        agents.extend(self.routing.remote_except(link).cloned());
+        agents
     }
 
     // ----- link lifecycle -------------------------------------------------------------------
@@ -524,7 +517,7 @@ impl Supervisor {
             sup.ever_up = true;
         }
         tracing::info!(node = %self.node, %link, %peer, transport, "link up");
-        let agents = self.routing.announceable_to(link);
+        let agents = self.announceable_to(link);
         if !agents.is_empty() {
             self.send_control(
                 link,
@@ -710,14 +703,14 @@ impl Supervisor {
         NodeStats {
             node: self.node.clone(),
             counters: self.counters,
-            delivered: self.delivered,
+            delivered: self.directory.delivered(),
             expired: self.expired,
             late_responses: self.late_responses,
             timeouts: self.timeouts,
             reconnects: self.reconnects,
             pending_requests: self.pending.len(),
             queue_depth: links.iter().map(|l| l.queue_depth).sum(),
-            local_agents: self.routing.local_count(),
+            local_agents: self.directory.len(),
             links,
         }
     }

@@ -1,9 +1,10 @@
-//! The routing table of one node: local agents, agents reachable through links, and local
-//! subscriptions to topics and event names.
+//! Remote routes and local subscriptions of one node.
 //!
-//! Remote routes are learned from `Announce` and forgotten on `Withdraw` or link loss. A route
-//! learned from link L is never announced back to L (split horizon), and the first route to an
-//! agent wins until it is withdrawn, so announcements terminate on topologies with cycles.
+//! Local agents live in the shared [`LocalDirectory`](crate::directory::LocalDirectory); this
+//! table holds the agents reachable through links, learned from `Announce` and forgotten on
+//! `Withdraw` or link loss, and the local subscribers of topics and event names. A route learned
+//! from link L is never announced back to L (split horizon), and the first route to an agent
+//! wins until it is withdrawn, so announcements terminate on topologies with cycles.
 
 use std::collections::HashMap;
 
@@ -11,24 +12,6 @@ use actix::Recipient;
 
 use crate::agent::Delivery;
 use crate::link::LinkId;
-
-/// Where an agent lives, as seen from this node.
-#[derive(Clone)]
-pub enum Route {
-    /// Registered on this node.
-    Local(Recipient<Delivery>),
-    /// Reachable through this link.
-    Link(LinkId),
-}
-
-/// Routing state of a node.
-#[derive(Default)]
-pub struct RoutingTable {
-    routes: HashMap<String, Route>,
-    topics: HashMap<String, Vec<Recipient<Delivery>>>,
-    events: HashMap<String, Vec<Recipient<Delivery>>>,
-    local_count: usize,
-}
 
 /// Whether a subscription is to a broadcast topic or to an event name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,47 +22,32 @@ pub enum SubscriptionKind {
     Event,
 }
 
+/// Remote routes and subscriptions.
+#[derive(Default)]
+pub struct RoutingTable {
+    remote: HashMap<String, LinkId>,
+    topics: HashMap<String, Vec<Recipient<Delivery>>>,
+    events: HashMap<String, Vec<Recipient<Delivery>>>,
+}
+
 impl RoutingTable {
-    /// Where `agent` is.
-    pub fn lookup(&self, agent: &str) -> Option<&Route> {
-        self.routes.get(agent)
+    /// The link toward a remote agent.
+    pub fn lookup(&self, agent: &str) -> Option<LinkId> {
+        self.remote.get(agent).copied()
     }
 
-    /// Registers a local agent; returns the route it replaced, if any.
-    pub fn register_local(
+    /// Learns that `agents` are reachable through `link` (skipping those `is_local` claims);
+    /// returns the ones that were new.
+    pub fn learn(
         &mut self,
-        agent: String,
-        recipient: Recipient<Delivery>,
-    ) -> Option<Route> {
-        let old = self.routes.insert(agent, Route::Local(recipient));
-        if !matches!(old, Some(Route::Local(_))) {
-            self.local_count += 1;
-        }
-        old
-    }
-
-    /// Removes a local agent; returns whether it was registered here.
-    pub fn unregister_local(&mut self, agent: &str) -> bool {
-        if matches!(self.routes.get(agent), Some(Route::Local(_))) {
-            self.routes.remove(agent);
-            self.local_count -= 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Number of local agents.
-    pub fn local_count(&self) -> usize {
-        self.local_count
-    }
-
-    /// Learns that `agents` are reachable through `link`; returns the ones that were new.
-    pub fn learn(&mut self, link: LinkId, agents: &[String]) -> Vec<String> {
+        link: LinkId,
+        agents: &[String],
+        is_local: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let mut new = Vec::new();
         for agent in agents {
-            if !self.routes.contains_key(agent) {
-                self.routes.insert(agent.clone(), Route::Link(link));
+            if !is_local(agent) && !self.remote.contains_key(agent) {
+                self.remote.insert(agent.clone(), link);
                 new.push(agent.clone());
             }
         }
@@ -87,44 +55,48 @@ impl RoutingTable {
     }
 
     /// Forgets `agents` if they were routed through `link`; returns the ones forgotten and,
-    /// separately, the ones this node still reaches another way (to re-announce to `link`).
+    /// separately, the ones still reachable through another link.
     pub fn withdraw(&mut self, link: LinkId, agents: &[String]) -> (Vec<String>, Vec<String>) {
         let mut forgotten = Vec::new();
-        let mut still_reachable = Vec::new();
+        let mut elsewhere = Vec::new();
         for agent in agents {
-            match self.routes.get(agent) {
-                Some(Route::Link(l)) if *l == link => {
-                    self.routes.remove(agent);
+            match self.remote.get(agent) {
+                Some(l) if *l == link => {
+                    self.remote.remove(agent);
                     forgotten.push(agent.clone());
                 }
-                Some(_) => still_reachable.push(agent.clone()),
+                Some(_) => elsewhere.push(agent.clone()),
                 None => {}
             }
         }
-        (forgotten, still_reachable)
+        (forgotten, elsewhere)
+    }
+
+    /// Forgets one remote route (a local agent now shadows it).
+    pub fn forget(&mut self, agent: &str) -> Option<LinkId> {
+        self.remote.remove(agent)
     }
 
     /// Forgets every route through `link`; returns the agents forgotten.
     pub fn forget_link(&mut self, link: LinkId) -> Vec<String> {
         let gone: Vec<String> = self
-            .routes
+            .remote
             .iter()
-            .filter(|(_, r)| matches!(r, Route::Link(l) if *l == link))
+            .filter(|(_, l)| **l == link)
             .map(|(a, _)| a.clone())
             .collect();
         for a in &gone {
-            self.routes.remove(a);
+            self.remote.remove(a);
         }
         gone
     }
 
-    /// Every agent this node can announce to `link`: local ones and those learned elsewhere.
-    pub fn announceable_to(&self, link: LinkId) -> Vec<String> {
-        self.routes
+    /// Remote agents learned from links other than `link`.
+    pub fn remote_except(&self, link: LinkId) -> impl Iterator<Item = &String> {
+        self.remote
             .iter()
-            .filter(|(_, r)| !matches!(r, Route::Link(l) if *l == link))
-            .map(|(a, _)| a.clone())
-            .collect()
+            .filter(move |(_, l)| **l != link)
+            .map(|(a, _)| a)
     }
 
     fn subscriptions(
@@ -183,5 +155,35 @@ impl RoutingTable {
                 !subs.is_empty()
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn first_route_wins_withdraw_only_from_its_link() {
+        let mut t = RoutingTable::default();
+        let (l1, l2) = (LinkId(1), LinkId(2));
+        assert_eq!(
+            t.learn(l1, &names(&["a", "b", "me"]), |n| n == "me"),
+            names(&["a", "b"])
+        );
+        assert!(t.learn(l2, &names(&["a"]), |_| false).is_empty());
+        assert_eq!(t.lookup("a"), Some(l1));
+        assert_eq!(t.lookup("me"), None);
+        let (forgotten, elsewhere) = t.withdraw(l2, &names(&["a"]));
+        assert!(forgotten.is_empty());
+        assert_eq!(elsewhere, names(&["a"]));
+        assert_eq!(t.remote_except(l1).count(), 0);
+        let mut gone = t.forget_link(l1);
+        gone.sort();
+        assert_eq!(gone, names(&["a", "b"]));
+        assert_eq!(t.lookup("b"), None);
     }
 }

@@ -1,0 +1,106 @@
+//! The directory of a node's local agents, shared by the supervisor and every [`Swarm`]
+//! handle.
+//!
+//! Messages for a local agent are delivered straight from the sending handle into the agent's
+//! mailbox: one actor hop, like a raw actix `do_send`, instead of two through the supervisor.
+//! The supervisor stays the owner of everything else (remote routes, broadcasts, requests,
+//! links) and reads the same directory. Registration writes the directory synchronously in
+//! the handle, so from the moment `register` returns every send takes the same path and FIFO
+//! order from one sender to one agent holds.
+//!
+//! [`Swarm`]: crate::Swarm
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use actix::Recipient;
+use swarm_protocol::Message;
+
+use crate::agent::Delivery;
+
+/// Outcome of [`LocalDirectory::deliver`].
+pub enum LocalDelivery {
+    /// In the agent's mailbox.
+    Delivered,
+    /// The destination is registered here but its actor has stopped.
+    Gone(Arc<Message>),
+    /// The destination is not a local agent (or there is none).
+    NotLocal(Arc<Message>),
+}
+
+/// Local agents by name.
+#[derive(Default)]
+pub struct LocalDirectory {
+    agents: RwLock<HashMap<String, Recipient<Delivery>>>,
+    delivered: AtomicU64,
+}
+
+impl LocalDirectory {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Recipient<Delivery>>> {
+        // A panic while holding the lock cannot leave the map half-updated (every write is a
+        // single insert or remove), so a poisoned lock is still consistent.
+        self.agents.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Recipient<Delivery>>> {
+        self.agents.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `name`; returns whether it replaced an earlier registration.
+    pub fn register(&self, name: String, recipient: Recipient<Delivery>) -> bool {
+        self.write().insert(name, recipient).is_some()
+    }
+
+    /// Removes `name`; returns whether it was registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.write().remove(name).is_some()
+    }
+
+    /// Whether `name` is a local agent.
+    pub fn contains(&self, name: &str) -> bool {
+        self.read().contains_key(name)
+    }
+
+    /// Number of local agents.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no agent is registered.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// Names of all local agents.
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Messages handed to local agents so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Counts a delivery made elsewhere (subscribers, request waiters).
+    pub fn count_delivered(&self, n: u64) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.delivered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Hands `msg` to its destination if that is a live local agent.
+    pub fn deliver(&self, msg: Arc<Message>) -> LocalDelivery {
+        let agents = self.read();
+        match msg.destination.as_deref().and_then(|d| agents.get(d)) {
+            // Past the agent's soft mailbox capacity the message is queued anyway, as actix's
+            // do_send does; agents that want a hard bound set their own mailbox capacity.
+            Some(recipient) if recipient.connected() => {
+                recipient.do_send(Delivery::new(msg));
+                self.count_delivered(1);
+                LocalDelivery::Delivered
+            }
+            Some(_) => LocalDelivery::Gone(msg),
+            None => LocalDelivery::NotLocal(msg),
+        }
+    }
+}
