@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use actix::{Actor, ActorContext, Addr, Context, Handler};
-use swarm_protocol::{Message, MessageType, Value};
+use swarm_protocol::{Message, MessageType, Name, Value};
 use tokio::sync::mpsc;
 
 use crate::agent::Delivery;
@@ -106,7 +106,7 @@ impl SwarmClient {
     /// Sends a message (its source becomes this client's name when empty).
     pub async fn send(&self, mut message: Message) -> Result<(), TransportError> {
         if message.source.is_empty() {
-            message.source = self.name.clone();
+            message.source = self.name.as_str().into();
         }
         let size = message.estimated_size() as u64;
         match self.swarm.send(message).await {
@@ -125,12 +125,12 @@ impl SwarmClient {
     /// Starts a request from this client to `to`.
     pub fn request(
         &self,
-        to: impl Into<String>,
-        method: impl Into<String>,
+        to: impl Into<Name>,
+        method: impl Into<Name>,
         params: impl Into<Value>,
     ) -> RequestBuilder {
         self.swarm
-            .request(Message::request(self.name.clone(), method, params).to(to))
+            .request(Message::request(self.name.as_str(), method, params).to(to))
     }
 
     /// Subscribes this client to broadcasts on `topic`.

@@ -126,7 +126,7 @@ impl From<SendError> for TransportError {
         match e {
             SendError::Full(_) => TransportError::Full,
             SendError::UnknownAgent(m) => {
-                TransportError::UnknownAgent(m.destination.unwrap_or_default())
+                TransportError::UnknownAgent(m.destination.unwrap_or_default().into())
             }
             SendError::Closed(_) => TransportError::NotAvailable("node stopped".into()),
             SendError::Expired(_) => TransportError::TtlExpired,

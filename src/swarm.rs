@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, Recipient};
-use swarm_protocol::{Message, Value};
+use swarm_protocol::{Message, Name, Value};
 use tokio::sync::oneshot;
 
 use crate::agent::Delivery;
@@ -127,7 +127,7 @@ impl Swarm {
     }
 
     /// Sends a message to `destination` without waiting (see [`Swarm::do_send`]).
-    pub fn send_to(&self, destination: impl Into<String>, message: Message) {
+    pub fn send_to(&self, destination: impl Into<Name>, message: Message) {
         self.do_send(message.to(destination));
     }
 

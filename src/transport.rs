@@ -62,7 +62,7 @@ impl Transport for SwarmClient {
     async fn receive(&mut self) -> Result<(String, Message), TransportError> {
         let msg = self.recv().await.ok_or(TransportError::ConnectionLost)?;
         let msg = Arc::unwrap_or_clone(msg);
-        Ok((msg.source.clone(), msg))
+        Ok((msg.source.to_string(), msg))
     }
 
     async fn broadcast(&self, msg: Message) -> Result<(), TransportError> {

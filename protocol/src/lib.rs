@@ -9,6 +9,8 @@
 //!
 //! * [`message`] — [`Message`], [`MessageType`], [`ControlOperation`], builders, priorities,
 //!   error codes.
+//! * [`name`] — [`Name`], the inline small-string type of agent ids and method/event/topic
+//!   names.
 //! * [`value`] — [`Value`], the JSON-like payload type that can also carry raw bytes.
 //! * [`id`] — [`MessageId`] (128-bit, hex on the wire) and [`IdGenerator`].
 //! * [`version`] — [`ProtocolVersion`] and the compatibility rule.
@@ -23,11 +25,13 @@ pub mod codec;
 pub mod core;
 pub mod id;
 pub mod message;
+pub mod name;
 pub mod value;
 pub mod version;
 
 pub use codec::{Codec, CodecConfig, CodecError, WireFormat};
 pub use id::{IdGenerator, MessageId};
+pub use name::Name;
 pub use message::{
     error_code, priority, ControlOperation, ErrorBody, Message, MessageType, RejectCode,
 };

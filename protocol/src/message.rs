@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::id::MessageId;
+use crate::name::Name;
 use crate::value::Value;
 use crate::version::ProtocolVersion;
 
@@ -142,7 +143,7 @@ pub enum MessageType {
     /// Asks `destination` to run `method`; answered by exactly one `Response`.
     Request {
         /// Method name.
-        method: String,
+        method: Name,
         /// Arguments.
         params: Value,
     },
@@ -157,14 +158,14 @@ pub enum MessageType {
     /// `name` in the swarm (without one).
     Event {
         /// Event name.
-        name: String,
+        name: Name,
         /// Event data.
         data: Value,
     },
     /// Published to every subscriber of `topic` in the swarm, exactly once each.
     Broadcast {
         /// Topic name.
-        topic: String,
+        topic: Name,
         /// Published data.
         data: Value,
     },
@@ -195,10 +196,10 @@ pub struct Message {
     /// Unique id; [`MessageId::UNSET`] until the node stamps it on send.
     pub id: MessageId,
     /// Id of the sending agent (or node, for control traffic).
-    pub source: String,
+    pub source: Name,
     /// Id of the receiving agent; `None` for broadcasts, swarm-wide events and link control.
     #[serde(default)]
-    pub destination: Option<String>,
+    pub destination: Option<Name>,
     /// Milliseconds since the UNIX epoch, stamped by the sending node (0 = unstamped).
     #[serde(default)]
     pub timestamp: u64,
@@ -221,7 +222,7 @@ pub struct Message {
 
 impl Message {
     /// A message with the given payload and defaults for everything else.
-    pub fn new(source: impl Into<String>, payload: MessageType) -> Self {
+    pub fn new(source: impl Into<Name>, payload: MessageType) -> Self {
         Message {
             id: MessageId::UNSET,
             source: source.into(),
@@ -237,8 +238,8 @@ impl Message {
 
     /// A request for `method` with `params`; set the target with [`Message::to`].
     pub fn request(
-        source: impl Into<String>,
-        method: impl Into<String>,
+        source: impl Into<Name>,
+        method: impl Into<Name>,
         params: impl Into<Value>,
     ) -> Self {
         Message::new(
@@ -252,7 +253,7 @@ impl Message {
 
     /// The response to `request`, addressed back to its source.
     pub fn response(
-        source: impl Into<String>,
+        source: impl Into<Name>,
         request: &Message,
         result: Result<Value, ErrorBody>,
     ) -> Self {
@@ -270,8 +271,8 @@ impl Message {
 
     /// A named event; without [`Message::to`] it goes to every subscriber of `name`.
     pub fn event(
-        source: impl Into<String>,
-        name: impl Into<String>,
+        source: impl Into<Name>,
+        name: impl Into<Name>,
         data: impl Into<Value>,
     ) -> Self {
         Message::new(
@@ -285,8 +286,8 @@ impl Message {
 
     /// A broadcast on `topic`.
     pub fn broadcast(
-        source: impl Into<String>,
-        topic: impl Into<String>,
+        source: impl Into<Name>,
+        topic: impl Into<Name>,
         data: impl Into<Value>,
     ) -> Self {
         Message::new(
@@ -299,17 +300,17 @@ impl Message {
     }
 
     /// A heartbeat probe (`echo == false`) or echo.
-    pub fn heartbeat(source: impl Into<String>, seq: u64, sent_at: u64, echo: bool) -> Self {
+    pub fn heartbeat(source: impl Into<Name>, seq: u64, sent_at: u64, echo: bool) -> Self {
         Message::new(source, MessageType::Heartbeat { seq, sent_at, echo })
     }
 
     /// A control message.
-    pub fn control(source: impl Into<String>, operation: ControlOperation) -> Self {
+    pub fn control(source: impl Into<Name>, operation: ControlOperation) -> Self {
         Message::new(source, MessageType::Control { operation })
     }
 
     /// Sets the destination agent.
-    pub fn to(mut self, destination: impl Into<String>) -> Self {
+    pub fn to(mut self, destination: impl Into<Name>) -> Self {
         self.destination = Some(destination.into());
         self
     }
@@ -406,7 +407,7 @@ impl Message {
             .sum();
         // Field names and fixed-size fields of a named MessagePack map.
         96 + self.source.len()
-            + self.destination.as_ref().map_or(0, String::len)
+            + self.destination.as_ref().map_or(0, Name::len)
             + headers
             + payload
     }

@@ -195,7 +195,7 @@ impl Handler<Request> for Supervisor {
         } else if let Some(link) = self.routing.lookup(&destination) {
             Some(link)
         } else {
-            let _ = waiter.send(Err(TransportError::UnknownAgent(destination)));
+            let _ = waiter.send(Err(TransportError::UnknownAgent(destination.into())));
             return;
         };
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);

@@ -190,7 +190,7 @@ impl Supervisor {
         let name = msg.destination.clone().unwrap_or_default();
         if self.directory.unregister(&name) {
             tracing::info!(node = %self.node, agent = %name, "agent stopped; unregistered");
-            self.withdraw_everywhere(vec![name], None);
+            self.withdraw_everywhere(vec![name.to_string()], None);
         }
         Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg))))
     }
