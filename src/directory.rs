@@ -11,6 +11,7 @@
 //! [`Swarm`]: crate::Swarm
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -29,21 +30,48 @@ pub enum LocalDelivery {
     NotLocal(Arc<Message>),
 }
 
+/// A fast multiply-rotate hash (FxHash's construction) for the directory's keys. Only
+/// names registered on this node are keys, never names chosen by a peer, so flooding-resistant
+/// SipHash buys nothing here and costs a fifth of a local send.
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Agents = HashMap<String, Recipient<Delivery>, BuildHasherDefault<NameHasher>>;
+
 /// Local agents by name.
 #[derive(Default)]
 pub struct LocalDirectory {
-    agents: RwLock<HashMap<String, Recipient<Delivery>>>,
+    agents: RwLock<Agents>,
     delivered: AtomicU64,
 }
 
 impl LocalDirectory {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Recipient<Delivery>>> {
+    fn read(&self) -> RwLockReadGuard<'_, Agents> {
         // A panic while holding the lock cannot leave the map half-updated (every write is a
         // single insert or remove), so a poisoned lock is still consistent.
         self.agents.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Recipient<Delivery>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Agents> {
         self.agents.write().unwrap_or_else(|e| e.into_inner())
     }
 

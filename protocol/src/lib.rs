@@ -31,9 +31,9 @@ pub mod version;
 
 pub use codec::{Codec, CodecConfig, CodecError, WireFormat};
 pub use id::{IdGenerator, MessageId};
-pub use name::Name;
 pub use message::{
     error_code, priority, ControlOperation, ErrorBody, Message, MessageType, RejectCode,
 };
+pub use name::Name;
 pub use value::Value;
 pub use version::ProtocolVersion;

@@ -270,11 +270,7 @@ impl Message {
     }
 
     /// A named event; without [`Message::to`] it goes to every subscriber of `name`.
-    pub fn event(
-        source: impl Into<Name>,
-        name: impl Into<Name>,
-        data: impl Into<Value>,
-    ) -> Self {
+    pub fn event(source: impl Into<Name>, name: impl Into<Name>, data: impl Into<Value>) -> Self {
         Message::new(
             source,
             MessageType::Event {
@@ -406,10 +402,7 @@ impl Message {
             .map(|(k, v)| k.len() + v.len() + 4)
             .sum();
         // Field names and fixed-size fields of a named MessagePack map.
-        96 + self.source.len()
-            + self.destination.as_ref().map_or(0, Name::len)
-            + headers
-            + payload
+        96 + self.source.len() + self.destination.as_ref().map_or(0, Name::len) + headers + payload
     }
 }
 

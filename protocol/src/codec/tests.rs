@@ -81,8 +81,10 @@ fn control() -> impl Strategy<Value = ControlOperation> {
 
 fn payload() -> impl Strategy<Value = MessageType> {
     prop_oneof![
-        ("[a-z]{1,8}", value())
-            .prop_map(|(method, params)| MessageType::Request { method: method.into(), params }),
+        ("[a-z]{1,8}", value()).prop_map(|(method, params)| MessageType::Request {
+            method: method.into(),
+            params
+        }),
         (any::<u128>(), value()).prop_map(|(c, v)| MessageType::Response {
             correlation_id: MessageId(c),
             result: Ok(v)
@@ -101,8 +103,14 @@ fn payload() -> impl Strategy<Value = MessageType> {
                     data
                 })
             }),
-        (".{0,8}", value()).prop_map(|(name, data)| MessageType::Event { name: name.into(), data }),
-        (".{0,8}", value()).prop_map(|(topic, data)| MessageType::Broadcast { topic: topic.into(), data }),
+        (".{0,8}", value()).prop_map(|(name, data)| MessageType::Event {
+            name: name.into(),
+            data
+        }),
+        (".{0,8}", value()).prop_map(|(topic, data)| MessageType::Broadcast {
+            topic: topic.into(),
+            data
+        }),
         (any::<u64>(), any::<u64>(), any::<bool>())
             .prop_map(|(seq, sent_at, echo)| MessageType::Heartbeat { seq, sent_at, echo }),
         control().prop_map(|operation| MessageType::Control { operation }),
