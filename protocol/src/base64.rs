@@ -59,6 +59,10 @@ pub fn decode(input: &str) -> Result<Vec<u8>, InvalidBase64> {
             n = (n << 6) | sextet(c)?;
         }
         n <<= 6 * pad as u32;
+        // Canonical form only: the bits past the last byte must be zero.
+        if pad > 0 && n & ((1 << (8 * pad)) - 1) != 0 {
+            return Err(InvalidBase64);
+        }
         let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         out.extend_from_slice(&decoded[..3 - pad]);
     }
@@ -87,5 +91,7 @@ mod tests {
         assert!(decode("Z===").is_err());
         assert!(decode("Zg==Zg==").is_err());
         assert!(decode("Zm9*").is_err());
+        assert!(decode("Zh==").is_err(), "non-canonical padding bits");
+        assert!(decode("Zm9=").is_err(), "non-canonical padding bits");
     }
 }

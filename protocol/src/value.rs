@@ -254,11 +254,16 @@ impl Serialize for Value {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        let human_readable = deserializer.is_human_readable();
+        deserializer.deserialize_any(ValueVisitor { human_readable })
     }
 }
 
-struct ValueVisitor;
+/// `human_readable`: JSON-like formats, where `{"$bytes": ...}` means bytes. In MessagePack a
+/// map with that key is just a map.
+struct ValueVisitor {
+    human_readable: bool,
+}
 
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
@@ -327,7 +332,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             out.insert(key.0, v);
         }
         // `{"$bytes": "<base64>"}` is how JSON carries bytes.
-        if out.len() == 1 {
+        if self.human_readable && out.len() == 1 {
             if let Some(Value::String(b64)) = out.get(BYTES_KEY) {
                 return crate::base64::decode(b64)
                     .map(|b| Value::Bytes(Bytes::from(b)))
@@ -397,5 +402,9 @@ mod tests {
         assert_eq!(js, r#"{"$bytes":"AQID"}"#);
         let back: Value = serde_json::from_str(&js).unwrap();
         assert_eq!(back, v);
+        // In MessagePack the reserved key has no meaning: the map stays a map.
+        let map = Value::Map([(BYTES_KEY.to_string(), Value::from("AQID"))].into());
+        let mp = rmp_serde::to_vec_named(&map).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Value>(&mp).unwrap(), map);
     }
 }

@@ -154,4 +154,36 @@ mod tests {
             assert!(d <= p.ceiling(attempt), "attempt {attempt}: {d:?}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Delays stay within [0, ceiling(n)], ceilings never shrink and never pass the cap.
+            #[test]
+            fn jittered_delays_respect_the_policy(
+                initial_ms in 1u64..10_000,
+                max_ms in 1u64..600_000,
+                multiplier in 1u32..10,
+                randoms in proptest::collection::vec(any::<u64>(), 1..80),
+            ) {
+                let p = BackoffPolicy::new(
+                    Duration::from_millis(initial_ms),
+                    Duration::from_millis(max_ms),
+                    multiplier,
+                    None,
+                );
+                let mut b = Backoff::new(p);
+                let mut prev = Duration::ZERO;
+                for (attempt, r) in randoms.into_iter().enumerate() {
+                    let ceiling = p.ceiling(attempt as u32);
+                    prop_assert!(ceiling >= prev && ceiling <= p.max);
+                    prev = ceiling;
+                    let d = b.next_delay(r).unwrap();
+                    prop_assert!(d <= ceiling);
+                }
+            }
+        }
+    }
 }

@@ -241,4 +241,76 @@ mod tests {
             Err(InsertError::Full(()))
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert { id: u8, deadline: u16, link: Option<u8> },
+            Complete(u8),
+            Timeout(u16),
+            FailLink(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (any::<u8>(), any::<u16>(), proptest::option::of(0u8..4))
+                    .prop_map(|(id, deadline, link)| Op::Insert { id, deadline, link }),
+                any::<u8>().prop_map(Op::Complete),
+                any::<u16>().prop_map(Op::Timeout),
+                (0u8..4).prop_map(Op::FailLink),
+            ]
+        }
+
+        proptest! {
+            /// Every accepted waiter leaves the table exactly once, whatever the interleaving
+            /// of responses, timeouts and link losses; nothing expires before its deadline.
+            #[test]
+            fn every_waiter_leaves_exactly_once(ops in proptest::collection::vec(op(), 0..200)) {
+                let mut table: CorrelationTable<u32, Duration> = CorrelationTable::new(64);
+                let mut accepted = std::collections::HashMap::new();
+                let mut left = std::collections::HashMap::<u32, u32>::new();
+                let mut next_waiter = 0u32;
+                for op in ops {
+                    match op {
+                        Op::Insert { id, deadline, link } => {
+                            next_waiter += 1;
+                            let d = Duration::from_millis(deadline.into());
+                            if table.insert(MessageId(id.into()), d, link.map(u64::from), next_waiter).is_ok() {
+                                accepted.insert(next_waiter, d);
+                            }
+                        }
+                        Op::Complete(id) => {
+                            if let Completion::Waiter(w) = table.complete(MessageId(id.into())) {
+                                *left.entry(w).or_default() += 1;
+                            }
+                        }
+                        Op::Timeout(now) => {
+                            let now = Duration::from_millis(now.into());
+                            for (_, w) in table.on_timeout(now) {
+                                prop_assert!(accepted[&w] <= now, "expired before its deadline");
+                                *left.entry(w).or_default() += 1;
+                            }
+                            if let Some(next) = table.next_deadline() {
+                                prop_assert!(next > now);
+                            }
+                        }
+                        Op::FailLink(link) => {
+                            for (_, w) in table.fail_link(link.into()) {
+                                *left.entry(w).or_default() += 1;
+                            }
+                        }
+                    }
+                    prop_assert!(table.len() <= 64);
+                }
+                for (_, w) in table.drain() {
+                    *left.entry(w).or_default() += 1;
+                }
+                prop_assert_eq!(left.len(), accepted.len());
+                prop_assert!(left.values().all(|&n| n == 1));
+            }
+        }
+    }
 }
