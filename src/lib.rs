@@ -46,6 +46,8 @@
 //!   [`SwarmClient`] for migration.
 //! * [`directory`] — the local agents of a node, shared by the supervisor and every handle so
 //!   messages for a local agent take one actor hop.
+//! * [`pending`] — the node's pending requests, shared by the supervisor and every handle so a
+//!   local round trip takes one actor hop.
 //! * [`stamp`] — message ids and timestamps.
 //! * [`agent`] — [`Delivery`], what agents receive.
 //! * [`events`] — [`SwarmEvent`]: link state changes, undeliverable messages.
@@ -66,6 +68,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod link;
+pub mod pending;
 pub mod random;
 pub mod stamp;
 pub mod stats;

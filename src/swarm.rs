@@ -11,17 +11,19 @@ use swarm_protocol::{Message, Name, Value};
 use tokio::sync::oneshot;
 
 use crate::agent::Delivery;
+use crate::clock::Instant;
 use crate::config::TransportConfig;
 use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::LinkConnector;
+use crate::pending::SharedPending;
 use crate::random;
 use crate::stamp::Stamper;
 use crate::stats::NodeStats;
 use crate::supervisor::commands::{
-    AgentLocation, AgentRegistered, AgentUnregistered, Connect, GetStats, Locate, Post, Request,
-    Send, Shutdown, Subscribe, SubscribeEvents,
+    AgentLocation, AgentRegistered, AgentUnregistered, Connect, GetStats, Locate, Post, Rearm,
+    Request, Send, Shutdown, Subscribe, SubscribeEvents,
 };
 use crate::supervisor::routing::SubscriptionKind;
 use crate::supervisor::Supervisor;
@@ -33,6 +35,7 @@ pub struct Swarm {
     node: Arc<str>,
     config: Arc<TransportConfig>,
     directory: Arc<LocalDirectory>,
+    pending: Arc<SharedPending>,
     stamper: Arc<Stamper>,
 }
 
@@ -49,11 +52,13 @@ impl Swarm {
             .into();
         let config = Arc::new(config);
         let directory = Arc::new(LocalDirectory::default());
+        let pending = Arc::new(SharedPending::new(config.max_pending_requests));
         let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
         let addr = Supervisor::new(
             node.to_string(),
             config.clone(),
             directory.clone(),
+            pending.clone(),
             stamper.clone(),
             seed,
         )
@@ -63,6 +68,7 @@ impl Swarm {
             node,
             config,
             directory,
+            pending,
             stamper,
         }
     }
@@ -103,16 +109,15 @@ impl Swarm {
         }
     }
 
-    /// Stamps a message and delivers it straight to a local agent when it is for one;
-    /// otherwise hands it back for the supervisor. Responses always go to the supervisor,
-    /// which completes the waiting request before routing anything by destination.
+    /// Stamps a message and delivers it straight to a local agent when it is for one, or
+    /// completes the request it answers when that request waits on this node; otherwise hands
+    /// it back for the supervisor.
     fn deliver_locally(&self, mut message: Message) -> Option<Arc<Message>> {
         self.stamper.stamp(&mut message);
-        let message = Arc::new(message);
         if message.correlation_id().is_some() {
-            return Some(message);
+            return (!self.pending.complete(&message)).then(|| Arc::new(message));
         }
-        match self.directory.deliver(message) {
+        match self.directory.deliver(Arc::new(message)) {
             LocalDelivery::Delivered => None,
             LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => Some(m),
         }
@@ -228,6 +233,65 @@ impl Swarm {
     }
 }
 
+impl Swarm {
+    /// Sends a request: straight to a local agent with the waiter registered in the shared
+    /// pending table, or through the supervisor for everything else.
+    fn start_request(
+        &self,
+        mut message: Message,
+        timeout: Option<Duration>,
+        waiter: crate::pending::Waiter,
+    ) {
+        let local = message.is_request()
+            && message
+                .destination
+                .as_deref()
+                .is_some_and(|d| self.directory.contains(d));
+        if !local {
+            self.addr.do_send(Request {
+                message,
+                timeout,
+                waiter,
+            });
+            return;
+        }
+        self.stamper.stamp(&mut message);
+        let id = message.id;
+        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
+        let inserted = self.pending.lock().insert(id, deadline, None, waiter);
+        if let Err(e) = inserted {
+            // Full or a duplicate id: the supervisor reports it with the proper error.
+            let waiter = match e {
+                swarm_protocol::core::correlation::InsertError::Full(w)
+                | swarm_protocol::core::correlation::InsertError::Duplicate(w) => w,
+            };
+            self.addr.do_send(Request {
+                message,
+                timeout,
+                waiter,
+            });
+            return;
+        }
+        if self.pending.needs_wakeup(deadline) {
+            self.addr.do_send(Rearm);
+        }
+        match self.directory.deliver(Arc::new(message)) {
+            LocalDelivery::Delivered => {}
+            // Unregistered or stopped in between: let the supervisor route (or refuse) it.
+            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
+                let completion = self.pending.lock().complete(id);
+                if let swarm_protocol::core::correlation::Completion::Waiter(waiter) = completion {
+                    self.addr.do_send(Request {
+                        message: Arc::unwrap_or_clone(m),
+                        timeout,
+                        waiter,
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// A request on its way; `.await` it. Resolves to the result value, or to `Timeout`,
 /// `UnknownAgent`, `ConnectionLost`, `Remote { .. }` (the agent's error) — never hangs.
 #[must_use = "a request does nothing until awaited"]
@@ -251,11 +315,7 @@ impl IntoFuture for RequestBuilder {
 
     fn into_future(self) -> Self::IntoFuture {
         let (waiter, rx) = oneshot::channel();
-        self.swarm.addr.do_send(Request {
-            message: self.message,
-            timeout: self.timeout,
-            waiter,
-        });
+        self.swarm.start_request(self.message, self.timeout, waiter);
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into())))

@@ -8,12 +8,13 @@ use swarm_protocol::core::correlation::{Completion, InsertError};
 use swarm_protocol::{ControlOperation, Message, MessageType};
 
 use super::routing::SubscriptionKind;
-use super::{Supervisor, Waiter};
+use super::Supervisor;
 use crate::agent::Delivery;
 use crate::clock::Instant;
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{LinkConnector, LinkId};
+use crate::pending::Waiter;
 use crate::stats::NodeStats;
 
 /// A handle registered a local agent in the directory: announce it to the links.
@@ -72,6 +73,19 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Where the outcome goes.
     pub(crate) waiter: Waiter,
+}
+
+/// A handle registered a request with an earlier deadline than the armed timer: re-arm.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Rearm;
+
+impl Handler<Rearm> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rearm, ctx: &mut Context<Self>) {
+        self.reschedule(ctx);
+    }
 }
 
 /// Adds a supervised outbound link.
@@ -200,7 +214,11 @@ impl Handler<Request> for Supervisor {
         };
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
         let id = message.id;
-        if let Err(e) = self.pending.insert(id, deadline, link.map(|l| l.0), waiter) {
+        let inserted = self
+            .pending
+            .lock()
+            .insert(id, deadline, link.map(|l| l.0), waiter);
+        if let Err(e) = inserted {
             let (waiter, error) = match e {
                 InsertError::Full(w) => (w, TransportError::TooManyPending),
                 InsertError::Duplicate(w) => (
@@ -213,7 +231,8 @@ impl Handler<Request> for Supervisor {
         }
         if let Err(e) = self.route(Arc::new(message), None) {
             // Not sent: the waiter learns why now, not at the deadline.
-            if let Completion::Waiter(w) = self.pending.complete(id) {
+            let completion = self.pending.lock().complete(id);
+            if let Completion::Waiter(w) = completion {
                 let _ = w.send(Err(e.into()));
             }
             return;

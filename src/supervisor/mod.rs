@@ -23,16 +23,14 @@ use std::sync::Arc;
 
 use actix::{Actor, AsyncContext, Context, Recipient, SpawnHandle};
 use swarm_protocol::core::backoff::Backoff;
-use swarm_protocol::core::correlation::{Completion, CorrelationTable};
 use swarm_protocol::core::earliest;
 use swarm_protocol::core::handshake::HandshakeError;
 use swarm_protocol::core::heartbeat::HeartbeatAction;
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::core::recent::{RecentMap, RecentSet};
 use swarm_protocol::{
-    error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType, RejectCode, Value,
+    error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType, RejectCode,
 };
-use tokio::sync::oneshot;
 
 use self::link_slot::{LinkSlot, SpecId, SupervisedLink};
 use self::outbound::OutboundQueue;
@@ -44,12 +42,10 @@ use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
+use crate::pending::SharedPending;
 use crate::random::SplitMix64;
 use crate::stamp::Stamper;
 use crate::stats::{Counters, NodeStats};
-
-/// Where a request's answer goes.
-pub(crate) type Waiter = oneshot::Sender<Result<Value, TransportError>>;
 
 /// The supervisor actor of one node. Use it through [`Swarm`](crate::Swarm).
 pub struct Supervisor {
@@ -62,7 +58,7 @@ pub struct Supervisor {
     links: HashMap<LinkId, LinkSlot>,
     supervised: HashMap<SpecId, SupervisedLink>,
     next_spec: SpecId,
-    pending: CorrelationTable<Waiter, Instant>,
+    pending: Arc<SharedPending>,
     /// Link each forwarded request arrived on, so the response can retrace the path.
     return_paths: RecentMap<MessageId, LinkId>,
     /// Ids of flooded broadcasts and events already handled.
@@ -70,19 +66,19 @@ pub struct Supervisor {
     event_subscribers: Vec<Recipient<SwarmEvent>>,
     counters: Counters,
     expired: u64,
-    late_responses: u64,
     timeouts: u64,
     reconnects: u64,
     wakeup: Option<(Instant, SpawnHandle)>,
 }
 
 impl Supervisor {
-    /// A supervisor named `node` (not started), sharing `directory` and `stamper` with the
-    /// node's handles.
+    /// A supervisor named `node` (not started), sharing `directory`, `pending` and `stamper`
+    /// with the node's handles.
     pub fn new(
         node: String,
         config: Arc<TransportConfig>,
         directory: Arc<LocalDirectory>,
+        pending: Arc<SharedPending>,
         stamper: Arc<Stamper>,
         seed: u64,
     ) -> Self {
@@ -94,13 +90,12 @@ impl Supervisor {
             links: HashMap::new(),
             supervised: HashMap::new(),
             next_spec: 1,
-            pending: CorrelationTable::new(config.max_pending_requests),
+            pending,
             return_paths: RecentMap::new(config.max_pending_requests),
             seen: RecentSet::new(config.dedup_window),
             event_subscribers: Vec::new(),
             counters: Counters::default(),
             expired: 0,
-            late_responses: 0,
             timeouts: 0,
             reconnects: 0,
             wakeup: None,
@@ -122,19 +117,8 @@ impl Supervisor {
         match &msg.payload {
             MessageType::Response { correlation_id, .. } => {
                 let cid = *correlation_id;
-                match self.pending.complete(cid) {
-                    Completion::Waiter(waiter) => {
-                        self.directory.count_delivered(1);
-                        let _ = waiter.send(response_outcome(&msg));
-                        return Ok(());
-                    }
-                    Completion::Late => {
-                        self.late_responses += 1;
-                        self.counters.drops += 1;
-                        tracing::info!(node = %self.node, request = %cid, "late response dropped");
-                        return Ok(());
-                    }
-                    Completion::Unknown => {}
+                if self.pending.complete(&msg) {
+                    return Ok(());
                 }
                 if let Some(link) = self.return_paths.remove(&cid) {
                     return self.forward_to_link(link, msg);
@@ -438,7 +422,7 @@ impl Supervisor {
         };
         let was_active = slot.state == LinkState::Active;
         slot.state = LinkState::Closed;
-        for (_, waiter) in self.pending.fail_link(link.0) {
+        for (_, waiter) in self.pending.lock().fail_link(link.0) {
             let _ = waiter.send(Err(TransportError::ConnectionLost));
         }
         let stranded = slot.queue.drain().len() as u64;
@@ -559,7 +543,7 @@ impl Supervisor {
 
     /// The earliest deadline of anything this node waits for.
     fn next_deadline(&self) -> Option<Instant> {
-        let mut next = self.pending.next_deadline();
+        let mut next = self.pending.lock().next_deadline();
         for slot in self.links.values() {
             next = earliest(next, slot.next_deadline());
         }
@@ -587,15 +571,18 @@ impl Supervisor {
         let delay = at.saturating_duration_since(Instant::now());
         let handle = ctx.run_later(delay, |this, ctx| {
             this.wakeup = None;
+            this.pending.set_armed(None);
             this.on_timeout(Instant::now(), ctx);
         });
         self.wakeup = Some((at, handle));
+        self.pending.set_armed(Some(at));
     }
 
     /// Everything due at `now`: request timeouts, connect/handshake timeouts, heartbeats,
     /// reconnects.
     fn on_timeout(&mut self, now: Instant, ctx: &mut Context<Self>) {
-        for (id, waiter) in self.pending.on_timeout(now) {
+        let expired = self.pending.lock().on_timeout(now);
+        for (id, waiter) in expired {
             self.timeouts += 1;
             tracing::debug!(node = %self.node, request = %id, "request timed out");
             let _ = waiter.send(Err(TransportError::Timeout));
@@ -700,38 +687,21 @@ impl Supervisor {
                 slot.stats(reconnects)
             })
             .collect();
+        let mut counters = self.counters;
+        counters.drops += self.pending.late();
         NodeStats {
             node: self.node.clone(),
-            counters: self.counters,
+            counters,
             delivered: self.directory.delivered(),
             expired: self.expired,
-            late_responses: self.late_responses,
+            late_responses: self.pending.late(),
             timeouts: self.timeouts,
             reconnects: self.reconnects,
-            pending_requests: self.pending.len(),
+            pending_requests: self.pending.lock().len(),
             queue_depth: links.iter().map(|l| l.queue_depth).sum(),
             local_agents: self.directory.len(),
             links,
         }
-    }
-}
-
-/// Turns a response into what the requester's future resolves to.
-fn response_outcome(msg: &Message) -> Result<Value, TransportError> {
-    let MessageType::Response { result, .. } = &msg.payload else {
-        return Err(TransportError::SerializationError("not a response".into()));
-    };
-    match result {
-        Ok(v) => Ok(v.clone()),
-        Err(e) => Err(match e.code {
-            error_code::UNKNOWN_AGENT => TransportError::UnknownAgent(e.message.clone()),
-            error_code::TTL_EXPIRED => TransportError::TtlExpired,
-            error_code::QUEUE_FULL => TransportError::Full,
-            code => TransportError::Remote {
-                code,
-                message: e.message.clone(),
-            },
-        }),
     }
 }
 
@@ -743,7 +713,8 @@ impl Actor for Supervisor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        for (_, waiter) in self.pending.drain() {
+        let waiters = self.pending.lock().drain();
+        for (_, waiter) in waiters {
             let _ = waiter.send(Err(TransportError::NotAvailable("node stopped".into())));
         }
         for slot in self.links.values() {

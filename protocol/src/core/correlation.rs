@@ -248,7 +248,11 @@ mod tests {
 
         #[derive(Debug, Clone)]
         enum Op {
-            Insert { id: u8, deadline: u16, link: Option<u8> },
+            Insert {
+                id: u8,
+                deadline: u16,
+                link: Option<u8>,
+            },
             Complete(u8),
             Timeout(u16),
             FailLink(u8),
