@@ -128,7 +128,7 @@ impl SwarmClient {
         to: impl Into<Name>,
         method: impl Into<Name>,
         params: impl Into<Value>,
-    ) -> RequestBuilder {
+    ) -> RequestBuilder<'_> {
         self.swarm
             .request(Message::request(self.name.as_str(), method, params).to(to))
     }

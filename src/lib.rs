@@ -90,5 +90,5 @@ pub use link::in_process::{Faults, InProcessLink};
 pub use link::LinkId;
 pub use stats::{LinkStats, NodeStats};
 pub use supervisor::commands::AgentLocation;
-pub use swarm::{RequestBuilder, Swarm};
+pub use swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use transport::Transport;

@@ -4,6 +4,7 @@
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix::{Actor, Addr, Recipient};
@@ -154,9 +155,9 @@ impl Swarm {
     }
 
     /// Starts a request; `.await` it for the response, optionally after `.timeout(d)`.
-    pub fn request(&self, message: Message) -> RequestBuilder {
+    pub fn request(&self, message: Message) -> RequestBuilder<'_> {
         RequestBuilder {
-            swarm: self.clone(),
+            swarm: self,
             message,
             timeout: None,
         }
@@ -242,12 +243,8 @@ impl Swarm {
         timeout: Option<Duration>,
         waiter: crate::pending::Waiter,
     ) {
-        let local = message.is_request()
-            && message
-                .destination
-                .as_deref()
-                .is_some_and(|d| self.directory.contains(d));
-        if !local {
+        let local_candidate = message.is_request() && !self.directory.is_empty();
+        if !local_candidate {
             self.addr.do_send(Request {
                 message,
                 timeout,
@@ -295,13 +292,13 @@ impl Swarm {
 /// A request on its way; `.await` it. Resolves to the result value, or to `Timeout`,
 /// `UnknownAgent`, `ConnectionLost`, `Remote { .. }` (the agent's error) — never hangs.
 #[must_use = "a request does nothing until awaited"]
-pub struct RequestBuilder {
-    swarm: Swarm,
+pub struct RequestBuilder<'a> {
+    swarm: &'a Swarm,
     message: Message,
     timeout: Option<Duration>,
 }
 
-impl RequestBuilder {
+impl RequestBuilder<'_> {
     /// Sets the deadline (default: the node's `request_timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -309,16 +306,31 @@ impl RequestBuilder {
     }
 }
 
-impl IntoFuture for RequestBuilder {
+impl IntoFuture for RequestBuilder<'_> {
     type Output = Result<Value, TransportError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output>>>;
+    type IntoFuture = ResponseFuture;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn into_future(self) -> ResponseFuture {
         let (waiter, rx) = oneshot::channel();
         self.swarm.start_request(self.message, self.timeout, waiter);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into())))
-        })
+        ResponseFuture { rx }
+    }
+}
+
+/// The future of a request: the result value or a [`TransportError`]. The node completes it
+/// exactly once (response, timeout, lost link, shutdown); if the node is gone it resolves to
+/// `NotAvailable`.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    rx: oneshot::Receiver<Result<Value, TransportError>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Value, TransportError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into()))))
     }
 }
