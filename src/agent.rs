@@ -1,26 +1,83 @@
-//! What agents receive: a [`Delivery`] wraps the shared [`Message`] (in-process agents get the
-//! message itself, never an encoded copy).
+//! What agents receive: a [`Delivery`] carrying the [`Message`] itself (in-process agents never
+//! see an encoded copy).
+//!
+//! A message sent to one local agent travels by value inside the delivery (one allocation, the
+//! mailbox envelope); a broadcast or a message that arrived over a link is shared between its
+//! receivers behind an `Arc`. Either way [`DeliveredMessage`] derefs to `&Message`.
 //!
 //! An agent is any actix actor that handles `Delivery`; register its `recipient()` with
 //! [`Swarm::register`](crate::Swarm::register). To answer a request, send
 //! [`Delivery::reply`] back through the swarm.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use swarm_protocol::{ErrorBody, Message, MessageType, Value};
+
+/// A delivered message: owned (unicast) or shared (fan-out, links).
+#[derive(Debug, Clone)]
+pub enum DeliveredMessage {
+    /// The only copy, moved to the receiver.
+    Owned(Message),
+    /// Shared with other receivers.
+    Shared(Arc<Message>),
+}
+
+impl DeliveredMessage {
+    /// The message as an `Arc` (allocates only if it was owned).
+    pub fn into_shared(self) -> Arc<Message> {
+        match self {
+            DeliveredMessage::Owned(m) => Arc::new(m),
+            DeliveredMessage::Shared(m) => m,
+        }
+    }
+
+    /// The message by value (clones only if it is shared with someone else).
+    pub fn into_owned(self) -> Message {
+        match self {
+            DeliveredMessage::Owned(m) => m,
+            DeliveredMessage::Shared(m) => Arc::unwrap_or_clone(m),
+        }
+    }
+}
+
+impl Deref for DeliveredMessage {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        match self {
+            DeliveredMessage::Owned(m) => m,
+            DeliveredMessage::Shared(m) => m,
+        }
+    }
+}
+
+impl From<Message> for DeliveredMessage {
+    fn from(m: Message) -> Self {
+        DeliveredMessage::Owned(m)
+    }
+}
+
+impl From<Arc<Message>> for DeliveredMessage {
+    fn from(m: Arc<Message>) -> Self {
+        DeliveredMessage::Shared(m)
+    }
+}
 
 /// A message delivered to an agent.
 #[derive(Debug, Clone, actix::Message)]
 #[rtype(result = "()")]
 pub struct Delivery {
-    /// The message, shared between every local receiver.
-    pub message: Arc<Message>,
+    /// The message.
+    pub message: DeliveredMessage,
 }
 
 impl Delivery {
     /// Wraps a message.
-    pub fn new(message: Arc<Message>) -> Self {
-        Delivery { message }
+    pub fn new(message: impl Into<DeliveredMessage>) -> Self {
+        Delivery {
+            message: message.into(),
+        }
     }
 
     /// The method and params, if this is a request.

@@ -45,7 +45,7 @@ impl Handler<Delivery> for ClientMailbox {
 
     fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
         let size = d.message.estimated_size() as u64;
-        match self.tx.try_send(d.message) {
+        match self.tx.try_send(d.message.into_shared()) {
             Ok(()) => {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
                 self.counters

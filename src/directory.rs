@@ -13,21 +13,20 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use actix::Recipient;
-use swarm_protocol::Message;
 
-use crate::agent::Delivery;
+use crate::agent::{DeliveredMessage, Delivery};
 
 /// Outcome of [`LocalDirectory::deliver`].
 pub enum LocalDelivery {
     /// In the agent's mailbox.
     Delivered,
     /// The destination is registered here but its actor has stopped.
-    Gone(Arc<Message>),
+    Gone(DeliveredMessage),
     /// The destination is not a local agent (or there is none).
-    NotLocal(Arc<Message>),
+    NotLocal(DeliveredMessage),
 }
 
 /// A fast multiply-rotate hash (FxHash's construction) for the directory's keys. Only
@@ -117,7 +116,8 @@ impl LocalDirectory {
     }
 
     /// Hands `msg` to its destination if that is a live local agent.
-    pub fn deliver(&self, msg: Arc<Message>) -> LocalDelivery {
+    pub fn deliver(&self, msg: impl Into<DeliveredMessage>) -> LocalDelivery {
+        let msg = msg.into();
         let agents = self.read();
         match msg.destination.as_deref().and_then(|d| agents.get(d)) {
             // Past the agent's soft mailbox capacity the message is queued anyway, as actix's

@@ -81,7 +81,7 @@ pub use swarm_protocol::{
     priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, ProtocolVersion, Value,
 };
 
-pub use agent::Delivery;
+pub use agent::{DeliveredMessage, Delivery};
 pub use client::SwarmClient;
 pub use config::TransportConfig;
 pub use error::{SendError, TransportError};

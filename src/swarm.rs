@@ -118,9 +118,9 @@ impl Swarm {
         if message.correlation_id().is_some() {
             return (!self.pending.complete(&message)).then(|| Arc::new(message));
         }
-        match self.directory.deliver(Arc::new(message)) {
+        match self.directory.deliver(message) {
             LocalDelivery::Delivered => None,
-            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => Some(m),
+            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => Some(m.into_shared()),
         }
     }
 
@@ -272,14 +272,14 @@ impl Swarm {
         if self.pending.needs_wakeup(deadline) {
             self.addr.do_send(Rearm);
         }
-        match self.directory.deliver(Arc::new(message)) {
+        match self.directory.deliver(message) {
             LocalDelivery::Delivered => {}
             // Unregistered or stopped in between: let the supervisor route (or refuse) it.
             LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
                 let completion = self.pending.lock().complete(id);
                 if let swarm_protocol::core::correlation::Completion::Waiter(waiter) = completion {
                     self.addr.do_send(Request {
-                        message: Arc::unwrap_or_clone(m),
+                        message: m.into_owned(),
                         timeout,
                         waiter,
                     });

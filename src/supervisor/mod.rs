@@ -156,8 +156,8 @@ impl Supervisor {
     ) -> Result<(), SendError> {
         let msg = match self.directory.deliver(msg) {
             LocalDelivery::Delivered => return Ok(()),
-            LocalDelivery::Gone(msg) => return self.agent_gone(msg),
-            LocalDelivery::NotLocal(msg) => msg,
+            LocalDelivery::Gone(msg) => return self.agent_gone(msg.into_shared()),
+            LocalDelivery::NotLocal(msg) => msg.into_shared(),
         };
         match msg
             .destination

@@ -90,7 +90,7 @@ impl Handler<Delivery> for RecorderActor {
     type Result = ();
 
     fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        self.0 .0.lock().unwrap().push(d.message);
+        self.0 .0.lock().unwrap().push(d.message.into_shared());
     }
 }
 
