@@ -84,6 +84,11 @@ impl LocalDirectory {
         self.write().remove(name).is_some()
     }
 
+    /// Removes every agent (the node stopped): later sends find nobody here.
+    pub fn clear(&self) {
+        self.write().clear();
+    }
+
     /// Whether `name` is a local agent.
     pub fn contains(&self, name: &str) -> bool {
         self.read().contains_key(name)

@@ -495,3 +495,97 @@ async fn rejected_and_silent_handshakes_back_off_then_give_up() {
         assert!(a.stats().await.unwrap().links.is_empty());
     }
 }
+
+#[actix_rt::test]
+async fn late_response_over_a_link_is_dropped_and_counted() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    let slow = Slow {
+        swarm: b.clone(),
+        delay: Duration::from_secs(2),
+    }
+    .start();
+    b.register("slow", slow.recipient());
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "slow").await;
+    let reply = a
+        .request(Message::request("x", "m", ()).to("slow"))
+        .timeout(Duration::from_secs(1))
+        .await;
+    assert_eq!(reply, Err(TransportError::Timeout));
+    wait_stats(&a, "late response counted at a", |s| s.late_responses == 1).await;
+    let stats = a.stats().await.unwrap();
+    assert_eq!((stats.timeouts, stats.pending_requests), (1, 0));
+}
+
+#[actix_rt::test]
+async fn shutdown_says_goodbye_and_fails_pending_requests() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    let slow = Slow {
+        swarm: b.clone(),
+        delay: Duration::from_secs(3600),
+    }
+    .start();
+    b.register("slow", slow.recipient());
+    let events_b = Events::attach(&b);
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "slow").await;
+    let pending = {
+        let a = a.clone();
+        actix_rt::spawn(async move {
+            a.request(Message::request("x", "m", ()).to("slow"))
+                .timeout(Duration::from_secs(3600))
+                .await
+        })
+    };
+    settle().await;
+    a.shutdown();
+    assert!(matches!(
+        pending.await.unwrap(),
+        Err(TransportError::ConnectionLost) | Err(TransportError::NotAvailable(_))
+    ));
+    // b hears the goodbye at once: long before its heartbeat timeout (500 ms) could fire.
+    wait_until(Duration::from_millis(100), "b sees the link close", || {
+        events_b.count_link(LinkState::Closed) == 1
+    })
+    .await;
+    assert!(matches!(
+        a.request(Message::request("x", "m", ()).to("slow")).await,
+        Err(TransportError::NotAvailable(_))
+    ));
+}
+
+#[actix_rt::test]
+async fn lossy_link_never_leaves_a_request_hanging() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    echo(&b, "echo");
+    let faults = Faults::new();
+    a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
+    wait_route(&a, "echo").await;
+    faults.set_drop_rate(0.3);
+    let mut outcomes = Vec::new();
+    for i in 0..40 {
+        outcomes.push(
+            a.request(Message::request("x", "m", Value::Int(i)).to("echo"))
+                .timeout(Duration::from_millis(200))
+                .await,
+        );
+    }
+    faults.set_drop_rate(0.0);
+    // Every request resolved, each either answered correctly or with a transport error.
+    for (i, o) in outcomes.iter().enumerate() {
+        match o {
+            Ok(v) => assert_eq!(v, &Value::Int(i as i64)),
+            Err(TransportError::Timeout)
+            | Err(TransportError::ConnectionLost)
+            | Err(TransportError::UnknownAgent(_)) => {}
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert!(outcomes.iter().any(Result::is_ok));
+    assert!(outcomes.iter().any(Result::is_err));
+    assert!(faults.dropped() > 0);
+    assert_eq!(a.stats().await.unwrap().pending_requests, 0);
+}

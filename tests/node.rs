@@ -235,3 +235,24 @@ async fn client_handle_and_transport_trait() {
         Err(SendError::UnknownAgent(_))
     ));
 }
+
+#[actix_rt::test]
+async fn a_stopped_node_refuses_everything_and_never_hangs() {
+    tokio::time::pause();
+    let swarm = node("a");
+    echo(&swarm, "echo");
+    settle().await;
+    swarm.shutdown();
+    settle().await;
+    assert!(matches!(
+        swarm
+            .request(Message::request("me", "x", ()).to("echo"))
+            .await,
+        Err(TransportError::NotAvailable(_))
+    ));
+    assert!(matches!(
+        swarm.send(Message::event("me", "x", ()).to("echo")).await,
+        Err(SendError::Closed(_))
+    ));
+    assert!(swarm.stats().await.is_err());
+}

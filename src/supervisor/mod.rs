@@ -713,6 +713,7 @@ impl Actor for Supervisor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.directory.clear();
         let waiters = self.pending.lock().drain();
         for (_, waiter) in waiters {
             let _ = waiter.send(Err(TransportError::NotAvailable("node stopped".into())));
