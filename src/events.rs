@@ -1,5 +1,6 @@
-//! Events the node publishes to subscribers of [`Swarm::subscribe_swarm_events`]
-//! (crate::Swarm::subscribe_swarm_events): link state changes and undeliverable messages.
+//! Events the node publishes to subscribers of
+//! [`Swarm::subscribe_swarm_events`](crate::Swarm::subscribe_swarm_events): link state changes
+//! and undeliverable messages.
 
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::Message;

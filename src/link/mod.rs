@@ -1,7 +1,7 @@
 //! Links: the actors that move messages between this node and another.
 //!
 //! A link is thin. It does IO and framing and talks to its node's
-//! [`Supervisor`](crate::supervisor::Supervisor) through the messages below; routing, retries,
+//! [`Supervisor`] through the messages below; routing, retries,
 //! handshakes, heartbeats and correlation are the supervisor's. Adding a transport means one new
 //! module here with:
 //!

@@ -1,6 +1,6 @@
 //! The codec: [`Message`] ⇄ frame bytes, MessagePack (named fields) or JSON.
 //!
-//! * **MessagePack frames** (binary): one [header](header) byte, then the body written with
+//! * **MessagePack frames** (binary): one [`header`] byte, then the body written with
 //!   named fields (`rmp_serde::to_vec_named`), so Python and JavaScript peers read them as maps.
 //!   The body is gzip-compressed when compression is enabled, the body is larger than
 //!   `compression_threshold`, and the compressed form is actually smaller.

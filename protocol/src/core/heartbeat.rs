@@ -181,4 +181,75 @@ mod tests {
         assert!(hb.on_echo(1, t(2000)).is_none());
         assert!(hb.on_echo(1000, t(2000)).is_some());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Event {
+            /// Advance time by this many ms, then traffic arrives.
+            Traffic(u16),
+            /// Advance time by this many ms, then the timer fires.
+            Timer(u16),
+            /// Advance time by this many ms, then the echo of the latest probe arrives.
+            Echo(u16),
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            prop_oneof![
+                (0u16..400).prop_map(Event::Traffic),
+                (0u16..400).prop_map(Event::Timer),
+                (0u16..400).prop_map(Event::Echo),
+            ]
+        }
+
+        proptest! {
+            /// Death is declared exactly when nothing was heard for `timeout`; probes are at
+            /// least `interval` apart; the deadline never lies in the past of the last event.
+            #[test]
+            fn dead_iff_silent_for_timeout(events in proptest::collection::vec(event(), 1..100)) {
+                let (interval, timeout) = (t(100), t(350));
+                let mut hb = HeartbeatTracker::new(t(0), interval, timeout);
+                let (mut now, mut heard, mut last_probe) = (t(0), t(0), None::<Duration>);
+                let mut latest_seq = None;
+                for e in events {
+                    match e {
+                        Event::Traffic(dt) => {
+                            now += t(dt.into());
+                            hb.on_traffic(now);
+                            heard = now;
+                        }
+                        Event::Echo(dt) => {
+                            now += t(dt.into());
+                            if let Some(seq) = latest_seq {
+                                if let Some(rtt) = hb.on_echo(seq, now) {
+                                    prop_assert!(rtt <= now);
+                                }
+                            }
+                            hb.on_traffic(now);
+                            heard = now;
+                        }
+                        Event::Timer(dt) => {
+                            now += t(dt.into());
+                            match hb.on_timeout(now) {
+                                HeartbeatAction::Dead => prop_assert!(now - heard >= timeout),
+                                other => {
+                                    prop_assert!(now - heard < timeout);
+                                    if let HeartbeatAction::Probe { seq } = other {
+                                        if let Some(prev) = last_probe {
+                                            prop_assert!(now - prev >= interval);
+                                        }
+                                        last_probe = Some(now);
+                                        latest_seq = Some(seq);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    prop_assert!(hb.next_deadline() <= heard + timeout);
+                }
+            }
+        }
+    }
 }
