@@ -10,12 +10,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
 use tokio::sync::{mpsc, oneshot};
 
-/// Messages per one-way batch.
-const BATCH: u64 = 100_000;
+/// Messages per one-way batch: a steady stream (1 000 in flight) and a deep burst (100 000
+/// queued before the receiver runs, which also measures allocator pressure).
+const BATCHES: [u64; 2] = [1_000, 100_000];
 
 // ----- agents and plain actors ---------------------------------------------------------------
 
@@ -116,71 +117,85 @@ fn one_way(c: &mut Criterion) {
         (raw, (swarm, sink))
     });
 
-    let mut g = c.benchmark_group("in_process/one_way");
-    g.throughput(Throughput::Elements(BATCH));
-    g.sample_size(10).measurement_time(Duration::from_secs(4));
-
-    g.bench_function("raw_actix_do_send", |b| {
-        b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (tx, rx) = oneshot::channel();
-                    raw.do_send(Expect(BATCH, tx));
-                    for i in 0..BATCH {
-                        raw.do_send(Ping(i));
-                    }
-                    rx.await.unwrap();
-                }
-                start.elapsed()
-            })
-        })
-    });
-
-    g.bench_function("raw_tokio_mpsc", |b| {
-        b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (tx, mut rx) = mpsc::channel::<u64>(1024);
-                    let consumer = actix_rt::spawn(async move {
-                        let mut n = 0;
-                        while let Some(x) = rx.recv().await {
-                            black_box(x);
-                            n += 1;
-                        }
-                        n
-                    });
-                    for i in 0..BATCH {
-                        tx.send(i).await.unwrap();
-                    }
-                    drop(tx);
-                    assert_eq!(consumer.await.unwrap(), BATCH);
-                }
-                start.elapsed()
-            })
-        })
-    });
-
     let (swarm_handle, sink) = &swarm;
-    g.bench_function("swarm_do_send", |b| {
-        b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let (tx, rx) = oneshot::channel();
-                    sink.do_send(Expect(BATCH, tx));
-                    for i in 0..BATCH {
-                        swarm_handle.do_send(
-                            Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
-                        );
-                    }
-                    rx.await.unwrap();
-                }
-                start.elapsed()
-            })
-        })
-    });
+    let mut g = c.benchmark_group("in_process/one_way");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    for batch in BATCHES {
+        g.throughput(Throughput::Elements(batch));
+
+        g.bench_with_input(
+            BenchmarkId::new("raw_actix_do_send", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let (tx, rx) = oneshot::channel();
+                            raw.do_send(Expect(batch, tx));
+                            for i in 0..batch {
+                                raw.do_send(Ping(i));
+                            }
+                            rx.await.unwrap();
+                        }
+                        start.elapsed()
+                    })
+                })
+            },
+        );
+
+        g.bench_with_input(
+            BenchmarkId::new("raw_tokio_mpsc", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let (tx, mut rx) = mpsc::channel::<u64>(1024);
+                            let consumer = actix_rt::spawn(async move {
+                                let mut n = 0;
+                                while let Some(x) = rx.recv().await {
+                                    black_box(x);
+                                    n += 1;
+                                }
+                                n
+                            });
+                            for i in 0..batch {
+                                tx.send(i).await.unwrap();
+                            }
+                            drop(tx);
+                            assert_eq!(consumer.await.unwrap(), batch);
+                        }
+                        start.elapsed()
+                    })
+                })
+            },
+        );
+
+        g.bench_with_input(
+            BenchmarkId::new("swarm_do_send", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let (tx, rx) = oneshot::channel();
+                            sink.do_send(Expect(batch, tx));
+                            for i in 0..batch {
+                                swarm_handle.do_send(
+                                    Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
+                                );
+                            }
+                            rx.await.unwrap();
+                        }
+                        start.elapsed()
+                    })
+                })
+            },
+        );
+    }
     g.finish();
 }
 
