@@ -131,8 +131,9 @@ impl Handler<LinkOpened> for Supervisor {
                     self.config.link_queue_messages,
                     self.config.link_queue_bytes,
                 );
+                let node = self.node.clone();
                 self.links.entry(link).or_insert_with(|| {
-                    LinkSlot::new(link, opened.transport, opened.peer.clone(), queue)
+                    LinkSlot::new(&node, link, opened.transport, opened.peer.clone(), queue)
                 })
             }
             None => {
@@ -164,6 +165,8 @@ impl Handler<LinkInbound> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, inbound: LinkInbound, ctx: &mut Context<Self>) {
+        let span = self.link_span(inbound.link);
+        let _entered = span.enter();
         let LinkInbound {
             link,
             message,
@@ -229,6 +232,8 @@ impl Handler<LinkClosed> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, closed: LinkClosed, ctx: &mut Context<Self>) {
+        let span = self.link_span(closed.link);
+        let _entered = span.enter();
         self.link_down(closed.link, closed.reason, ctx);
     }
 }

@@ -34,16 +34,22 @@ pub struct LinkSlot {
     pub in_flight: usize,
     pub counters: Counters,
     pub spec: Option<SpecId>,
+    /// Entered while the supervisor handles this link's traffic, so every event logged about
+    /// it carries node, link, transport and peer.
+    pub span: tracing::Span,
 }
 
 impl LinkSlot {
     pub fn new(
+        node: &str,
         id: LinkId,
         transport: &'static str,
         peer: String,
         queue: OutboundQueue<Arc<Message>>,
     ) -> Self {
+        let span = tracing::info_span!("link", node, link = %id, transport, peer = %peer);
         LinkSlot {
+            span,
             id,
             transport,
             peer,

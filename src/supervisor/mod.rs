@@ -385,6 +385,7 @@ impl Supervisor {
         let link = LinkId::next();
         sup.current = Some(link);
         let mut slot = LinkSlot::new(
+            &self.node,
             link,
             sup.connector.transport(),
             sup.connector.peer(),
@@ -402,6 +403,13 @@ impl Supervisor {
             supervisor: ctx.address(),
         });
         self.reschedule(ctx);
+    }
+
+    /// The tracing span of a link (disabled if the link is unknown).
+    fn link_span(&self, link: LinkId) -> tracing::Span {
+        self.links
+            .get(&link)
+            .map_or_else(tracing::Span::none, |s| s.span.clone())
     }
 
     /// Closes a link from this side: tells the actor, then handles it as down.
@@ -604,6 +612,8 @@ impl Supervisor {
     }
 
     fn link_timeout(&mut self, link: LinkId, now: Instant, ctx: &mut Context<Self>) {
+        let span = self.link_span(link);
+        let _entered = span.enter();
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
