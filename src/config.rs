@@ -45,6 +45,9 @@ pub struct TransportConfig {
     pub max_pending_requests: usize,
     /// Broadcast/event ids remembered for de-duplication. Default 16 384.
     pub dedup_window: usize,
+    /// Most messages from this node's handles waiting in the supervisor's mailbox; past it
+    /// sends report `Full`. Default 65 536.
+    pub max_backlog: usize,
 }
 
 impl Default for TransportConfig {
@@ -65,6 +68,7 @@ impl Default for TransportConfig {
             link_window: 256,
             max_pending_requests: 65_536,
             dedup_window: 16_384,
+            max_backlog: 65_536,
         }
     }
 }
@@ -117,6 +121,12 @@ impl TransportConfig {
     /// Sets the number of data messages in flight to a link actor.
     pub fn with_link_window(mut self, window: usize) -> Self {
         self.link_window = window.max(1);
+        self
+    }
+
+    /// Sets how many messages may wait in the supervisor's mailbox.
+    pub fn with_max_backlog(mut self, max: usize) -> Self {
+        self.max_backlog = max.max(1);
         self
     }
 

@@ -48,7 +48,8 @@
 //!   messages for a local agent take one actor hop.
 //! * [`pending`] — the node's pending requests, shared by the supervisor and every handle so a
 //!   local round trip takes one actor hop.
-//! * [`stamp`] — message ids and timestamps.
+//! * [`stamp`] — message ids and timestamps; [`backlog`] — the bound on the supervisor's
+//!   mailbox.
 //! * [`agent`] — [`Delivery`], what agents receive.
 //! * [`events`] — [`SwarmEvent`]: link state changes, undeliverable messages.
 //! * [`stats`] — node and link statistics.
@@ -61,6 +62,7 @@
 //! `websocket`, `shared-memory` and `nats` are reserved for the transports of those names.
 
 pub mod agent;
+pub mod backlog;
 pub mod client;
 pub mod clock;
 pub mod config;

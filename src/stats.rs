@@ -83,6 +83,8 @@ pub struct NodeStats {
     pub pending_requests: usize,
     /// Data messages queued over all links.
     pub queue_depth: usize,
+    /// Messages from handles waiting in the supervisor's mailbox.
+    pub backlog: usize,
     /// Registered local agents.
     pub local_agents: usize,
     /// Links, live or connecting.

@@ -12,6 +12,7 @@ use swarm_protocol::{Message, Name, Value};
 use tokio::sync::oneshot;
 
 use crate::agent::Delivery;
+use crate::backlog::Backlog;
 use crate::clock::Instant;
 use crate::config::TransportConfig;
 use crate::directory::{LocalDelivery, LocalDirectory};
@@ -37,6 +38,7 @@ pub struct Swarm {
     config: Arc<TransportConfig>,
     directory: Arc<LocalDirectory>,
     pending: Arc<SharedPending>,
+    backlog: Arc<Backlog>,
     stamper: Arc<Stamper>,
 }
 
@@ -54,12 +56,14 @@ impl Swarm {
         let config = Arc::new(config);
         let directory = Arc::new(LocalDirectory::default());
         let pending = Arc::new(SharedPending::new(config.max_pending_requests));
+        let backlog = Arc::new(Backlog::new(config.max_backlog));
         let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
         let addr = Supervisor::new(
             node.to_string(),
             config.clone(),
             directory.clone(),
             pending.clone(),
+            backlog.clone(),
             stamper.clone(),
             seed,
         )
@@ -70,6 +74,7 @@ impl Swarm {
             config,
             directory,
             pending,
+            backlog,
             stamper,
         }
     }
@@ -125,11 +130,30 @@ impl Swarm {
     }
 
     /// Sends a message without waiting. Failures (unknown agent, full queue, expired) are
-    /// counted in the stats, logged, and published as [`SwarmEvent::Undeliverable`].
+    /// counted in the stats and logged; those found while routing are also published as
+    /// [`SwarmEvent::Undeliverable`].
     pub fn do_send(&self, message: Message) {
-        if let Some(message) = self.deliver_locally(message) {
-            self.addr.do_send(Post(message));
+        if let Err(e) = self.try_send(message) {
+            let dropped = self.backlog.count_rejected();
+            // One line per power of two: an overload is visible without flooding the log.
+            if dropped.is_power_of_two() {
+                tracing::warn!(node = %self.node, dropped, error = %e, "supervisor backlog full; message dropped");
+            }
         }
+    }
+
+    /// Sends a message without waiting for it to be routed; reports at once when the
+    /// supervisor's backlog (`max_backlog`) is full, handing the message back. Routing failures
+    /// found later are handled as for [`Swarm::do_send`].
+    pub fn try_send(&self, message: Message) -> Result<(), SendError> {
+        let Some(message) = self.deliver_locally(message) else {
+            return Ok(());
+        };
+        if !self.backlog.try_reserve() {
+            return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
+        }
+        self.addr.do_send(Post(message));
+        Ok(())
     }
 
     /// Sends a message to `destination` without waiting (see [`Swarm::do_send`]).
@@ -143,6 +167,9 @@ impl Swarm {
         let Some(message) = self.deliver_locally(message) else {
             return Ok(());
         };
+        if !self.backlog.try_reserve() {
+            return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
+        }
         match self.addr.send(Send(message.clone())).await {
             Ok(result) => result,
             Err(_) => Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message)))),
@@ -245,11 +272,7 @@ impl Swarm {
     ) {
         let local_candidate = message.is_request() && !self.directory.is_empty();
         if !local_candidate {
-            self.addr.do_send(Request {
-                message,
-                timeout,
-                waiter,
-            });
+            self.request_via_supervisor(message, timeout, waiter);
             return;
         }
         self.stamper.stamp(&mut message);
@@ -262,11 +285,7 @@ impl Swarm {
                 swarm_protocol::core::correlation::InsertError::Full(w)
                 | swarm_protocol::core::correlation::InsertError::Duplicate(w) => w,
             };
-            self.addr.do_send(Request {
-                message,
-                timeout,
-                waiter,
-            });
+            self.request_via_supervisor(message, timeout, waiter);
             return;
         }
         if self.pending.needs_wakeup(deadline) {
@@ -278,14 +297,30 @@ impl Swarm {
             LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
                 let completion = self.pending.lock().complete(id);
                 if let swarm_protocol::core::correlation::Completion::Waiter(waiter) = completion {
-                    self.addr.do_send(Request {
-                        message: m.into_owned(),
-                        timeout,
-                        waiter,
-                    });
+                    self.request_via_supervisor(m.into_owned(), timeout, waiter);
                 }
             }
         }
+    }
+}
+
+impl Swarm {
+    /// Hands a request to the supervisor, or fails it with `Full` when the backlog is full.
+    fn request_via_supervisor(
+        &self,
+        message: Message,
+        timeout: Option<Duration>,
+        waiter: crate::pending::Waiter,
+    ) {
+        if !self.backlog.try_reserve() {
+            let _ = waiter.send(Err(TransportError::Full));
+            return;
+        }
+        self.addr.do_send(Request {
+            message,
+            timeout,
+            waiter,
+        });
     }
 }
 

@@ -256,3 +256,49 @@ async fn a_stopped_node_refuses_everything_and_never_hangs() {
     ));
     assert!(swarm.stats().await.is_err());
 }
+
+#[actix_rt::test]
+async fn supervisor_backlog_is_bounded_and_full_is_reported() {
+    tokio::time::pause();
+    let swarm = Swarm::start(
+        TransportConfig::default()
+            .with_node_name("a")
+            .with_max_backlog(4),
+    );
+    let sub = Recorder::default();
+    swarm.subscribe("t", sub.start().recipient());
+    echo(&swarm, "echo");
+    settle().await;
+    // Broadcasts always go through the supervisor. Nothing runs between these calls, so the
+    // first four wait in its mailbox and the rest are refused.
+    let mut refused = 0;
+    for i in 0..6 {
+        match swarm.try_send(Message::broadcast("me", "t", Value::Int(i))) {
+            Ok(()) => {}
+            Err(SendError::Full(m)) => {
+                assert_eq!(
+                    m.payload,
+                    Message::broadcast("me", "t", Value::Int(i)).payload
+                );
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(refused, 2);
+    swarm.broadcast(Message::broadcast("me", "t", Value::Int(99))); // counted as dropped
+                                                                    // Messages for local agents never queue at the supervisor: not refused.
+    swarm.do_send(Message::event("me", "e", ()).to("echo"));
+    // A request needing the supervisor while it is full fails at once.
+    let to_remote = swarm
+        .request(Message::request("me", "m", ()).to("elsewhere"))
+        .await;
+    assert_eq!(to_remote, Err(TransportError::Full));
+    settle().await;
+    assert_eq!(sub.len(), 4);
+    let stats = swarm.stats().await.unwrap();
+    assert_eq!(stats.counters.drops, 1);
+    assert_eq!(stats.backlog, 0);
+    // Drained: accepted again.
+    swarm.try_send(Message::broadcast("me", "t", ())).unwrap();
+}

@@ -173,6 +173,7 @@ impl Handler<Send> for Supervisor {
     type Result = Result<(), SendError>;
 
     fn handle(&mut self, Send(message): Send, _: &mut Context<Self>) -> Self::Result {
+        self.backlog.release();
         self.route(message, None)
     }
 }
@@ -181,6 +182,7 @@ impl Handler<Post> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, Post(message): Post, _: &mut Context<Self>) {
+        self.backlog.release();
         if let Err(e) = self.route(message, None) {
             self.undeliverable(e);
         }
@@ -191,6 +193,7 @@ impl Handler<Request> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) {
+        self.backlog.release();
         let Request {
             mut message,
             timeout,

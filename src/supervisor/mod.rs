@@ -36,6 +36,7 @@ use self::link_slot::{LinkSlot, SpecId, SupervisedLink};
 use self::outbound::OutboundQueue;
 use self::routing::{RoutingTable, SubscriptionKind};
 use crate::agent::Delivery;
+use crate::backlog::Backlog;
 use crate::clock::{wall_clock_ms, Instant};
 use crate::config::TransportConfig;
 use crate::directory::{LocalDelivery, LocalDirectory};
@@ -59,6 +60,8 @@ pub struct Supervisor {
     supervised: HashMap<SpecId, SupervisedLink>,
     next_spec: SpecId,
     pending: Arc<SharedPending>,
+    /// Messages from handles waiting in this actor's mailbox.
+    backlog: Arc<Backlog>,
     /// Link each forwarded request arrived on, so the response can retrace the path.
     return_paths: RecentMap<MessageId, LinkId>,
     /// Ids of flooded broadcasts and events already handled.
@@ -72,13 +75,14 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor named `node` (not started), sharing `directory`, `pending` and `stamper`
-    /// with the node's handles.
+    /// A supervisor named `node` (not started), sharing `directory`, `pending`, `backlog` and
+    /// `stamper` with the node's handles.
     pub fn new(
         node: String,
         config: Arc<TransportConfig>,
         directory: Arc<LocalDirectory>,
         pending: Arc<SharedPending>,
+        backlog: Arc<Backlog>,
         stamper: Arc<Stamper>,
         seed: u64,
     ) -> Self {
@@ -91,6 +95,7 @@ impl Supervisor {
             supervised: HashMap::new(),
             next_spec: 1,
             pending,
+            backlog,
             return_paths: RecentMap::new(config.max_pending_requests),
             seen: RecentSet::new(config.dedup_window),
             event_subscribers: Vec::new(),
@@ -698,7 +703,7 @@ impl Supervisor {
             })
             .collect();
         let mut counters = self.counters;
-        counters.drops += self.pending.late();
+        counters.drops += self.pending.late() + self.backlog.rejected();
         NodeStats {
             node: self.node.clone(),
             counters,
@@ -709,6 +714,7 @@ impl Supervisor {
             reconnects: self.reconnects,
             pending_requests: self.pending.lock().len(),
             queue_depth: links.iter().map(|l| l.queue_depth).sum(),
+            backlog: self.backlog.len(),
             local_agents: self.directory.len(),
             links,
         }
