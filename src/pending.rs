@@ -14,7 +14,7 @@
 //! [`Swarm`]: crate::Swarm
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use swarm_protocol::core::correlation::{Completion, CorrelationTable};
 use swarm_protocol::{error_code, Message, MessageType, Value};
@@ -26,12 +26,38 @@ use crate::error::TransportError;
 /// Where a request's answer goes.
 pub type Waiter = oneshot::Sender<Result<Value, TransportError>>;
 
+/// One pending request.
+#[derive(Debug)]
+pub struct PendingRequest {
+    /// The requester.
+    pub waiter: Waiter,
+    /// For an idempotent request sent over a link: the message, to send again if that link is
+    /// lost before the response comes.
+    pub retry: Option<Arc<Message>>,
+}
+
+impl PendingRequest {
+    /// A request that is not sent again.
+    pub fn once(waiter: Waiter) -> Self {
+        PendingRequest {
+            waiter,
+            retry: None,
+        }
+    }
+
+    /// Resolves the requester.
+    pub fn finish(self, outcome: Result<Value, TransportError>) {
+        // The requester may have given up (dropped its future): nothing to tell then.
+        let _ = self.waiter.send(outcome);
+    }
+}
+
 /// Sentinel for "no timer armed".
 const UNARMED: u64 = u64::MAX;
 
 /// Pending requests of one node.
 pub struct SharedPending {
-    table: Mutex<CorrelationTable<Waiter, Instant>>,
+    table: Mutex<CorrelationTable<PendingRequest, Instant>>,
     /// Origin of the nanosecond offsets in `armed_at`.
     epoch: Instant,
     /// When the supervisor's timer fires, as ns since `epoch`, or [`UNARMED`].
@@ -51,7 +77,7 @@ impl SharedPending {
     }
 
     /// The table, locked.
-    pub fn lock(&self) -> MutexGuard<'_, CorrelationTable<Waiter, Instant>> {
+    pub fn lock(&self) -> MutexGuard<'_, CorrelationTable<PendingRequest, Instant>> {
         // Every operation on the table is a single map update that cannot panic half-way, so a
         // poisoned lock still guards a consistent table.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
@@ -89,8 +115,8 @@ impl SharedPending {
         };
         let completion = self.lock().complete(cid);
         match completion {
-            Completion::Waiter(waiter) => {
-                let _ = waiter.send(outcome(response));
+            Completion::Waiter(request) => {
+                request.finish(outcome(response));
                 true
             }
             Completion::Late => {

@@ -19,7 +19,7 @@ use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::LinkConnector;
-use crate::pending::SharedPending;
+use crate::pending::{PendingRequest, SharedPending};
 use crate::random;
 use crate::stamp::Stamper;
 use crate::stats::NodeStats;
@@ -278,12 +278,15 @@ impl Swarm {
         self.stamper.stamp(&mut message);
         let id = message.id;
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
-        let inserted = self.pending.lock().insert(id, deadline, None, waiter);
+        let inserted = self
+            .pending
+            .lock()
+            .insert(id, deadline, None, PendingRequest::once(waiter));
         if let Err(e) = inserted {
             // Full or a duplicate id: the supervisor reports it with the proper error.
             let waiter = match e {
-                swarm_protocol::core::correlation::InsertError::Full(w)
-                | swarm_protocol::core::correlation::InsertError::Duplicate(w) => w,
+                swarm_protocol::core::correlation::InsertError::Full(p)
+                | swarm_protocol::core::correlation::InsertError::Duplicate(p) => p.waiter,
             };
             self.request_via_supervisor(message, timeout, waiter);
             return;
@@ -296,8 +299,8 @@ impl Swarm {
             // Unregistered or stopped in between: let the supervisor route (or refuse) it.
             LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
                 let completion = self.pending.lock().complete(id);
-                if let swarm_protocol::core::correlation::Completion::Waiter(waiter) = completion {
-                    self.request_via_supervisor(m.into_owned(), timeout, waiter);
+                if let swarm_protocol::core::correlation::Completion::Waiter(p) = completion {
+                    self.request_via_supervisor(m.into_owned(), timeout, p.waiter);
                 }
             }
         }
@@ -337,6 +340,14 @@ impl RequestBuilder<'_> {
     /// Sets the deadline (default: the node's `request_timeout`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks the request idempotent: if the link carrying it is lost, it is sent again once a
+    /// route to the agent is back (within the deadline) instead of failing with
+    /// `ConnectionLost`; the agent's node runs it at most once and replays the response.
+    pub fn idempotent(mut self) -> Self {
+        self.message = self.message.idempotent();
         self
     }
 }

@@ -589,3 +589,97 @@ async fn lossy_link_never_leaves_a_request_hanging() {
     assert!(faults.dropped() > 0);
     assert_eq!(a.stats().await.unwrap().pending_requests, 0);
 }
+
+/// Answers requests after `delay`, counting how many it ran.
+struct Counting {
+    swarm: Swarm,
+    delay: Duration,
+    runs: Arc<Mutex<u32>>,
+}
+
+impl Actor for Counting {
+    type Context = Context<Self>;
+}
+
+impl Handler<swarm_transport::Delivery> for Counting {
+    type Result = ();
+
+    fn handle(&mut self, d: swarm_transport::Delivery, ctx: &mut Context<Self>) {
+        if d.as_request().is_none() {
+            return;
+        }
+        *self.runs.lock().unwrap() += 1;
+        let reply = d.reply(Ok(Value::from("done")));
+        let swarm = self.swarm.clone();
+        ctx.run_later(self.delay, move |_, _| swarm.do_send(reply));
+    }
+}
+
+/// Partition `faults` at `cut` after the request left, heal at `heal`; the request is
+/// idempotent with a long deadline.
+async fn idempotent_across_a_partition(
+    agent_delay: Duration,
+    cut: Duration,
+) -> (Result<Value, TransportError>, u32) {
+    let (a, b) = (node("a"), node("b"));
+    let runs = Arc::new(Mutex::new(0));
+    let agent = Counting {
+        swarm: b.clone(),
+        delay: agent_delay,
+        runs: runs.clone(),
+    }
+    .start();
+    b.register("job", agent.recipient());
+    let faults = Faults::new();
+    a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
+    wait_route(&a, "job").await;
+    let pending = {
+        let a = a.clone();
+        actix_rt::spawn(async move {
+            a.request(Message::request("x", "run", ()).to("job"))
+                .idempotent()
+                .timeout(Duration::from_secs(60))
+                .await
+        })
+    };
+    tokio::time::sleep(cut).await;
+    faults.set_partitioned(true);
+    // Both sides declare the link dead; the request stays pending on a.
+    wait_stats(&a, "a lost the link", |s| {
+        s.links.iter().all(|l| l.state != LinkState::Active)
+    })
+    .await;
+    assert_eq!(
+        a.stats().await.unwrap().pending_requests,
+        1,
+        "an idempotent request is kept"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    faults.set_partitioned(false);
+    let outcome = pending.await.unwrap();
+    let runs = *runs.lock().unwrap();
+    (outcome, runs)
+}
+
+#[actix_rt::test]
+async fn idempotent_request_survives_a_lost_link_while_the_agent_works() {
+    tokio::time::pause();
+    // The agent is still working when the link dies; after the reconnect the request is sent
+    // again, recognised as a repeat (not run twice), and the response takes the new link.
+    let (outcome, runs) =
+        idempotent_across_a_partition(Duration::from_secs(3), Duration::from_millis(50)).await;
+    assert_eq!(outcome, Ok(Value::from("done")));
+    assert_eq!(runs, 1);
+}
+
+#[actix_rt::test]
+async fn idempotent_request_whose_response_was_lost_gets_it_replayed() {
+    tokio::time::pause();
+    // The agent answers at 100 ms, but the link is cut at 50 ms: the response is lost with
+    // it. The request sent again after the reconnect gets the cached response; the agent ran
+    // once.
+    let (outcome, runs) =
+        idempotent_across_a_partition(Duration::from_millis(100), Duration::from_millis(50)).await;
+    assert_eq!(outcome, Ok(Value::from("done")));
+    assert_eq!(runs, 1);
+}

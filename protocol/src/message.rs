@@ -29,6 +29,11 @@ pub mod priority {
     pub const CRITICAL: u8 = 255;
 }
 
+/// Header marking a request as idempotent (value `"true"`): it may be sent again after a lost
+/// link, and the node hosting the agent runs it at most once per id within its de-duplication
+/// window (replaying the cached response to a repeat).
+pub const IDEMPOTENT_HEADER: &str = "idempotent";
+
 /// Well-known error codes in [`ErrorBody::code`]. Negative codes are reserved for the transport;
 /// agents may use any non-negative code.
 pub mod error_code {
@@ -315,6 +320,18 @@ impl Message {
     pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.insert(key.into(), value.into());
         self
+    }
+
+    /// Marks a request idempotent (see [`IDEMPOTENT_HEADER`]).
+    pub fn idempotent(self) -> Self {
+        self.with_header(IDEMPOTENT_HEADER, "true")
+    }
+
+    /// Whether the request is marked idempotent.
+    pub fn is_idempotent(&self) -> bool {
+        self.headers
+            .get(IDEMPOTENT_HEADER)
+            .is_some_and(|v| v == "true")
     }
 
     /// Sets the priority (see [`priority`]).

@@ -14,7 +14,7 @@ use crate::clock::Instant;
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{LinkConnector, LinkId};
-use crate::pending::Waiter;
+use crate::pending::{PendingRequest, Waiter};
 use crate::stats::NodeStats;
 
 /// A handle registered a local agent in the directory: announce it to the links.
@@ -217,26 +217,30 @@ impl Handler<Request> for Supervisor {
         };
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
         let id = message.id;
-        let inserted = self
-            .pending
-            .lock()
-            .insert(id, deadline, link.map(|l| l.0), waiter);
+        let message = Arc::new(message);
+        let retry = (link.is_some() && message.is_idempotent()).then(|| message.clone());
+        let inserted = self.pending.lock().insert(
+            id,
+            deadline,
+            link.map(|l| l.0),
+            PendingRequest { waiter, retry },
+        );
         if let Err(e) = inserted {
-            let (waiter, error) = match e {
-                InsertError::Full(w) => (w, TransportError::TooManyPending),
-                InsertError::Duplicate(w) => (
-                    w,
+            let (request, error) = match e {
+                InsertError::Full(p) => (p, TransportError::TooManyPending),
+                InsertError::Duplicate(p) => (
+                    p,
                     TransportError::InvalidAddress(format!("request id {id} is already pending")),
                 ),
             };
-            let _ = waiter.send(Err(error));
+            request.finish(Err(error));
             return;
         }
-        if let Err(e) = self.route(Arc::new(message), None) {
+        if let Err(e) = self.route(message, None) {
             // Not sent: the waiter learns why now, not at the deadline.
             let completion = self.pending.lock().complete(id);
-            if let Completion::Waiter(w) = completion {
-                let _ = w.send(Err(e.into()));
+            if let Completion::Waiter(p) = completion {
+                p.finish(Err(e.into()));
             }
             return;
         }

@@ -73,6 +73,9 @@ impl Supervisor {
             ControlOperation::Announce { agents } => {
                 let directory = self.directory.clone();
                 let new = self.routing.learn(link, agents, |a| directory.contains(a));
+                if !new.is_empty() {
+                    self.resend_parked();
+                }
                 self.announce_everywhere(new, Some(link));
             }
             ControlOperation::Withdraw { agents } => {

@@ -66,6 +66,9 @@ pub struct Supervisor {
     return_paths: RecentMap<MessageId, LinkId>,
     /// Ids of flooded broadcasts and events already handled.
     seen: RecentSet<MessageId>,
+    /// Idempotent requests that came in over a link, with their response once it passed
+    /// through: a repeat is not run again, its response is replayed.
+    replay: RecentMap<MessageId, Option<Arc<Message>>>,
     event_subscribers: Vec<Recipient<SwarmEvent>>,
     counters: Counters,
     expired: u64,
@@ -98,6 +101,7 @@ impl Supervisor {
             backlog,
             return_paths: RecentMap::new(config.max_pending_requests),
             seen: RecentSet::new(config.dedup_window),
+            replay: RecentMap::new(config.dedup_window),
             event_subscribers: Vec::new(),
             counters: Counters::default(),
             expired: 0,
@@ -126,6 +130,9 @@ impl Supervisor {
                     return Ok(());
                 }
                 if let Some(link) = self.return_paths.remove(&cid) {
+                    if let Some(cached) = self.replay.get_mut(&cid) {
+                        *cached = Some(msg.clone());
+                    }
                     return self.forward_to_link(link, msg);
                 }
                 self.route_to_destination(msg, from)
@@ -146,11 +153,56 @@ impl Supervisor {
             }
             MessageType::Request { .. } => {
                 if let Some(link) = from {
+                    // Only the node hosting the agent de-duplicates; nodes on the way forward.
+                    let hosted_here = msg
+                        .destination
+                        .as_deref()
+                        .is_some_and(|d| self.directory.contains(d));
+                    if hosted_here && msg.is_idempotent() && !self.replay.insert(msg.id, None) {
+                        return self.repeated_request(&msg, link);
+                    }
+                    // A request sent again over a new path replaces the old return path.
+                    self.return_paths.remove(&msg.id);
                     self.return_paths.insert(msg.id, link);
                 }
                 self.route_to_destination(msg, from)
             }
             MessageType::Event { .. } => self.route_to_destination(msg, from),
+        }
+    }
+
+    /// An idempotent request came again (sent again after a lost link): replay its response
+    /// if it passed through already, otherwise send the response, when it comes, this way.
+    fn repeated_request(&mut self, msg: &Message, link: LinkId) -> Result<(), SendError> {
+        tracing::debug!(node = %self.node, request = %msg.id, %link, "repeated idempotent request");
+        match self.replay.get(&msg.id).cloned().flatten() {
+            Some(response) => self.forward_to_link(link, response),
+            None => {
+                self.return_paths.remove(&msg.id);
+                self.return_paths.insert(msg.id, link);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends parked idempotent requests (their link was lost) on a route that is back.
+    fn resend_parked(&mut self) {
+        let parked: Vec<(MessageId, LinkId, Arc<Message>)> = self
+            .pending
+            .lock()
+            .iter()
+            .filter(|(_, _, link)| link.is_none())
+            .filter_map(|(id, p, _)| {
+                let msg = p.retry.clone()?;
+                let link = self.routing.lookup(msg.destination.as_deref()?)?;
+                Some((id, link, msg))
+            })
+            .collect();
+        for (id, link, msg) in parked {
+            tracing::debug!(node = %self.node, request = %id, %link, "resending idempotent request");
+            if self.forward_to_link(link, msg).is_ok() {
+                self.pending.lock().set_link(id, Some(link.0));
+            }
         }
     }
 
@@ -435,8 +487,13 @@ impl Supervisor {
         };
         let was_active = slot.state == LinkState::Active;
         slot.state = LinkState::Closed;
-        for (_, waiter) in self.pending.lock().fail_link(link.0) {
-            let _ = waiter.send(Err(TransportError::ConnectionLost));
+        // Idempotent requests stay pending, to be sent again when a route is back.
+        let failed = self
+            .pending
+            .lock()
+            .detach_link(link.0, |p| p.retry.is_some());
+        for (_, request) in failed {
+            request.finish(Err(TransportError::ConnectionLost));
         }
         let stranded = slot.queue.drain().len() as u64;
         if stranded > 0 {
@@ -595,10 +652,10 @@ impl Supervisor {
     /// reconnects.
     fn on_timeout(&mut self, now: Instant, ctx: &mut Context<Self>) {
         let expired = self.pending.lock().on_timeout(now);
-        for (id, waiter) in expired {
+        for (id, request) in expired {
             self.timeouts += 1;
             tracing::debug!(node = %self.node, request = %id, "request timed out");
-            let _ = waiter.send(Err(TransportError::Timeout));
+            request.finish(Err(TransportError::Timeout));
         }
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for link in ids {
@@ -731,8 +788,8 @@ impl Actor for Supervisor {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.directory.clear();
         let waiters = self.pending.lock().drain();
-        for (_, waiter) in waiters {
-            let _ = waiter.send(Err(TransportError::NotAvailable("node stopped".into())));
+        for (_, request) in waiters {
+            request.finish(Err(TransportError::NotAvailable("node stopped".into())));
         }
         for slot in self.links.values() {
             if let Some(handle) = &slot.handle {

@@ -154,19 +154,36 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
 
     /// Removes and returns every request that left on `link` (the link was lost).
     pub fn fail_link(&mut self, link: LinkKey) -> Vec<(MessageId, W)> {
+        self.detach_link(link, |_| false)
+    }
+
+    /// The link was lost: requests that left on it and that `keep` selects stay pending on no
+    /// link (to be sent again; their deadline still runs); the others are removed and returned.
+    pub fn detach_link(&mut self, link: LinkKey, keep: impl Fn(&W) -> bool) -> Vec<(MessageId, W)> {
+        let mut failed = Vec::new();
         let ids: Vec<MessageId> = self
             .pending
             .iter()
             .filter(|(_, p)| p.link == Some(link))
             .map(|(id, _)| *id)
             .collect();
-        ids.into_iter()
-            .filter_map(|id| {
-                let p = self.pending.remove(&id)?;
+        for id in ids {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            if keep(&p.waiter) {
+                p.link = None;
+            } else if let Some(p) = self.pending.remove(&id) {
                 self.deadlines.remove(&(p.deadline, id));
-                Some((id, p.waiter))
-            })
-            .collect()
+                failed.push((id, p.waiter));
+            }
+        }
+        failed
+    }
+
+    /// Every pending request: id, waiter and the link it is on.
+    pub fn iter(&self) -> impl Iterator<Item = (MessageId, &W, Option<LinkKey>)> {
+        self.pending.iter().map(|(id, p)| (*id, &p.waiter, p.link))
     }
 
     /// Removes and returns everything (shutdown).
@@ -219,6 +236,16 @@ mod tests {
         table.insert(MessageId(2), t(100), Some(8), 'b').unwrap();
         table.insert(MessageId(3), t(50), None, 'c').unwrap();
         assert_eq!(table.fail_link(7), vec![(MessageId(1), 'a')]);
+        table.insert(MessageId(4), t(100), Some(9), 'k').unwrap();
+        table.insert(MessageId(5), t(100), Some(9), 'f').unwrap();
+        assert_eq!(
+            table.detach_link(9, |w| *w == 'k'),
+            vec![(MessageId(5), 'f')]
+        );
+        assert!(table
+            .iter()
+            .any(|(id, _, link)| id == MessageId(4) && link.is_none()));
+        assert_eq!(table.complete(MessageId(4)), Completion::Waiter('k'));
         assert!(table.set_link(MessageId(2), Some(9)));
         assert!(table.fail_link(8).is_empty());
         assert_eq!(table.len(), 2);

@@ -40,6 +40,16 @@ impl<K: Copy + Eq + Hash, V> RecentMap<K, V> {
         true
     }
 
+    /// The value of `key`, if remembered.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.members.get(key)
+    }
+
+    /// The value of `key`, mutably, if remembered.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.members.get_mut(key)
+    }
+
     /// Takes `key` out.
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.members.remove(key)
