@@ -6,6 +6,7 @@
 //! ```
 //! Results and ratios are recorded in docs/BENCHMARKS.md.
 
+use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,21 @@ fn counter() -> Addr<Counter> {
     .start()
 }
 
+/// Runs `round` `iters` times inside the actix system; returns the total time.
+fn timed<F: Future<Output = ()>>(
+    system: &SystemRunner,
+    iters: u64,
+    mut round: impl FnMut() -> F,
+) -> Duration {
+    system.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            round().await;
+        }
+        start.elapsed()
+    })
+}
+
 // ----- benchmarks -----------------------------------------------------------------------------
 
 fn one_way(c: &mut Criterion) {
@@ -117,7 +133,7 @@ fn one_way(c: &mut Criterion) {
         (raw, (swarm, sink))
     });
 
-    let (swarm_handle, sink) = &swarm;
+    let (raw, (swarm_handle, sink)) = (&raw, &swarm);
     let mut g = c.benchmark_group("in_process/one_way");
     g.sample_size(10).measurement_time(Duration::from_secs(4));
     for batch in BATCHES {
@@ -126,19 +142,15 @@ fn one_way(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("raw_actix_do_send", batch),
             &batch,
-            |b, &batch| {
+            |b, &n| {
                 b.iter_custom(|iters| {
-                    system.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            let (tx, rx) = oneshot::channel();
-                            raw.do_send(Expect(batch, tx));
-                            for i in 0..batch {
-                                raw.do_send(Ping(i));
-                            }
-                            rx.await.unwrap();
+                    timed(&system, iters, || async move {
+                        let (tx, rx) = oneshot::channel();
+                        raw.do_send(Expect(n, tx));
+                        for i in 0..n {
+                            raw.do_send(Ping(i));
                         }
-                        start.elapsed()
+                        rx.await.unwrap();
                     })
                 })
             },
@@ -147,54 +159,42 @@ fn one_way(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("raw_tokio_mpsc", batch),
             &batch,
-            |b, &batch| {
+            |b, &n| {
                 b.iter_custom(|iters| {
-                    system.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            let (tx, mut rx) = mpsc::channel::<u64>(1024);
-                            let consumer = actix_rt::spawn(async move {
-                                let mut n = 0;
-                                while let Some(x) = rx.recv().await {
-                                    black_box(x);
-                                    n += 1;
-                                }
-                                n
-                            });
-                            for i in 0..batch {
-                                tx.send(i).await.unwrap();
+                    timed(&system, iters, || async move {
+                        let (tx, mut rx) = mpsc::channel::<u64>(1024);
+                        let consumer = actix_rt::spawn(async move {
+                            let mut seen = 0;
+                            while let Some(x) = rx.recv().await {
+                                black_box(x);
+                                seen += 1;
                             }
-                            drop(tx);
-                            assert_eq!(consumer.await.unwrap(), batch);
+                            seen
+                        });
+                        for i in 0..n {
+                            tx.send(i).await.unwrap();
                         }
-                        start.elapsed()
+                        drop(tx);
+                        assert_eq!(consumer.await.unwrap(), n);
                     })
                 })
             },
         );
 
-        g.bench_with_input(
-            BenchmarkId::new("swarm_do_send", batch),
-            &batch,
-            |b, &batch| {
-                b.iter_custom(|iters| {
-                    system.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            let (tx, rx) = oneshot::channel();
-                            sink.do_send(Expect(batch, tx));
-                            for i in 0..batch {
-                                swarm_handle.do_send(
-                                    Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
-                                );
-                            }
-                            rx.await.unwrap();
-                        }
-                        start.elapsed()
-                    })
+        g.bench_with_input(BenchmarkId::new("swarm_do_send", batch), &batch, |b, &n| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || async move {
+                    let (tx, rx) = oneshot::channel();
+                    sink.do_send(Expect(n, tx));
+                    for i in 0..n {
+                        swarm_handle.do_send(
+                            Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
+                        );
+                    }
+                    rx.await.unwrap();
                 })
-            },
-        );
+            })
+        });
     }
     g.finish();
 }

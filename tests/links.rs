@@ -223,26 +223,14 @@ async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffi
     tokio::time::pause();
     let (a, b) = (node("a"), node("b"));
     echo(&b, "echo");
-    let slow = Slow {
-        swarm: b.clone(),
-        delay: Duration::from_secs(3600),
-    }
-    .start();
-    b.register("slow", slow.recipient());
+    slow(&b, "slow", Duration::from_secs(3600));
     let events = Events::attach(&a);
     let faults = Faults::new();
     a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
     wait_route(&a, "slow").await;
     assert_eq!(events.count_link(LinkState::Active), 1);
 
-    let pending = {
-        let a = a.clone();
-        actix_rt::spawn(async move {
-            a.request(Message::request("x", "m", ()).to("slow"))
-                .timeout(Duration::from_secs(3600))
-                .await
-        })
-    };
+    let pending = spawn_request(&a, "slow", Duration::from_secs(3600));
     settle().await;
     assert_eq!(a.stats().await.unwrap().pending_requests, 1);
 
@@ -500,12 +488,7 @@ async fn rejected_and_silent_handshakes_back_off_then_give_up() {
 async fn late_response_over_a_link_is_dropped_and_counted() {
     tokio::time::pause();
     let (a, b) = (node("a"), node("b"));
-    let slow = Slow {
-        swarm: b.clone(),
-        delay: Duration::from_secs(2),
-    }
-    .start();
-    b.register("slow", slow.recipient());
+    slow(&b, "slow", Duration::from_secs(2));
     a.connect(InProcessLink::new(&b));
     wait_route(&a, "slow").await;
     let reply = a
@@ -522,23 +505,11 @@ async fn late_response_over_a_link_is_dropped_and_counted() {
 async fn shutdown_says_goodbye_and_fails_pending_requests() {
     tokio::time::pause();
     let (a, b) = (node("a"), node("b"));
-    let slow = Slow {
-        swarm: b.clone(),
-        delay: Duration::from_secs(3600),
-    }
-    .start();
-    b.register("slow", slow.recipient());
+    slow(&b, "slow", Duration::from_secs(3600));
     let events_b = Events::attach(&b);
     a.connect(InProcessLink::new(&b));
     wait_route(&a, "slow").await;
-    let pending = {
-        let a = a.clone();
-        actix_rt::spawn(async move {
-            a.request(Message::request("x", "m", ()).to("slow"))
-                .timeout(Duration::from_secs(3600))
-                .await
-        })
-    };
+    let pending = spawn_request(&a, "slow", Duration::from_secs(3600));
     settle().await;
     a.shutdown();
     assert!(matches!(

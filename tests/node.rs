@@ -50,12 +50,7 @@ async fn local_request_response_and_agent_errors() {
 async fn request_timeout_then_late_response_is_dropped_and_counted() {
     tokio::time::pause();
     let swarm = node("a");
-    let slow = Slow {
-        swarm: swarm.clone(),
-        delay: Duration::from_secs(5),
-    }
-    .start();
-    swarm.register("slow", slow.recipient());
+    slow(&swarm, "slow", Duration::from_secs(5));
     let reply = swarm
         .request(Message::request("me", "work", ()).to("slow"))
         .timeout(Duration::from_secs(1))

@@ -327,13 +327,7 @@ impl Supervisor {
         if closed {
             self.routing.prune_closed_subscribers();
         }
-        let targets: Vec<LinkId> = self
-            .links
-            .iter()
-            .filter(|(id, slot)| Some(**id) != from && slot.state.can_send())
-            .map(|(id, _)| *id)
-            .collect();
-        for link in targets {
+        for link in self.active_links_except(from) {
             if let Err(e) = self.forward_to_link(link, msg.clone()) {
                 tracing::warn!(node = %self.node, %link, error = %e, "flood not forwarded on link");
             }
@@ -403,18 +397,21 @@ impl Supervisor {
         self.control_everywhere(ControlOperation::Withdraw { agents }, except);
     }
 
+    /// Links that can carry data, but `except`.
+    fn active_links_except(&self, except: Option<LinkId>) -> Vec<LinkId> {
+        self.links
+            .iter()
+            .filter(|(id, slot)| Some(**id) != except && slot.state.can_send())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     fn control_everywhere(&mut self, operation: ControlOperation, except: Option<LinkId>) {
         if matches!(&operation, ControlOperation::Announce { agents } | ControlOperation::Withdraw { agents } if agents.is_empty())
         {
             return;
         }
-        let targets: Vec<LinkId> = self
-            .links
-            .iter()
-            .filter(|(id, slot)| Some(**id) != except && slot.state.can_send())
-            .map(|(id, _)| *id)
-            .collect();
-        for link in targets {
+        for link in self.active_links_except(except) {
             self.send_control(
                 link,
                 MessageType::Control {

@@ -62,6 +62,31 @@ impl Handler<Delivery> for Slow {
     }
 }
 
+pub fn slow(swarm: &Swarm, name: &str, delay: Duration) -> Addr<Slow> {
+    let addr = Slow {
+        swarm: swarm.clone(),
+        delay,
+    }
+    .start();
+    swarm.register(name, addr.clone().recipient());
+    addr
+}
+
+/// Starts a request to `to` in its own task (so the test can act while it is pending).
+pub fn spawn_request(
+    swarm: &Swarm,
+    to: &str,
+    timeout: Duration,
+) -> actix_rt::task::JoinHandle<Result<Value, swarm_transport::TransportError>> {
+    let (swarm, to) = (swarm.clone(), to.to_owned());
+    actix_rt::spawn(async move {
+        swarm
+            .request(Message::request("tester", "m", ()).to(to))
+            .timeout(timeout)
+            .await
+    })
+}
+
 /// Records every delivery.
 #[derive(Clone, Default)]
 pub struct Recorder(pub Arc<Mutex<Vec<Arc<Message>>>>);
