@@ -654,3 +654,37 @@ async fn idempotent_request_whose_response_was_lost_gets_it_replayed() {
     assert_eq!(outcome, Ok(Value::from("done")));
     assert_eq!(runs, 1);
 }
+
+/// A transport whose connect step panics (a bug in a link implementation).
+struct PanickingLink;
+
+impl LinkConnector for PanickingLink {
+    fn transport(&self) -> &'static str {
+        "panicking"
+    }
+
+    fn peer(&self) -> String {
+        "nowhere".into()
+    }
+
+    fn connect(&mut self, _: LinkContext) {
+        panic!("deliberate panic inside the supervisor (test)");
+    }
+}
+
+#[actix_rt::test]
+async fn a_supervisor_that_dies_in_a_panic_leaves_no_request_hanging() {
+    tokio::time::pause();
+    let a = node("a");
+    slow(&a, "slow", Duration::from_secs(3600));
+    settle().await;
+    // A local request: registered by the handle in the shared table, no supervisor involved.
+    let pending = spawn_request(&a, "slow", Duration::from_secs(3600));
+    settle().await;
+    a.connect(PanickingLink);
+    assert_eq!(
+        pending.await.unwrap(),
+        Err(TransportError::NotAvailable("node stopped".into()))
+    );
+    assert!(a.stats().await.is_err(), "the node is gone");
+}

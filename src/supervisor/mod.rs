@@ -783,18 +783,36 @@ impl Actor for Supervisor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.release();
+        tracing::info!(node = %self.node, "supervisor stopped");
+    }
+}
+
+impl Supervisor {
+    /// The node is going away: no local agent is reachable any more, every pending request
+    /// fails with `NotAvailable`, every link is closed. Idempotent.
+    fn release(&mut self) {
         self.directory.clear();
         let waiters = self.pending.lock().drain();
         for (_, request) in waiters {
             request.finish(Err(TransportError::NotAvailable("node stopped".into())));
         }
-        for slot in self.links.values() {
+        for (_, slot) in self.links.drain() {
             if let Some(handle) = &slot.handle {
                 handle.close.do_send(LinkClose {
                     reason: "node stopped".into(),
                 });
             }
         }
-        tracing::info!(node = %self.node, "supervisor stopped");
+    }
+}
+
+impl Drop for Supervisor {
+    /// A backstop: actix calls `stopped` when it drops a running actor's context (also when a
+    /// panic in a handler unwinds its task), and `release` is idempotent; should the actor ever
+    /// be dropped without it, requests that handles registered in the shared table must still
+    /// not wait forever.
+    fn drop(&mut self) {
+        self.release();
     }
 }
