@@ -58,18 +58,25 @@ pub struct ErrorBody {
     pub code: i32,
     /// Human-readable description.
     pub message: String,
-    /// Optional structured detail.
+    /// Structured detail; `Value::Null` when there is none. (Not an `Option`: on the wire
+    /// "absent" and "null" are the same thing.)
     #[serde(default)]
-    pub data: Option<Value>,
+    pub data: Value,
 }
 
 impl ErrorBody {
+    /// Adds structured detail.
+    pub fn with_data(mut self, data: impl Into<Value>) -> Self {
+        self.data = data.into();
+        self
+    }
+
     /// Builds an error body without detail data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
         ErrorBody {
             code,
             message: message.into(),
-            data: None,
+            data: Value::Null,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
 pub mod in_process;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +24,7 @@ use actix::{Addr, Recipient};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
+use crate::config::TransportConfig;
 use crate::supervisor::Supervisor;
 
 /// Process-unique identifier of one link (one connection; a reconnect gets a new id).
@@ -143,6 +146,8 @@ pub struct LinkContext {
     pub link: LinkId,
     /// The node's supervisor.
     pub supervisor: Addr<Supervisor>,
+    /// The node's configuration (limits, timeouts).
+    pub config: Arc<TransportConfig>,
 }
 
 /// Starts outbound links; the supervisor calls it on the first connect and on every

@@ -455,6 +455,7 @@ impl Supervisor {
         sup.connector.connect(LinkContext {
             link,
             supervisor: ctx.address(),
+            config: self.config.clone(),
         });
         self.reschedule(ctx);
     }

@@ -89,20 +89,16 @@ fn payload() -> impl Strategy<Value = MessageType> {
             correlation_id: MessageId(c),
             result: Ok(v)
         }),
-        (
-            any::<u128>(),
-            any::<i32>(),
-            ".{0,10}",
-            proptest::option::of(value())
-        )
-            .prop_map(|(c, code, message, data)| MessageType::Response {
+        (any::<u128>(), any::<i32>(), ".{0,10}", value()).prop_map(|(c, code, message, data)| {
+            MessageType::Response {
                 correlation_id: MessageId(c),
                 result: Err(ErrorBody {
                     code,
                     message,
-                    data
-                })
-            }),
+                    data,
+                }),
+            }
+        }),
         (".{0,8}", value()).prop_map(|(name, data)| MessageType::Event {
             name: name.into(),
             data

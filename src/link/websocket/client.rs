@@ -1,0 +1,245 @@
+//! The client side: an awc WebSocket connection as a link actor, started (and restarted with
+//! backoff) by the supervisor through [`WsLink`].
+
+use actix::io::{SinkWrite, WriteHandler};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler};
+use actix_codec::Framed;
+use awc::error::WsProtocolError;
+use awc::ws::{Codec, Frame, Message as WsMessage};
+use awc::BoxedSocket;
+use futures_util::stream::{SplitSink, StreamExt};
+use swarm_protocol::core::handshake::Role;
+use swarm_protocol::WireFormat;
+
+use super::frames::{Fault, Frames};
+use super::reassembly::Kind;
+use crate::link::{
+    Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkFlushed, LinkHandle, LinkId,
+    LinkInbound, LinkOpened, LinkOutbound,
+};
+use crate::supervisor::Supervisor;
+
+const TRANSPORT: &str = "websocket";
+
+type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
+
+/// Connector for a WebSocket link to another node's swarm endpoint (`ws://host:port/path`).
+#[derive(Debug, Clone)]
+pub struct WsLink {
+    url: String,
+    format: WireFormat,
+}
+
+impl WsLink {
+    /// A link to the endpoint at `url`, speaking MessagePack.
+    pub fn client(url: impl Into<String>) -> Self {
+        WsLink {
+            url: url.into(),
+            format: WireFormat::MessagePack,
+        }
+    }
+
+    /// Speaks `format` (JSON is for peers without MessagePack).
+    pub fn with_format(mut self, format: WireFormat) -> Self {
+        self.format = format;
+        self
+    }
+}
+
+impl LinkConnector for WsLink {
+    fn transport(&self) -> &'static str {
+        TRANSPORT
+    }
+
+    fn peer(&self) -> String {
+        self.url.clone()
+    }
+
+    fn connect(&mut self, ctx: LinkContext) {
+        let (url, format) = (self.url.clone(), self.format);
+        actix::spawn(async move {
+            let LinkContext {
+                link,
+                supervisor,
+                config,
+            } = ctx;
+            let attempt = awc::Client::new()
+                .ws(url.as_str())
+                .protocols([format.subprotocol()])
+                .max_frame_size(config.max_message_size.saturating_add(16))
+                .connect()
+                .await;
+            match attempt {
+                Ok((_, framed)) => {
+                    let (sink, stream) = framed.split();
+                    ClientLink::create(move |c| {
+                        c.add_stream(stream);
+                        ClientLink {
+                            link,
+                            supervisor,
+                            frames: Frames::new(format, &config),
+                            sink: SinkWrite::new(sink, c),
+                            peer: url,
+                            closed_reported: false,
+                        }
+                    });
+                }
+                Err(e) => supervisor.do_send(LinkClosed {
+                    link,
+                    reason: format!("cannot connect to {url}: {e}"),
+                }),
+            }
+        });
+    }
+}
+
+/// One outbound WebSocket connection.
+struct ClientLink {
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    frames: Frames,
+    sink: SinkWrite<WsMessage, Sink>,
+    peer: String,
+    closed_reported: bool,
+}
+
+impl ClientLink {
+    fn report_closed(&mut self, reason: String) {
+        if !self.closed_reported {
+            self.closed_reported = true;
+            self.supervisor.do_send(LinkClosed {
+                link: self.link,
+                reason,
+            });
+        }
+    }
+
+    fn fail(&mut self, fault: Fault, ctx: &mut Context<Self>) {
+        tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket link");
+        let _ = self
+            .sink
+            .write(WsMessage::Close(Some(fault.close_reason())));
+        self.sink.close();
+        self.report_closed(fault.reason);
+        ctx.stop();
+    }
+
+    fn inbound(&mut self, kind: Kind, bytes: &[u8], ctx: &mut Context<Self>) {
+        match self.frames.on_data(kind, bytes) {
+            Ok(message) => self.supervisor.do_send(LinkInbound {
+                link: self.link,
+                message,
+                size: bytes.len(),
+            }),
+            Err(fault) => self.fail(fault, ctx),
+        }
+    }
+}
+
+impl Actor for ClientLink {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        self.supervisor.do_send(LinkOpened {
+            link: self.link,
+            transport: TRANSPORT,
+            peer: self.peer.clone(),
+            role: Role::Initiator,
+            handle: LinkHandle {
+                outbound: me.clone().recipient(),
+                close: me.recipient(),
+            },
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.report_closed("connection closed".into());
+    }
+}
+
+impl WriteHandler<WsProtocolError> for ClientLink {
+    fn error(&mut self, err: WsProtocolError, ctx: &mut Context<Self>) -> actix::Running {
+        self.report_closed(format!("write failed: {err}"));
+        ctx.stop();
+        actix::Running::Stop
+    }
+}
+
+impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
+    fn handle(&mut self, item: Result<Frame, WsProtocolError>, ctx: &mut Context<Self>) {
+        match item {
+            Ok(Frame::Binary(bytes)) => self.inbound(Kind::Binary, &bytes, ctx),
+            Ok(Frame::Text(bytes)) => self.inbound(Kind::Text, &bytes, ctx),
+            Ok(Frame::Continuation(item)) => match self.frames.on_fragment(item) {
+                Ok(Some((message, size))) => self.supervisor.do_send(LinkInbound {
+                    link: self.link,
+                    message,
+                    size,
+                }),
+                Ok(None) => {}
+                Err(fault) => self.fail(fault, ctx),
+            },
+            Ok(Frame::Ping(payload)) => {
+                let _ = self.sink.write(WsMessage::Pong(payload));
+            }
+            Ok(Frame::Pong(_)) => {}
+            Ok(Frame::Close(reason)) => {
+                let why = reason
+                    .and_then(|r| r.description)
+                    .unwrap_or_else(|| "no reason".into());
+                self.report_closed(format!("peer closed the connection: {why}"));
+                ctx.stop();
+            }
+            Err(e) => {
+                self.report_closed(format!("protocol error: {e}"));
+                ctx.stop();
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.report_closed("connection closed by peer".into());
+        ctx.stop();
+    }
+}
+
+impl Handler<LinkOutbound> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
+        let size = match self.frames.encode(&out.message) {
+            Ok((frame, size)) => {
+                if self.sink.write(frame).is_err() {
+                    tracing::debug!(link = %self.link, "write after close");
+                }
+                size
+            }
+            Err(e) => {
+                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                0
+            }
+        };
+        if out.lane == Lane::Data {
+            self.supervisor.do_send(LinkFlushed {
+                link: self.link,
+                count: 1,
+                bytes: size,
+            });
+        }
+    }
+}
+
+impl Handler<LinkClose> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
+        let _ = self.sink.write(WsMessage::Close(Some(awc::ws::CloseReason {
+            code: awc::ws::CloseCode::Normal,
+            description: Some(close.reason.clone()),
+        })));
+        self.sink.close();
+        self.report_closed(close.reason);
+        ctx.stop();
+    }
+}

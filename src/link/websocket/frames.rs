@@ -1,0 +1,185 @@
+//! What both ends of a WebSocket link do with frames: pick the body format from the
+//! subprotocol, decode data frames (reassembling fragments within the size limit), encode
+//! outbound messages, and turn every fault into a close code with a reason.
+//!
+//! | fault | close code |
+//! |---|---|
+//! | frame or reassembled message over `max_message_size`, gzip bomb | 1009 (message too big) |
+//! | text frame on `swarm.v1.msgpack`, binary on `swarm.v1.json` | 1003 (unsupported data) |
+//! | undecodable body, bad header byte, fragments out of order | 1002 (protocol error) |
+
+use std::sync::Arc;
+
+use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
+use bytes::Bytes;
+use swarm_protocol::codec::{Codec, CodecError};
+use swarm_protocol::{Message, WireFormat};
+
+use super::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
+use crate::config::TransportConfig;
+
+/// A reason to close the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// WebSocket close code.
+    pub code: CloseCode,
+    /// Human-readable reason (no payload content).
+    pub reason: String,
+}
+
+impl Fault {
+    fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+        Fault {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// As a close reason for the close frame.
+    pub fn close_reason(&self) -> CloseReason {
+        CloseReason {
+            code: self.code,
+            description: Some(self.reason.clone()),
+        }
+    }
+}
+
+impl From<CodecError> for Fault {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::TooLarge { .. } => Fault::new(CloseCode::Size, e.to_string()),
+            CodecError::Incomplete => Fault::new(CloseCode::Protocol, "truncated message"),
+            other => Fault::new(CloseCode::Protocol, other.to_string()),
+        }
+    }
+}
+
+impl From<ReassemblyError> for Fault {
+    fn from(e: ReassemblyError) -> Self {
+        match e {
+            ReassemblyError::TooLarge { .. } => Fault::new(CloseCode::Size, e.to_string()),
+            ReassemblyError::OutOfOrder => Fault::new(CloseCode::Protocol, e.to_string()),
+        }
+    }
+}
+
+/// Frame handling state of one connection.
+#[derive(Debug)]
+pub struct Frames {
+    codec: Codec,
+    reassembly: Reassembly,
+}
+
+impl Frames {
+    /// Frames in `format`, with the limits of `config`.
+    pub fn new(format: WireFormat, config: &TransportConfig) -> Self {
+        Frames {
+            codec: Codec::new(config.codec_config().with_format(format)),
+            reassembly: Reassembly::new(config.max_message_size),
+        }
+    }
+
+    /// The body format.
+    pub fn format(&self) -> WireFormat {
+        self.codec.config().format
+    }
+
+    /// A complete data frame arrived.
+    pub fn on_data(&mut self, kind: Kind, bytes: &[u8]) -> Result<Arc<Message>, Fault> {
+        let expected = match self.format() {
+            WireFormat::MessagePack => Kind::Binary,
+            WireFormat::Json => Kind::Text,
+        };
+        if kind != expected {
+            return Err(Fault::new(
+                CloseCode::Unsupported,
+                format!(
+                    "{} frame on the {} subprotocol",
+                    if kind == Kind::Text { "text" } else { "binary" },
+                    self.format().subprotocol()
+                ),
+            ));
+        }
+        Ok(Arc::new(self.codec.decode(bytes)?))
+    }
+
+    /// A fragment arrived; returns the message once complete.
+    pub fn on_fragment(&mut self, item: Item) -> Result<Option<(Arc<Message>, usize)>, Fault> {
+        let fragment = match item {
+            Item::FirstText(b) => Fragment::First(Kind::Text, b),
+            Item::FirstBinary(b) => Fragment::First(Kind::Binary, b),
+            Item::Continue(b) => Fragment::Continue(b),
+            Item::Last(b) => Fragment::Last(b),
+        };
+        match self.reassembly.push(fragment)? {
+            Some((kind, bytes)) => Ok(Some((self.on_data(kind, &bytes)?, bytes.len()))),
+            None => Ok(None),
+        }
+    }
+
+    /// Encodes an outbound message into a frame.
+    pub fn encode(&self, msg: &Message) -> Result<(WsMessage, usize), CodecError> {
+        let body = self.codec.encode(msg)?;
+        let size = body.len();
+        let frame = match self.format() {
+            WireFormat::MessagePack => WsMessage::Binary(Bytes::from(body)),
+            WireFormat::Json => {
+                let text = String::from_utf8(body)
+                    .map_err(|_| CodecError::Encode("JSON output is not UTF-8".into()))?;
+                WsMessage::Text(text.into())
+            }
+        };
+        Ok((frame, size))
+    }
+}
+
+/// The format a client asked for in `Sec-WebSocket-Protocol` (comma-separated, in order of
+/// preference): the first one we speak; MessagePack when the header is absent; `None` when
+/// the client offers only subprotocols we do not speak.
+pub fn negotiate(offered: Option<&str>) -> Option<WireFormat> {
+    let Some(offered) = offered else {
+        return Some(WireFormat::MessagePack);
+    };
+    offered
+        .split(',')
+        .map(str::trim)
+        .find_map(WireFormat::from_subprotocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subprotocol_negotiation() {
+        assert_eq!(negotiate(None), Some(WireFormat::MessagePack));
+        assert_eq!(
+            negotiate(Some("chat, swarm.v1.json, swarm.v1.msgpack")),
+            Some(WireFormat::Json)
+        );
+        assert_eq!(negotiate(Some("chat")), None);
+    }
+
+    #[test]
+    fn faults_map_to_close_codes() {
+        let config = TransportConfig::default().with_max_message_size(256);
+        let mut frames = Frames::new(WireFormat::MessagePack, &config);
+        let fault = frames.on_data(Kind::Text, b"{}").unwrap_err();
+        assert_eq!(fault.code, CloseCode::Unsupported);
+        let fault = frames.on_data(Kind::Binary, &[0, 0xc1]).unwrap_err();
+        assert_eq!(fault.code, CloseCode::Protocol);
+        let fault = frames.on_data(Kind::Binary, &[0u8; 300]).unwrap_err();
+        assert_eq!(fault.code, CloseCode::Size);
+        let fault = frames
+            .on_fragment(Item::FirstBinary(Bytes::from(vec![0u8; 200])))
+            .and_then(|_| frames.on_fragment(Item::Last(Bytes::from(vec![0u8; 100]))))
+            .unwrap_err();
+        assert_eq!(fault.code, CloseCode::Size);
+        let msg = Message::event("a", "e", ());
+        let (frame, _) = frames.encode(&msg).unwrap();
+        let WsMessage::Binary(bytes) = frame else {
+            panic!("msgpack travels in binary frames")
+        };
+        assert_eq!(*frames.on_data(Kind::Binary, &bytes).unwrap(), msg);
+    }
+}

@@ -1,0 +1,18 @@
+//! WebSocket links (feature `websocket`): a route users mount in their actix-web app (server
+//! sessions as actors), and awc client links the supervisor restarts with backoff.
+//!
+//! * [`server`] — `scope("/swarm")` / `upgrade`: one session actor per connection.
+//! * [`client`] — [`WsLink`]: the connector for outbound links.
+//! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
+//! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
+//!
+//! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
+//! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
+
+pub mod client;
+pub mod frames;
+pub mod reassembly;
+pub mod server;
+
+pub use client::WsLink;
+pub use server::{scope, upgrade};

@@ -1,0 +1,220 @@
+//! The server side: an actix-web route that upgrades to a WebSocket session actor, one per
+//! connection, speaking the link contract as the accepting side.
+//!
+//! Everything that depends on actix-web-actors (deprecated upstream in favour of actix-ws) is
+//! in this file, so the session can move without touching the rest.
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use swarm_transport::{link::websocket, Swarm, TransportConfig};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let swarm = Swarm::start(TransportConfig::default());
+//! let data = web::Data::new(swarm);
+//! HttpServer::new(move || App::new().app_data(data.clone()).service(websocket::scope("/swarm")))
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Handler, StreamHandler};
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+use swarm_protocol::core::handshake::Role;
+
+use super::frames::{negotiate, Fault, Frames};
+use super::reassembly::Kind;
+use crate::link::{
+    Lane, LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkOpened,
+    LinkOutbound,
+};
+use crate::supervisor::Supervisor;
+use crate::Swarm;
+
+const TRANSPORT: &str = "websocket";
+
+/// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
+/// [`Swarm`] in the app data (`App::app_data(web::Data::new(swarm))`).
+pub fn scope(path: &str) -> actix_web::Scope {
+    web::scope(path).route("", web::get().to(upgrade))
+}
+
+/// The upgrade handler, for apps that route it themselves.
+pub async fn upgrade(
+    req: HttpRequest,
+    stream: web::Payload,
+    swarm: web::Data<Swarm>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let offered = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok());
+    let Some(format) = negotiate(offered) else {
+        return Ok(HttpResponse::BadRequest()
+            .body("unsupported subprotocol: speak swarm.v1.msgpack or swarm.v1.json"));
+    };
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    let config = swarm.config();
+    let session = Session {
+        link: LinkId::next(),
+        supervisor: swarm.addr().clone(),
+        frames: Frames::new(format, config),
+        peer,
+        closed_reported: false,
+    };
+    let protocols = [format.subprotocol()];
+    let mut builder = ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(config.max_message_size.saturating_add(16));
+    if offered.is_some() {
+        builder = builder.protocols(&protocols);
+    }
+    builder.start()
+}
+
+/// One accepted WebSocket connection.
+struct Session {
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    frames: Frames,
+    peer: String,
+    closed_reported: bool,
+}
+
+impl Session {
+    fn report_closed(&mut self, reason: String) {
+        if !self.closed_reported {
+            self.closed_reported = true;
+            self.supervisor.do_send(LinkClosed {
+                link: self.link,
+                reason,
+            });
+        }
+    }
+
+    fn fail(&mut self, fault: Fault, ctx: &mut ws::WebsocketContext<Self>) {
+        tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket session");
+        ctx.close(Some(fault.close_reason()));
+        self.report_closed(fault.reason);
+        ctx.stop();
+    }
+
+    fn inbound(&mut self, kind: Kind, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        match self.frames.on_data(kind, bytes) {
+            Ok(message) => self.supervisor.do_send(LinkInbound {
+                link: self.link,
+                message,
+                size: bytes.len(),
+            }),
+            Err(fault) => self.fail(fault, ctx),
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let me = ctx.address();
+        self.supervisor.do_send(LinkOpened {
+            link: self.link,
+            transport: TRANSPORT,
+            peer: self.peer.clone(),
+            role: Role::Acceptor,
+            handle: LinkHandle {
+                outbound: me.clone().recipient(),
+                close: me.recipient(),
+            },
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.report_closed("connection closed".into());
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match item {
+            Ok(ws::Message::Binary(bytes)) => self.inbound(Kind::Binary, &bytes, ctx),
+            Ok(ws::Message::Text(text)) => self.inbound(Kind::Text, text.as_bytes(), ctx),
+            Ok(ws::Message::Continuation(item)) => match self.frames.on_fragment(item) {
+                Ok(Some((message, size))) => self.supervisor.do_send(LinkInbound {
+                    link: self.link,
+                    message,
+                    size,
+                }),
+                Ok(None) => {}
+                Err(fault) => self.fail(fault, ctx),
+            },
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                self.report_closed("peer closed the connection".into());
+                ctx.stop();
+            }
+            Err(e) => {
+                let code = match e {
+                    ws::ProtocolError::Overflow => ws::CloseCode::Size,
+                    _ => ws::CloseCode::Protocol,
+                };
+                self.fail(
+                    Fault {
+                        code,
+                        reason: e.to_string(),
+                    },
+                    ctx,
+                );
+            }
+        }
+    }
+}
+
+impl Handler<LinkOutbound> for Session {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, ctx: &mut Self::Context) {
+        match self.frames.encode(&out.message) {
+            Ok((frame, size)) => {
+                match frame {
+                    ws::Message::Binary(b) => ctx.binary(b),
+                    ws::Message::Text(t) => ctx.text(t),
+                    _ => {}
+                }
+                if out.lane == Lane::Data {
+                    self.supervisor.do_send(LinkFlushed {
+                        link: self.link,
+                        count: 1,
+                        bytes: size,
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                if out.lane == Lane::Data {
+                    self.supervisor.do_send(LinkFlushed {
+                        link: self.link,
+                        count: 1,
+                        bytes: 0,
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Handler<LinkClose> for Session {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Normal,
+            description: Some(close.reason.clone()),
+        }));
+        self.report_closed(close.reason);
+        ctx.stop();
+    }
+}
