@@ -12,13 +12,17 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
 use swarm_transport::protocol::core::backoff::BackoffPolicy;
-use swarm_transport::{Message, Swarm, TransportConfig, TransportError, Value};
+use swarm_transport::protocol::RejectCode;
+use swarm_transport::{
+    ControlOperation, Message, MessageType, ProtocolVersion, Swarm, TransportConfig,
+    TransportError, Value,
+};
 
 fn config(name: &str) -> TransportConfig {
     TransportConfig::default()
         .with_node_name(name)
         .with_heartbeat(Duration::from_millis(200), Duration::from_secs(2))
-        .with_connection_timeout(Duration::from_secs(2))
+        .with_connection_timeout(Duration::from_millis(500))
         .with_max_message_size(64 * 1024)
         .with_backoff(BackoffPolicy::new(
             Duration::from_millis(20),
@@ -30,6 +34,11 @@ fn config(name: &str) -> TransportConfig {
 
 /// Serves `swarm` on a free port; returns the address and the server handle.
 fn serve(swarm: &Swarm) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    serve_on(swarm, "127.0.0.1:0".parse().unwrap())
+}
+
+/// Serves `swarm` on `addr`.
+fn serve_on(swarm: &Swarm, addr: SocketAddr) -> (SocketAddr, actix_web::dev::ServerHandle) {
     let data = web::Data::new(swarm.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -38,7 +47,7 @@ fn serve(swarm: &Swarm) -> (SocketAddr, actix_web::dev::ServerHandle) {
     })
     .workers(1)
     .disable_signals()
-    .bind("127.0.0.1:0")
+    .bind(addr)
     .unwrap();
     let addr = server.addrs()[0];
     let server = server.run();
@@ -93,25 +102,67 @@ async fn request_response_both_ways_and_through_the_hub() {
     server.stop(false).await;
 }
 
-/// Opens a raw WebSocket to the hub with `protocol`, sends `frame`, and returns the close code
-/// the hub answers with.
-async fn close_code_for(url: &str, protocol: &str, frame: awc::ws::Message) -> Option<u16> {
+/// Opens a raw WebSocket to the hub with `protocol`, sends `frames`, and returns the close
+/// code the hub answers with and the swarm messages it sent before closing.
+async fn close_code_for(
+    url: &str,
+    protocol: &str,
+    frames: Vec<awc::ws::Message>,
+) -> (Option<u16>, Vec<Message>) {
     let (_, mut conn) = awc::Client::new()
         .ws(url)
         .protocols([protocol])
+        .max_frame_size(1 << 20)
         .connect()
         .await
         .unwrap();
-    conn.send(frame).await.unwrap();
+    for frame in frames {
+        conn.send(frame).await.unwrap();
+    }
+    let codec = swarm_transport::protocol::Codec::default();
+    let mut received = Vec::new();
     while let Some(item) = tokio::time::timeout(Duration::from_secs(10), conn.next())
         .await
-        .expect("the hub must answer a hostile frame within 10 s")
+        .expect("the hub must answer within 10 s")
     {
-        if let Ok(awc::ws::Frame::Close(reason)) = item {
-            return reason.map(|r| u16::from(r.code));
+        match item {
+            Ok(awc::ws::Frame::Close(reason)) => {
+                return (reason.map(|r| u16::from(r.code)), received)
+            }
+            Ok(awc::ws::Frame::Binary(b)) => received.push(codec.decode(&b).unwrap()),
+            _ => {}
         }
     }
-    None
+    (None, received)
+}
+
+fn is_reject(messages: &[Message], expected: RejectCode) -> bool {
+    matches!(
+        messages,
+        [Message {
+            payload: MessageType::Control {
+                operation: ControlOperation::Reject { code, .. }
+            },
+            ..
+        }] if *code == expected
+    )
+}
+
+fn hello(major: u16) -> awc::ws::Message {
+    let hello = Message::control(
+        "raw",
+        ControlOperation::Hello {
+            version: ProtocolVersion::new(major, 0),
+            capabilities: vec![],
+            metadata: Default::default(),
+        },
+    );
+    awc::ws::Message::Binary(
+        swarm_transport::protocol::Codec::default()
+            .encode(&hello)
+            .unwrap()
+            .into(),
+    )
 }
 
 #[actix_rt::test]
@@ -124,29 +175,70 @@ async fn hostile_frames_are_closed_with_a_code_and_others_keep_being_served() {
     a.connect(WsLink::client(url.clone()));
     wait_route(&a, "echo-hub").await;
 
+    use actix_http::ws::Item;
     use awc::ws::Message as M;
-    let garbage = M::Binary(vec![0x00, 0xc1, 0xc1, 0xc1].into());
-    assert_eq!(
-        close_code_for(&url, "swarm.v1.msgpack", garbage).await,
-        Some(1002)
-    );
+    let msgpack = "swarm.v1.msgpack";
+    let code = |frames| close_code_for(&url, msgpack, frames);
+    // garbage, truncated MessagePack, a bad header byte
+    let garbage = M::Binary(vec![0x00, 0xc1, 0xc1].into());
+    assert_eq!(code(vec![garbage]).await.0, Some(1002));
+    let mut truncated = swarm_transport::protocol::Codec::default()
+        .encode(&Message::event("raw", "e", "some data"))
+        .unwrap();
+    truncated.truncate(truncated.len() - 3);
+    assert_eq!(code(vec![M::Binary(truncated.into())]).await.0, Some(1002));
     let bad_header = M::Binary(vec![0x80, 0x90].into());
-    assert_eq!(
-        close_code_for(&url, "swarm.v1.msgpack", bad_header).await,
-        Some(1002)
-    );
-    let text = M::Text("{}".into());
-    assert_eq!(
-        close_code_for(&url, "swarm.v1.msgpack", text).await,
-        Some(1003)
-    );
+    assert_eq!(code(vec![bad_header]).await.0, Some(1002));
+    // a text frame on the MessagePack subprotocol
+    assert_eq!(code(vec![M::Text("{}".into())]).await.0, Some(1003));
+    // a gzip bomb: small frame, huge body
     let mut bomb = vec![1u8];
     swarm_transport::protocol::codec::gzip_into(&vec![0u8; 4 << 20], &mut bomb).unwrap();
     assert!(bomb.len() < 64 * 1024);
-    assert_eq!(
-        close_code_for(&url, "swarm.v1.msgpack", M::Binary(bomb.into())).await,
-        Some(1009)
-    );
+    assert_eq!(code(vec![M::Binary(bomb.into())]).await.0, Some(1009));
+    // an oversize frame, and an oversize message in small fragments
+    let oversize = M::Binary(vec![0u8; 100 * 1024].into());
+    assert_eq!(code(vec![oversize]).await.0, Some(1009));
+    let chunk = || bytes::Bytes::from(vec![0u8; 30 * 1024]);
+    let fragments = vec![
+        M::Continuation(Item::FirstBinary(chunk())),
+        M::Continuation(Item::Continue(chunk())),
+        M::Continuation(Item::Last(chunk())),
+    ];
+    assert_eq!(code(fragments).await.0, Some(1009));
+    // a wrong protocol version: a Reject with a reason, then 1002
+    let (close, got) = code(vec![hello(2)]).await;
+    assert_eq!(close, Some(1002));
+    assert!(is_reject(&got, RejectCode::Version), "{got:?}");
+    // no Hello within the connection timeout: Reject(timeout), then 1002
+    let (close, got) = code(vec![]).await;
+    assert_eq!(close, Some(1002));
+    assert!(is_reject(&got, RejectCode::Timeout), "{got:?}");
+    // a correct Hello is accepted
+    let (_, mut conn) = awc::Client::new()
+        .ws(url.as_str())
+        .protocols([msgpack])
+        .connect()
+        .await
+        .unwrap();
+    conn.send(hello(1)).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(10), conn.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let awc::ws::Frame::Binary(ack) = frame else {
+        panic!("expected a binary frame, got {frame:?}")
+    };
+    let ack = swarm_transport::protocol::Codec::default()
+        .decode(&ack)
+        .unwrap();
+    assert!(matches!(
+        ack.payload,
+        MessageType::Control {
+            operation: ControlOperation::HelloAck { .. }
+        }
+    ));
 
     // The well-behaved client was never disturbed.
     assert_eq!(
@@ -154,5 +246,47 @@ async fn hostile_frames_are_closed_with_a_code_and_others_keep_being_served() {
             .await,
         Ok(Value::Int(5))
     );
+    server.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn client_reconnects_after_the_server_restarts() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo-hub");
+    let (addr, server) = serve(&hub);
+    let a = Swarm::start(config("a"));
+    echo(&a, "echo-a");
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "echo-hub").await;
+    wait_route(&hub, "echo-a").await;
+
+    server.stop(false).await;
+    wait_stats(&a, "a saw the link drop", |s| {
+        s.links
+            .iter()
+            .all(|l| l.state != swarm_transport::protocol::core::lifecycle::LinkState::Active)
+    })
+    .await;
+    // Requests while the server is down fail fast, none hang.
+    assert!(a
+        .request(Message::request("x", "m", ()).to("echo-hub"))
+        .timeout(Duration::from_secs(5))
+        .await
+        .is_err());
+
+    let (_, server) = serve_on(&hub, addr);
+    wait_route(&a, "echo-hub").await;
+    wait_route(&hub, "echo-a").await;
+    assert_eq!(
+        a.request(Message::request("x", "m", Value::from("again")).to("echo-hub"))
+            .await,
+        Ok(Value::from("again"))
+    );
+    assert_eq!(
+        hub.request(Message::request("y", "m", Value::from("back")).to("echo-a"))
+            .await,
+        Ok(Value::from("back"))
+    );
+    assert_eq!(a.stats().await.unwrap().reconnects, 1);
     server.stop(false).await;
 }

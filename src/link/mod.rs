@@ -131,12 +131,41 @@ pub struct LinkOutbound {
     pub lane: Lane,
 }
 
+/// Why a link is closed, for transports with close codes (WebSocket: the code in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// Orderly close (1000).
+    Normal,
+    /// This node is shutting down or gave up on a silent peer (1001).
+    GoingAway,
+    /// The peer broke the protocol: bad handshake, wrong version, no `Hello` in time (1002).
+    Protocol,
+    /// The peer failed authentication or broke a policy (1008).
+    Policy,
+    /// The peer exceeded a size limit (1009).
+    TooBig,
+}
+
+impl CloseKind {
+    /// The kind of close that follows a `Reject` with `code`.
+    pub fn for_reject(code: swarm_protocol::RejectCode) -> Self {
+        use swarm_protocol::RejectCode;
+        match code {
+            RejectCode::Version | RejectCode::Protocol | RejectCode::Timeout => CloseKind::Protocol,
+            RejectCode::Auth => CloseKind::Policy,
+            RejectCode::Limits => CloseKind::TooBig,
+        }
+    }
+}
+
 /// Supervisor → link: close (say goodbye if the transport can) and stop.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
 pub struct LinkClose {
     /// Why.
     pub reason: String,
+    /// What kind of close.
+    pub kind: CloseKind,
 }
 
 /// What a connector needs to start one link.

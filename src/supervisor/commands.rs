@@ -13,7 +13,7 @@ use crate::agent::Delivery;
 use crate::clock::Instant;
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
-use crate::link::{LinkConnector, LinkId};
+use crate::link::{CloseKind, LinkConnector, LinkId};
 use crate::pending::{PendingRequest, Waiter};
 use crate::stats::NodeStats;
 
@@ -279,7 +279,7 @@ impl Handler<Shutdown> for Supervisor {
                     },
                 },
             );
-            self.close_link(link, "node shutting down", ctx);
+            self.close_link(link, "node shutting down", CloseKind::GoingAway, ctx);
         }
         actix::ActorContext::stop(ctx);
     }

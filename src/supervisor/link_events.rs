@@ -13,7 +13,7 @@ use super::link_slot::LinkSlot;
 use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
-use crate::link::{LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkOpened};
+use crate::link::{CloseKind, LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkOpened};
 
 impl Supervisor {
     fn handshake_config(&self) -> HandshakeConfig {
@@ -101,11 +101,11 @@ impl Supervisor {
             }
             ControlOperation::Goodbye { reason } => {
                 let reason = format!("peer said goodbye: {reason}");
-                self.close_link(link, &reason, ctx);
+                self.close_link(link, &reason, CloseKind::Normal, ctx);
             }
             ControlOperation::Reject { code, reason } => {
                 let reason = format!("peer rejected ({code:?}): {reason}");
-                self.close_link(link, &reason, ctx);
+                self.close_link(link, &reason, CloseKind::Normal, ctx);
             }
             ControlOperation::FlowControl { .. } => {}
             ControlOperation::Hello { .. } | ControlOperation::HelloAck { .. } => {
@@ -143,6 +143,7 @@ impl Handler<LinkOpened> for Supervisor {
                 // We gave up on this attempt already (timed out): close the late connection.
                 opened.handle.close.do_send(LinkClose {
                     reason: "connection attempt already timed out".into(),
+                    kind: CloseKind::GoingAway,
                 });
                 return;
             }

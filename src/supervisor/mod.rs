@@ -42,7 +42,7 @@ use crate::config::TransportConfig;
 use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
-use crate::link::{Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
+use crate::link::{CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
 use crate::pending::SharedPending;
 use crate::random::SplitMix64;
 use crate::stamp::Stamper;
@@ -468,10 +468,11 @@ impl Supervisor {
     }
 
     /// Closes a link from this side: tells the actor, then handles it as down.
-    fn close_link(&mut self, link: LinkId, reason: &str, ctx: &mut Context<Self>) {
+    fn close_link(&mut self, link: LinkId, reason: &str, kind: CloseKind, ctx: &mut Context<Self>) {
         if let Some(handle) = self.links.get(&link).and_then(|s| s.handle.clone()) {
             handle.close.do_send(LinkClose {
                 reason: reason.to_owned(),
+                kind,
             });
         }
         self.link_down(link, reason.to_owned(), ctx);
@@ -601,10 +602,15 @@ impl Supervisor {
             slot.counters.errors += 1;
         }
         self.counters.errors += 1;
+        let kind = match &error {
+            HandshakeError::RejectedPeer { code, .. } => CloseKind::for_reject(*code),
+            HandshakeError::RejectedByPeer { .. } => CloseKind::Normal,
+            HandshakeError::Unexpected | HandshakeError::Timeout => CloseKind::Protocol,
+        };
         if let Some(op) = reject {
             self.send_control(link, MessageType::Control { operation: op });
         }
-        self.close_link(link, &error.to_string(), ctx);
+        self.close_link(link, &error.to_string(), kind, ctx);
     }
 
     // ----- timers ---------------------------------------------------------------------------
@@ -680,7 +686,7 @@ impl Supervisor {
         match slot.state {
             LinkState::Connecting => {
                 if slot.connect_deadline.is_some_and(|d| d <= now) {
-                    self.close_link(link, "connection timed out", ctx);
+                    self.close_link(link, "connection timed out", CloseKind::GoingAway, ctx);
                 }
             }
             LinkState::Handshaking => {
@@ -715,7 +721,7 @@ impl Supervisor {
                             slot.counters.errors += 1;
                         }
                         tracing::warn!(node = %self.node, %link, "heartbeat timeout");
-                        self.close_link(link, "heartbeat timeout", ctx);
+                        self.close_link(link, "heartbeat timeout", CloseKind::GoingAway, ctx);
                     }
                 }
             }
@@ -802,6 +808,7 @@ impl Supervisor {
             if let Some(handle) = &slot.handle {
                 handle.close.do_send(LinkClose {
                     reason: "node stopped".into(),
+                    kind: CloseKind::GoingAway,
                 });
             }
         }

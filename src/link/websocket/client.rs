@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
-use super::frames::{Fault, Frames};
+use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkFlushed, LinkHandle, LinkId,
@@ -235,7 +235,7 @@ impl Handler<LinkClose> for ClientLink {
 
     fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
         let _ = self.sink.write(WsMessage::Close(Some(awc::ws::CloseReason {
-            code: awc::ws::CloseCode::Normal,
+            code: close_code(close.kind),
             description: Some(close.reason.clone()),
         })));
         self.sink.close();

@@ -17,6 +17,7 @@ use swarm_protocol::{Message, WireFormat};
 
 use super::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 use crate::config::TransportConfig;
+use crate::link::CloseKind;
 
 /// A reason to close the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +61,17 @@ impl From<ReassemblyError> for Fault {
             ReassemblyError::TooLarge { .. } => Fault::new(CloseCode::Size, e.to_string()),
             ReassemblyError::OutOfOrder => Fault::new(CloseCode::Protocol, e.to_string()),
         }
+    }
+}
+
+/// The close code for a close the supervisor ordered.
+pub fn close_code(kind: CloseKind) -> CloseCode {
+    match kind {
+        CloseKind::Normal => CloseCode::Normal,
+        CloseKind::GoingAway => CloseCode::Away,
+        CloseKind::Protocol => CloseCode::Protocol,
+        CloseKind::Policy => CloseCode::Policy,
+        CloseKind::TooBig => CloseCode::Size,
     }
 }
 

@@ -23,7 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
-use super::frames::{negotiate, Fault, Frames};
+use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkOpened,
@@ -211,7 +211,7 @@ impl Handler<LinkClose> for Session {
 
     fn handle(&mut self, close: LinkClose, ctx: &mut Self::Context) {
         ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Normal,
+            code: close_code(close.kind),
             description: Some(close.reason.clone()),
         }));
         self.report_closed(close.reason);
