@@ -290,3 +290,66 @@ async fn client_reconnects_after_the_server_restarts() {
     assert_eq!(a.stats().await.unwrap().reconnects, 1);
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo-hub");
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+
+    // A JSON peer (what a browser speaks), bytes included.
+    let j = Swarm::start(config("json-peer"));
+    j.connect(WsLink::client(url.clone()).with_format(swarm_transport::protocol::WireFormat::Json));
+    wait_route(&j, "echo-hub").await;
+    let blob = Value::from(vec![1u8, 2, 3, 250]);
+    assert_eq!(
+        j.request(Message::request("x", "m", blob.clone()).to("echo-hub"))
+            .await,
+        Ok(blob)
+    );
+
+    // 100 client nodes, each with a subscriber; one broadcast from the hub.
+    let mut clients = Vec::new();
+    for i in 0..100 {
+        let c = Swarm::start(config(&format!("c{i}")));
+        let r = Recorder::default();
+        c.subscribe("ticks", r.start().recipient());
+        c.connect(WsLink::client(url.clone()));
+        clients.push((c, r));
+    }
+    wait_stats(&hub, "101 sessions up", |s| {
+        s.links
+            .iter()
+            .filter(|l| l.state == swarm_transport::protocol::core::lifecycle::LinkState::Active)
+            .count()
+            == 101
+    })
+    .await;
+    hub.broadcast(Message::broadcast("hub", "ticks", Value::Int(1)));
+    // A second broadcast as a marker: a link is FIFO, so once it arrived any duplicate of the
+    // first would have arrived too.
+    hub.broadcast(Message::broadcast("hub", "ticks", Value::Int(2)));
+    wait_until(
+        Duration::from_secs(30),
+        "every client got both ticks",
+        || clients.iter().all(|(_, r)| r.len() >= 2),
+    )
+    .await;
+    for (_, r) in &clients {
+        let ticks: Vec<Value> = r
+            .messages()
+            .iter()
+            .map(|m| match &m.payload {
+                MessageType::Broadcast { data, .. } => data.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ticks,
+            vec![Value::Int(1), Value::Int(2)],
+            "exactly once each, in order"
+        );
+    }
+    server.stop(false).await;
+}
