@@ -9,6 +9,8 @@ use std::time::Duration;
 use swarm_protocol::codec::{CodecConfig, DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_MESSAGE_SIZE};
 use swarm_protocol::core::backoff::BackoffPolicy;
 
+use crate::auth::{AuthHook, Authenticator};
+
 /// Configuration of one node (one supervisor).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,6 +50,9 @@ pub struct TransportConfig {
     /// Most messages from this node's handles waiting in the supervisor's mailbox; past it
     /// sends report `Full`. Default 65 536.
     pub max_backlog: usize,
+    /// Checks peers that connect to this node (WebSocket upgrade and `Hello`). Default: none
+    /// (every peer is accepted).
+    pub authenticator: Option<AuthHook>,
 }
 
 impl Default for TransportConfig {
@@ -69,6 +74,7 @@ impl Default for TransportConfig {
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
+            authenticator: None,
         }
     }
 }
@@ -127,6 +133,12 @@ impl TransportConfig {
     /// Sets how many messages may wait in the supervisor's mailbox.
     pub fn with_max_backlog(mut self, max: usize) -> Self {
         self.max_backlog = max.max(1);
+        self
+    }
+
+    /// Requires peers that connect to this node to pass `auth`.
+    pub fn with_authenticator(mut self, auth: impl Authenticator) -> Self {
+        self.authenticator = Some(AuthHook::new(auth));
         self
     }
 

@@ -50,6 +50,7 @@
 //!   local round trip takes one actor hop.
 //! * [`stamp`] — message ids and timestamps; [`backlog`] — the bound on the supervisor's
 //!   mailbox.
+//! * [`auth`] — authenticators for peers that connect ([`auth::TokenAuth`]).
 //! * [`agent`] — [`Delivery`], what agents receive.
 //! * [`events`] — [`SwarmEvent`]: link state changes, undeliverable messages.
 //! * [`stats`] — node and link statistics.
@@ -62,6 +63,7 @@
 //! `websocket`, `shared-memory` and `nats` are reserved for the transports of those names.
 
 pub mod agent;
+pub mod auth;
 pub mod backlog;
 pub mod client;
 pub mod clock;

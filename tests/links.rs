@@ -329,6 +329,7 @@ impl Actor for ScriptedActor {
                 outbound: me.clone().recipient(),
                 close: me.recipient(),
             },
+            authenticated: true,
         });
     }
 }

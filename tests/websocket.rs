@@ -149,12 +149,19 @@ fn is_reject(messages: &[Message], expected: RejectCode) -> bool {
 }
 
 fn hello(major: u16) -> awc::ws::Message {
+    hello_with(major, &[])
+}
+
+fn hello_with(major: u16, metadata: &[(&str, &str)]) -> awc::ws::Message {
     let hello = Message::control(
         "raw",
         ControlOperation::Hello {
             version: ProtocolVersion::new(major, 0),
             capabilities: vec![],
-            metadata: Default::default(),
+            metadata: metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         },
     );
     awc::ws::Message::Binary(
@@ -351,5 +358,76 @@ async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
             "exactly once each, in order"
         );
     }
+    server.stop(false).await;
+}
+
+/// Sends a Hello with `metadata` on a fresh raw connection; returns the first reply.
+async fn first_reply(url: &str, metadata: &[(&str, &str)]) -> Message {
+    let (_, mut conn) = awc::Client::new()
+        .ws(url)
+        .protocols(["swarm.v1.msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    conn.send(hello_with(1, metadata)).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(10), conn.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let awc::ws::Frame::Binary(bytes) = frame else {
+        panic!("expected a binary frame, got {frame:?}")
+    };
+    swarm_transport::protocol::Codec::default()
+        .decode(&bytes)
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn token_auth_on_the_upgrade_or_in_the_hello() {
+    let hub = Swarm::start(
+        config("hub").with_authenticator(swarm_transport::auth::TokenAuth::new("s3cret")),
+    );
+    echo(&hub, "echo-hub");
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+
+    // The right token on the upgrade: served.
+    let good = Swarm::start(config("good"));
+    good.connect(WsLink::client(url.clone()).with_token("s3cret"));
+    wait_route(&good, "echo-hub").await;
+
+    // A wrong token on the upgrade: HTTP 401, no WebSocket.
+    let refused = awc::Client::new()
+        .ws(url.as_str())
+        .bearer_auth("guess")
+        .connect()
+        .await;
+    let status = match refused {
+        Err(awc::error::WsClientError::InvalidResponseStatus(s)) => Some(s.as_u16()),
+        _ => None,
+    };
+    assert_eq!(status, Some(401));
+    // No token anywhere: the Hello is refused with an auth Reject and close 1008.
+    let (close, got) = close_code_for(&url, "swarm.v1.msgpack", vec![hello(1)]).await;
+    assert_eq!(close, Some(1008));
+    assert!(is_reject(&got, RejectCode::Auth), "{got:?}");
+    // A wrong token in the Hello: the same.
+    let reply = first_reply(&url, &[("token", "guess")]).await;
+    assert!(is_reject(&[reply], RejectCode::Auth));
+    // The token in the Hello metadata (what a browser can do): accepted.
+    let reply = first_reply(&url, &[("token", "s3cret")]).await;
+    assert!(matches!(
+        reply.payload,
+        MessageType::Control {
+            operation: ControlOperation::HelloAck { .. }
+        }
+    ));
+
+    assert_eq!(
+        good.request(Message::request("x", "m", Value::Int(1)).to("echo-hub"))
+            .await,
+        Ok(Value::Int(1))
+    );
     server.stop(false).await;
 }

@@ -221,6 +221,7 @@ impl Handler<Pair> for Endpoint {
                 outbound: addr.clone().recipient(),
                 close: addr.recipient(),
             },
+            authenticated: true,
         });
     }
 }

@@ -85,6 +85,9 @@ pub struct LinkOpened {
     pub role: Role,
     /// How to reach the link actor.
     pub handle: LinkHandle,
+    /// The transport already authenticated the peer (or needs no authentication, as in one
+    /// process); otherwise an acceptor's `Hello` must pass the node's authenticator.
+    pub authenticated: bool,
 }
 
 /// Link → supervisor: a message arrived.

@@ -47,7 +47,15 @@ impl Supervisor {
         let Some(handshake) = slot.handshake.as_mut() else {
             return;
         };
-        match handshake.on_control(operation, |_| Ok(())) {
+        let auth = match (&self.config.authenticator, slot.authenticated) {
+            (Some(auth), false) => Some(auth.clone()),
+            _ => None,
+        };
+        let authorize = |meta: &BTreeMap<String, String>| match &auth {
+            Some(auth) => auth.0.check_hello(meta),
+            None => Ok(()),
+        };
+        match handshake.on_control(operation, authorize) {
             HandshakeStep::Done { reply, negotiated } => {
                 slot.negotiated = Some(negotiated);
                 if let Some(op) = reply {
@@ -149,6 +157,7 @@ impl Handler<LinkOpened> for Supervisor {
             }
         };
         slot.handle = Some(opened.handle);
+        slot.authenticated = opened.authenticated;
         slot.state = LinkState::Handshaking;
         slot.connect_deadline = None;
         match opened.role {

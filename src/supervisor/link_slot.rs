@@ -34,6 +34,8 @@ pub struct LinkSlot {
     pub in_flight: usize,
     pub counters: Counters,
     pub spec: Option<SpecId>,
+    /// The transport authenticated the peer; otherwise its `Hello` must pass the authenticator.
+    pub authenticated: bool,
     /// Entered while the supervisor handles this link's traffic, so every event logged about
     /// it carries node, link, transport and peer.
     pub span: tracing::Span,
@@ -63,6 +65,7 @@ impl LinkSlot {
             in_flight: 0,
             counters: Counters::default(),
             spec: None,
+            authenticated: false,
         }
     }
 

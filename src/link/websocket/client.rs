@@ -24,10 +24,22 @@ const TRANSPORT: &str = "websocket";
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
 /// Connector for a WebSocket link to another node's swarm endpoint (`ws://host:port/path`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WsLink {
     url: String,
     format: WireFormat,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for WsLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a credential: never printed.
+        f.debug_struct("WsLink")
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl WsLink {
@@ -36,7 +48,14 @@ impl WsLink {
         WsLink {
             url: url.into(),
             format: WireFormat::MessagePack,
+            token: None,
         }
+    }
+
+    /// Presents `token` as `Authorization: Bearer <token>` on every (re)connect.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// Speaks `format` (JSON is for peers without MessagePack).
@@ -56,19 +75,21 @@ impl LinkConnector for WsLink {
     }
 
     fn connect(&mut self, ctx: LinkContext) {
-        let (url, format) = (self.url.clone(), self.format);
+        let (url, format, token) = (self.url.clone(), self.format, self.token.clone());
         actix::spawn(async move {
             let LinkContext {
                 link,
                 supervisor,
                 config,
             } = ctx;
-            let attempt = awc::Client::new()
+            let mut request = awc::Client::new()
                 .ws(url.as_str())
                 .protocols([format.subprotocol()])
-                .max_frame_size(config.max_message_size.saturating_add(16))
-                .connect()
-                .await;
+                .max_frame_size(config.max_message_size.saturating_add(16));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let attempt = request.connect().await;
             match attempt {
                 Ok((_, framed)) => {
                     let (sink, stream) = framed.split();
@@ -150,6 +171,7 @@ impl Actor for ClientLink {
                 outbound: me.clone().recipient(),
                 close: me.recipient(),
             },
+            authenticated: true,
         });
     }
 

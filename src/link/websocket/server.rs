@@ -25,6 +25,7 @@ use swarm_protocol::core::handshake::Role;
 
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
+use crate::auth::UpgradeVerdict;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkOpened,
     LinkOutbound,
@@ -58,11 +59,28 @@ pub async fn upgrade(
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     let config = swarm.config();
+    let authenticated = match &config.authenticator {
+        None => true,
+        Some(auth) => {
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match auth.0.check_upgrade(header) {
+                Ok(verdict) => verdict == UpgradeVerdict::Authenticated,
+                Err(reason) => {
+                    tracing::warn!(%peer, %reason, "websocket upgrade refused");
+                    return Ok(HttpResponse::Unauthorized().body(reason));
+                }
+            }
+        }
+    };
     let session = Session {
         link: LinkId::next(),
         supervisor: swarm.addr().clone(),
         frames: Frames::new(format, config),
         peer,
+        authenticated,
         closed_reported: false,
     };
     let protocols = [format.subprotocol()];
@@ -80,6 +98,7 @@ struct Session {
     supervisor: Addr<Supervisor>,
     frames: Frames,
     peer: String,
+    authenticated: bool,
     closed_reported: bool,
 }
 
@@ -127,6 +146,7 @@ impl Actor for Session {
                 outbound: me.clone().recipient(),
                 close: me.recipient(),
             },
+            authenticated: self.authenticated,
         });
     }
 
