@@ -3,8 +3,9 @@
 //! Two nodes in one process joined by an in-process link, with agents on both. It shows a
 //! request/response across the link, a swarm-wide event, a topic broadcast, a request that
 //! times out, and a partition that heals: the link dies of heartbeat silence, the supervisor
-//! restarts it with backoff, and traffic resumes. It ends with a statistics summary and exits 0
-//! (non-zero if any step misbehaves).
+//! restarts it with backoff, and traffic resumes. With the `websocket` feature (on by default)
+//! a third node then joins over a WebSocket on loopback. It ends with a statistics summary and
+//! exits 0 (non-zero if any step misbehaves).
 //!
 //! ```text
 //! cargo run --release --example swarm_demo
@@ -371,14 +372,78 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("request after heal failed: {e}"))?;
     println!("    traffic resumed: fib(10) = {reply:?}");
 
+    #[cfg(feature = "websocket")]
+    let remote = websocket_node(&hub).await?;
+
     println!("\nsummary ({:?}):", started.elapsed());
     let hub_stats = hub.stats().await.map_err(|e| e.to_string())?;
     print_stats(&hub_stats);
     print_stats(&edge.stats().await.map_err(|e| e.to_string())?);
+    #[cfg(feature = "websocket")]
+    print_stats(&remote.stats().await.map_err(|e| e.to_string())?);
     if hub_stats.reconnects < 1 || hub_stats.timeouts < 1 {
         return Err("stats do not show the reconnect and the timeout".into());
     }
     Ok(())
+}
+
+/// Step 8: the hub serves its WebSocket endpoint on loopback and a third node joins over it;
+/// the coordinator on `hub` and a worker on `remote` talk across the socket.
+#[cfg(feature = "websocket")]
+async fn websocket_node(hub: &Swarm) -> Result<Swarm, String> {
+    use actix_web::{web, App, HttpServer};
+    use swarm_transport::link::websocket::{self, WsLink};
+
+    println!("8. a third node joins over a WebSocket on loopback");
+    let data = web::Data::new(hub.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .service(websocket::scope("/swarm"))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .map_err(|e| format!("cannot bind: {e}"))?;
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    let remote = Swarm::start(config("remote"));
+    remote.register(
+        "worker-2",
+        Worker {
+            swarm: remote.clone(),
+            name: "worker-2",
+        }
+        .start()
+        .recipient(),
+    );
+    remote.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(hub, "worker-2").await?;
+    let reply = hub
+        .request(
+            Message::request(
+                "coordinator",
+                "fib",
+                Value::from(serde_json::json!({"n": 20})),
+            )
+            .to("worker-2"),
+        )
+        .timeout(Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("request over the websocket failed: {e}"))?;
+    println!("    ws://{addr}/swarm: fib(20) from worker-2 on `remote` = {reply:?}");
+    // And the other way: remote → edge, through the hub (websocket, then in-process link).
+    wait_route(&remote, "worker-1").await?;
+    let reply = remote
+        .request(
+            Message::request("remote", "fib", Value::from(serde_json::json!({"n": 30})))
+                .to("worker-1"),
+        )
+        .timeout(Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("request through the hub failed: {e}"))?;
+    println!("    remote → hub → edge: fib(30) from worker-1 = {reply:?}");
+    Ok(remote)
 }
 
 fn main() {

@@ -176,6 +176,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
                 self.report_closed("peer closed the connection".into());
                 ctx.stop();
             }
+            Err(ws::ProtocolError::Io(e)) => {
+                // The peer went away without a close frame (process killed, network gone).
+                tracing::debug!(link = %self.link, peer = %self.peer, error = %e, "connection lost");
+                self.report_closed(format!("connection lost: {e}"));
+                ctx.stop();
+            }
             Err(e) => {
                 let code = match e {
                     ws::ProtocolError::Overflow => ws::CloseCode::Size,

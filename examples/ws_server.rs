@@ -1,0 +1,81 @@
+//! A swarm node serving the WebSocket endpoint: an agent `echo` that answers any request with
+//! its params, and a topic `ticks` it broadcasts to once a second.
+//!
+//! ```text
+//! cargo run --example ws_server -- --bind 127.0.0.1:8080 [--token SECRET]
+//! ```
+//! Then connect with `cargo run --example ws_client -- --url ws://127.0.0.1:8080/swarm`.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+use swarm_transport::auth::TokenAuth;
+use swarm_transport::link::websocket;
+use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
+
+struct Echo(Swarm);
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        if let Some((_, params)) = d.as_request() {
+            self.0.do_send(d.reply(Ok(params.clone())));
+        }
+    }
+}
+
+/// Broadcasts a counter on `ticks` every second.
+struct Ticker {
+    swarm: Swarm,
+    n: i64,
+}
+
+impl Actor for Ticker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(Duration::from_secs(1), |this, _| {
+            this.n += 1;
+            this.swarm
+                .broadcast(Message::broadcast("server", "ticks", Value::Int(this.n)));
+        });
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    common::init_tracing();
+    let bind = common::flag("--bind").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let token = common::flag("--token");
+    actix::System::new().block_on(async move {
+        let mut config = TransportConfig::default().with_node_name("server");
+        if let Some(token) = token {
+            config = config.with_authenticator(TokenAuth::new(token));
+        }
+        let swarm = Swarm::start(config);
+        swarm.register("echo", Echo(swarm.clone()).start().recipient());
+        Ticker {
+            swarm: swarm.clone(),
+            n: 0,
+        }
+        .start();
+        let data = web::Data::new(swarm);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .service(websocket::scope("/swarm"))
+        })
+        .bind(&bind)?;
+        for addr in server.addrs() {
+            println!("listening on ws://{addr}/swarm");
+        }
+        server.run().await
+    })
+}
