@@ -1,0 +1,232 @@
+//! WebSocket transport over loopback, beside a raw WebSocket baseline in the same run: a bare
+//! actix-web-actors session that echoes marked frames, driven by a bare awc client.
+//!
+//! * one-way, pipelined: N messages of 64 B, then one marked message whose answer ends the
+//!   batch (swarm: N events to an agent, then a request to `echo`);
+//! * round trip: one marked frame / one request at a time;
+//! * 64 KiB messages, pipelined.
+//!
+//! ```text
+//! cargo bench --bench websocket
+//! ```
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web_actors::ws;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures_util::{SinkExt, StreamExt};
+use swarm_transport::link::websocket::{self, WsLink};
+use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
+
+const ONE_WAY_BATCH: u64 = 5_000;
+const LARGE_BATCH: u64 = 200;
+const LARGE: usize = 64 * 1024;
+
+/// The raw baseline's server: echoes frames whose first byte is 1, drops the others.
+struct RawEcho;
+
+impl Actor for RawEcho {
+    type Context = ws::WebsocketContext<Self>;
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RawEcho {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        if let Ok(ws::Message::Binary(b)) = item {
+            if b.first() == Some(&1) {
+                ctx.binary(b);
+            }
+        }
+    }
+}
+
+async fn raw_route(
+    req: HttpRequest,
+    stream: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    ws::WsResponseBuilder::new(RawEcho, &req, stream)
+        .frame_size(1 << 20)
+        .start()
+}
+
+/// Answers requests with their params; ignores everything else.
+struct Echo(Swarm);
+
+impl Actor for Echo {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        if let Some((_, params)) = d.as_request() {
+            self.0.do_send(d.reply(Ok(params.clone())));
+        }
+    }
+}
+
+/// Runs `round` `iters` times inside the actix system; returns the total time.
+fn timed<F: Future<Output = ()>>(
+    system: &SystemRunner,
+    iters: u64,
+    mut round: impl FnMut() -> F,
+) -> Duration {
+    system.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            round().await;
+        }
+        start.elapsed()
+    })
+}
+
+struct Setup {
+    client: Swarm,
+    raw: RawConn,
+}
+
+fn setup(system: &SystemRunner) -> Setup {
+    system.block_on(async {
+        let config = || {
+            TransportConfig::default()
+                .with_link_queue(1 << 20, 1 << 30)
+                .with_max_backlog(1 << 20)
+        };
+        let hub = Swarm::start(config().with_node_name("hub"));
+        hub.register("echo", Echo(hub.clone()).start().recipient());
+        hub.register("sink", Echo(hub.clone()).start().recipient());
+        let data = web::Data::new(hub.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .service(websocket::scope("/swarm"))
+                .route("/raw", web::get().to(raw_route))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_rt::spawn(server.run());
+        let client = Swarm::start(config().with_node_name("client"));
+        client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+        while client.locate("sink").await.unwrap().is_none() {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        Setup {
+            client,
+            raw: raw_connect(&format!("ws://{addr}/raw")).await,
+        }
+    })
+}
+
+type RawConn =
+    std::rc::Rc<tokio::sync::Mutex<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>>>;
+
+async fn raw_connect(url: &str) -> RawConn {
+    let (_, conn) = awc::Client::new()
+        .ws(url)
+        .max_frame_size(1 << 20)
+        .connect()
+        .await
+        .unwrap();
+    std::rc::Rc::new(tokio::sync::Mutex::new(conn))
+}
+
+async fn raw_batch(conn: RawConn, n: u64, size: usize) {
+    let mut conn = conn.lock().await;
+    let body = bytes::Bytes::from(vec![0u8; size]);
+    for _ in 0..n {
+        conn.feed(awc::ws::Message::Binary(body.clone()))
+            .await
+            .unwrap();
+    }
+    let mut marker = vec![0u8; size];
+    marker[0] = 1;
+    conn.send(awc::ws::Message::Binary(marker.into()))
+        .await
+        .unwrap();
+    while let Some(frame) = conn.next().await {
+        if let Ok(awc::ws::Frame::Binary(_)) = frame {
+            break;
+        }
+    }
+}
+
+async fn swarm_batch(client: &Swarm, n: u64, size: usize) {
+    let body = Value::from(vec![0u8; size]);
+    for _ in 0..n {
+        client.do_send(Message::event("client", "data", body.clone()).to("sink"));
+    }
+    client
+        .request(Message::request("client", "end", body).to("echo"))
+        .await
+        .unwrap();
+}
+
+fn benches(c: &mut Criterion) {
+    let system = System::new();
+    let s = setup(&system);
+    let (client, raw) = (&s.client, &s.raw);
+
+    let mut g = c.benchmark_group("websocket");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (name, n, size) in [
+        ("one_way_64B", ONE_WAY_BATCH, 64),
+        ("one_way_64KiB", LARGE_BATCH, LARGE),
+    ] {
+        g.throughput(Throughput::Elements(n + 1));
+        g.bench_with_input(
+            BenchmarkId::new("raw_ws", name),
+            &(n, size),
+            |b, &(n, size)| {
+                b.iter_custom(|iters| timed(&system, iters, || raw_batch(raw.clone(), n, size)))
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("swarm", name),
+            &(n, size),
+            |b, &(n, size)| {
+                b.iter_custom(|iters| timed(&system, iters, || swarm_batch(client, n, size)))
+            },
+        );
+    }
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("raw_ws/round_trip", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let mut conn = raw.lock().await;
+                let start = Instant::now();
+                for _ in 0..iters {
+                    conn.send(awc::ws::Message::Binary(vec![1u8; 64].into()))
+                        .await
+                        .unwrap();
+                    while let Some(frame) = conn.next().await {
+                        if let Ok(awc::ws::Frame::Binary(_)) = frame {
+                            break;
+                        }
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.bench_function("swarm/round_trip", |b| {
+        b.iter_custom(|iters| {
+            timed(&system, iters, || async move {
+                client
+                    .request(Message::request("client", "m", Value::from(vec![1u8; 64])).to("echo"))
+                    .await
+                    .unwrap();
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(websocket_benches, benches);
+criterion_main!(websocket_benches);
