@@ -95,9 +95,14 @@ fn setup(system: &SystemRunner) -> Setup {
                 .with_link_queue(1 << 20, 1 << 30)
                 .with_max_backlog(1 << 20)
         };
-        let hub = Swarm::start(config().with_node_name("hub"));
-        hub.register("echo", Echo(hub.clone()).start().recipient());
-        hub.register("sink", Echo(hub.clone()).start().recipient());
+        // The hub runs on a thread of its own, as it would in another process.
+        let hub_thread = Arbiter::new().handle();
+        let hub = Swarm::start_on(config().with_node_name("hub"), &hub_thread);
+        let (h1, h2) = (hub.clone(), hub.clone());
+        let echo = Echo::start_in_arbiter(&hub_thread, move |_| Echo(h1));
+        let sink = Echo::start_in_arbiter(&hub_thread, move |_| Echo(h2));
+        hub.register("echo", echo.recipient());
+        hub.register("sink", sink.recipient());
         let data = web::Data::new(hub.clone());
         let server = HttpServer::new(move || {
             App::new()

@@ -47,6 +47,18 @@ impl Swarm {
     ///
     /// Must be called inside a running actix `System`.
     pub fn start(config: TransportConfig) -> Swarm {
+        Swarm::build(config, |supervisor| supervisor.start())
+    }
+
+    /// Starts a node whose supervisor runs on `arbiter` (its own thread), e.g. to keep a busy
+    /// hub off the thread of the agents that talk to it.
+    pub fn start_on(config: TransportConfig, arbiter: &actix::ArbiterHandle) -> Swarm {
+        Swarm::build(config, |supervisor| {
+            Supervisor::start_in_arbiter(arbiter, move |_| supervisor)
+        })
+    }
+
+    fn build(config: TransportConfig, start: impl FnOnce(Supervisor) -> Addr<Supervisor>) -> Swarm {
         let seed = random::seed();
         let node: Arc<str> = config
             .node_name
@@ -58,7 +70,7 @@ impl Swarm {
         let pending = Arc::new(SharedPending::new(config.max_pending_requests));
         let backlog = Arc::new(Backlog::new(config.max_backlog));
         let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
-        let addr = Supervisor::new(
+        let addr = start(Supervisor::new(
             node.to_string(),
             config.clone(),
             directory.clone(),
@@ -66,8 +78,7 @@ impl Swarm {
             backlog.clone(),
             stamper.clone(),
             seed,
-        )
-        .start();
+        ));
         Swarm {
             addr,
             node,

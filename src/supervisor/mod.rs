@@ -251,6 +251,19 @@ impl Supervisor {
             return Err(SendError::Expired(Box::new(Arc::unwrap_or_clone(msg))));
         }
         let size = msg.estimated_size();
+        // Nothing queued and room in the window: straight to the link (nothing to reorder).
+        if slot.queue.is_empty() && slot.in_flight < self.config.link_window {
+            if let Some(handle) = slot.handle.as_ref() {
+                slot.in_flight += 1;
+                slot.counters.record_out(size);
+                self.counters.record_out(size);
+                handle.outbound.do_send(LinkOutbound {
+                    message: msg,
+                    lane: Lane::Data,
+                });
+                return Ok(());
+            }
+        }
         if let Err(msg) = slot.queue.push(msg.priority, size, msg) {
             slot.counters.drops += 1;
             self.counters.drops += 1;

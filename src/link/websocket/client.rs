@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
-use super::frames::{close_code, Fault, Frames};
+use super::frames::{close_code, Fault, Frames, Unacked};
 use super::reassembly::Kind;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkFlushed, LinkHandle, LinkId,
@@ -101,6 +101,7 @@ impl LinkConnector for WsLink {
                             frames: Frames::new(format, &config),
                             sink: SinkWrite::new(sink, c),
                             peer: url,
+                            unacked: Unacked::default(),
                             closed_reported: false,
                         }
                     });
@@ -121,6 +122,7 @@ struct ClientLink {
     frames: Frames,
     sink: SinkWrite<WsMessage, Sink>,
     peer: String,
+    unacked: Unacked,
     closed_reported: bool,
 }
 
@@ -229,7 +231,7 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
 impl Handler<LinkOutbound> for ClientLink {
     type Result = ();
 
-    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
+    fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
         let size = match self.frames.encode(&out.message) {
             Ok((frame, size)) => {
                 if self.sink.write(frame).is_err() {
@@ -242,13 +244,27 @@ impl Handler<LinkOutbound> for ClientLink {
                 0
             }
         };
-        if out.lane == Lane::Data {
-            self.supervisor.do_send(LinkFlushed {
-                link: self.link,
-                count: 1,
-                bytes: size,
-            });
+        if out.lane == Lane::Data && self.unacked.add(size) {
+            ctx.notify(AckWritten);
         }
+    }
+}
+
+/// Reports the burst of written data messages to the supervisor.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct AckWritten;
+
+impl Handler<AckWritten> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, _: AckWritten, _: &mut Context<Self>) {
+        let (count, bytes) = self.unacked.take();
+        self.supervisor.do_send(LinkFlushed {
+            link: self.link,
+            count,
+            bytes,
+        });
     }
 }
 

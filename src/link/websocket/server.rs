@@ -23,7 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
-use super::frames::{close_code, negotiate, Fault, Frames};
+use super::frames::{close_code, negotiate, Fault, Frames, Unacked};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
 use crate::link::{
@@ -81,6 +81,7 @@ pub async fn upgrade(
         frames: Frames::new(format, config),
         peer,
         authenticated,
+        unacked: Unacked::default(),
         closed_reported: false,
     };
     let protocols = [format.subprotocol()];
@@ -99,6 +100,7 @@ struct Session {
     frames: Frames,
     peer: String,
     authenticated: bool,
+    unacked: Unacked,
     closed_reported: bool,
 }
 
@@ -210,25 +212,35 @@ impl Handler<LinkOutbound> for Session {
                     ws::Message::Text(t) => ctx.text(t),
                     _ => {}
                 }
-                if out.lane == Lane::Data {
-                    self.supervisor.do_send(LinkFlushed {
-                        link: self.link,
-                        count: 1,
-                        bytes: size,
-                    });
+                if out.lane == Lane::Data && self.unacked.add(size) {
+                    ctx.notify(AckWritten);
                 }
             }
             Err(e) => {
                 tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-                if out.lane == Lane::Data {
-                    self.supervisor.do_send(LinkFlushed {
-                        link: self.link,
-                        count: 1,
-                        bytes: 0,
-                    });
+                if out.lane == Lane::Data && self.unacked.add(0) {
+                    ctx.notify(AckWritten);
                 }
             }
         }
+    }
+}
+
+/// Reports the burst of written data messages to the supervisor.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct AckWritten;
+
+impl Handler<AckWritten> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: AckWritten, _: &mut Self::Context) {
+        let (count, bytes) = self.unacked.take();
+        self.supervisor.do_send(LinkFlushed {
+            link: self.link,
+            count,
+            bytes,
+        });
     }
 }
 
