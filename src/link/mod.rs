@@ -6,7 +6,7 @@
 //! module here with:
 //!
 //! * an actor that sends [`LinkOpened`] when its connection is up, [`LinkInbound`] for every
-//!   message it receives, [`LinkFlushed`] when it has written data messages (credit back),
+//!   message it receives (or [`LinkInboundBatch`] for a burst), [`LinkFlushed`] when it has written data messages (credit back),
 //!   and [`LinkClosed`] exactly once when it goes away (then stops);
 //! * that handles [`LinkOutbound`] (write one message; `Lane::Control` first) and
 //!   [`LinkClose`] (close and stop);
@@ -100,6 +100,17 @@ pub struct LinkInbound {
     pub message: Arc<Message>,
     /// Its size on the wire (estimated where nothing is encoded).
     pub size: usize,
+}
+
+/// Link → supervisor: several messages arrived, in order (one wake-up of the supervisor for a
+/// burst of frames).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkInboundBatch {
+    /// The link.
+    pub link: LinkId,
+    /// The messages with their sizes on the wire.
+    pub messages: Vec<(Arc<Message>, usize)>,
 }
 
 /// Link → supervisor: `count` data messages of `bytes` were written; that much window is free.

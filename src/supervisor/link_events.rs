@@ -3,6 +3,7 @@
 //! link closed (fail its requests, forget its routes, restart it if supervised).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix::{Context, Handler};
 use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeStep, Role, CAP_GZIP};
@@ -13,7 +14,10 @@ use super::link_slot::LinkSlot;
 use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
-use crate::link::{CloseKind, LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkOpened};
+use crate::link::{
+    CloseKind, LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkInboundBatch,
+    LinkOpened,
+};
 
 impl Supervisor {
     fn handshake_config(&self) -> HandshakeConfig {
@@ -180,11 +184,31 @@ impl Handler<LinkInbound> for Supervisor {
     fn handle(&mut self, inbound: LinkInbound, ctx: &mut Context<Self>) {
         let span = self.link_span(inbound.link);
         let _entered = span.enter();
-        let LinkInbound {
-            link,
-            message,
-            size,
-        } = inbound;
+        self.on_inbound(inbound.link, inbound.message, inbound.size, ctx);
+    }
+}
+
+impl Handler<LinkInboundBatch> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, batch: LinkInboundBatch, ctx: &mut Context<Self>) {
+        let span = self.link_span(batch.link);
+        let _entered = span.enter();
+        for (message, size) in batch.messages {
+            self.on_inbound(batch.link, message, size, ctx);
+        }
+    }
+}
+
+impl Supervisor {
+    /// One message arrived on `link`.
+    fn on_inbound(
+        &mut self,
+        link: LinkId,
+        message: Arc<Message>,
+        size: usize,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };

@@ -2,7 +2,7 @@
 //! backoff) by the supervisor through [`WsLink`].
 
 use actix::io::{SinkWrite, WriteHandler};
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, StreamHandler};
 use actix_codec::Framed;
 use awc::error::WsProtocolError;
 use awc::ws::{Codec, Frame, Message as WsMessage};
@@ -11,15 +11,10 @@ use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
-use super::frames::{close_code, Fault, Frames, Unacked};
+use super::endpoint::{FlushAcks, FlushInbound, LinkEnd, TRANSPORT};
+use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
-use crate::link::{
-    Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkFlushed, LinkHandle, LinkId,
-    LinkInbound, LinkOpened, LinkOutbound,
-};
-use crate::supervisor::Supervisor;
-
-const TRANSPORT: &str = "websocket";
+use crate::link::{Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkOutbound};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
@@ -96,13 +91,8 @@ impl LinkConnector for WsLink {
                     ClientLink::create(move |c| {
                         c.add_stream(stream);
                         ClientLink {
-                            link,
-                            supervisor,
-                            frames: Frames::new(format, &config),
+                            end: LinkEnd::new(link, supervisor, Frames::new(format, &config), url),
                             sink: SinkWrite::new(sink, c),
-                            peer: url,
-                            unacked: Unacked::default(),
-                            closed_reported: false,
                         }
                     });
                 }
@@ -117,43 +107,25 @@ impl LinkConnector for WsLink {
 
 /// One outbound WebSocket connection.
 struct ClientLink {
-    link: LinkId,
-    supervisor: Addr<Supervisor>,
-    frames: Frames,
+    end: LinkEnd,
     sink: SinkWrite<WsMessage, Sink>,
-    peer: String,
-    unacked: Unacked,
-    closed_reported: bool,
 }
 
 impl ClientLink {
-    fn report_closed(&mut self, reason: String) {
-        if !self.closed_reported {
-            self.closed_reported = true;
-            self.supervisor.do_send(LinkClosed {
-                link: self.link,
-                reason,
-            });
-        }
-    }
-
     fn fail(&mut self, fault: Fault, ctx: &mut Context<Self>) {
-        tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket link");
+        self.end.log_fault(&fault);
         let _ = self
             .sink
             .write(WsMessage::Close(Some(fault.close_reason())));
         self.sink.close();
-        self.report_closed(fault.reason);
+        self.end.closed(fault.reason);
         ctx.stop();
     }
 
-    fn inbound(&mut self, kind: Kind, bytes: &[u8], ctx: &mut Context<Self>) {
-        match self.frames.on_data(kind, bytes) {
-            Ok(message) => self.supervisor.do_send(LinkInbound {
-                link: self.link,
-                message,
-                size: bytes.len(),
-            }),
+    fn data(&mut self, kind: Kind, bytes: &[u8], ctx: &mut Context<Self>) {
+        match self.end.received(kind, bytes) {
+            Ok(true) => ctx.notify(FlushInbound),
+            Ok(false) => {}
             Err(fault) => self.fail(fault, ctx),
         }
     }
@@ -164,27 +136,23 @@ impl Actor for ClientLink {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
-        self.supervisor.do_send(LinkOpened {
-            link: self.link,
-            transport: TRANSPORT,
-            peer: self.peer.clone(),
-            role: Role::Initiator,
-            handle: LinkHandle {
-                outbound: me.clone().recipient(),
-                close: me.recipient(),
-            },
-            authenticated: true,
-        });
+        // We initiated the connection: the peer authenticates us, not the other way round.
+        self.end.opened(
+            Role::Initiator,
+            me.clone().recipient(),
+            me.recipient(),
+            true,
+        );
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.report_closed("connection closed".into());
+        self.end.closed("connection closed".into());
     }
 }
 
 impl WriteHandler<WsProtocolError> for ClientLink {
     fn error(&mut self, err: WsProtocolError, ctx: &mut Context<Self>) -> actix::Running {
-        self.report_closed(format!("write failed: {err}"));
+        self.end.closed(format!("write failed: {err}"));
         ctx.stop();
         actix::Running::Stop
     }
@@ -193,14 +161,14 @@ impl WriteHandler<WsProtocolError> for ClientLink {
 impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
     fn handle(&mut self, item: Result<Frame, WsProtocolError>, ctx: &mut Context<Self>) {
         match item {
-            Ok(Frame::Binary(bytes)) => self.inbound(Kind::Binary, &bytes, ctx),
-            Ok(Frame::Text(bytes)) => self.inbound(Kind::Text, &bytes, ctx),
-            Ok(Frame::Continuation(item)) => match self.frames.on_fragment(item) {
-                Ok(Some((message, size))) => self.supervisor.do_send(LinkInbound {
-                    link: self.link,
-                    message,
-                    size,
-                }),
+            Ok(Frame::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
+            Ok(Frame::Text(bytes)) => self.data(Kind::Text, &bytes, ctx),
+            Ok(Frame::Continuation(item)) => match self.end.frames.on_fragment(item) {
+                Ok(Some((message, size))) => {
+                    if self.end.push_inbound(message, size) {
+                        ctx.notify(FlushInbound);
+                    }
+                }
                 Ok(None) => {}
                 Err(fault) => self.fail(fault, ctx),
             },
@@ -212,18 +180,19 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
                 let why = reason
                     .and_then(|r| r.description)
                     .unwrap_or_else(|| "no reason".into());
-                self.report_closed(format!("peer closed the connection: {why}"));
+                self.end
+                    .closed(format!("peer closed the connection: {why}"));
                 ctx.stop();
             }
             Err(e) => {
-                self.report_closed(format!("protocol error: {e}"));
+                self.end.closed(format!("protocol error: {e}"));
                 ctx.stop();
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.report_closed("connection closed by peer".into());
+        self.end.closed("connection closed by peer".into());
         ctx.stop();
     }
 }
@@ -232,39 +201,37 @@ impl Handler<LinkOutbound> for ClientLink {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
-        let size = match self.frames.encode(&out.message) {
+        let size = match self.end.frames.encode(&out.message) {
             Ok((frame, size)) => {
                 if self.sink.write(frame).is_err() {
-                    tracing::debug!(link = %self.link, "write after close");
+                    tracing::debug!(link = %self.end.link, "write after close");
                 }
                 size
             }
             Err(e) => {
-                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                tracing::warn!(link = %self.end.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
                 0
             }
         };
-        if out.lane == Lane::Data && self.unacked.add(size) {
-            ctx.notify(AckWritten);
+        if out.lane == Lane::Data && self.end.written(size) {
+            ctx.notify(FlushAcks);
         }
     }
 }
 
-/// Reports the burst of written data messages to the supervisor.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-struct AckWritten;
-
-impl Handler<AckWritten> for ClientLink {
+impl Handler<FlushInbound> for ClientLink {
     type Result = ();
 
-    fn handle(&mut self, _: AckWritten, _: &mut Context<Self>) {
-        let (count, bytes) = self.unacked.take();
-        self.supervisor.do_send(LinkFlushed {
-            link: self.link,
-            count,
-            bytes,
-        });
+    fn handle(&mut self, _: FlushInbound, _: &mut Context<Self>) {
+        self.end.flush_inbound();
+    }
+}
+
+impl Handler<FlushAcks> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushAcks, _: &mut Context<Self>) {
+        self.end.flush_acks();
     }
 }
 
@@ -277,7 +244,7 @@ impl Handler<LinkClose> for ClientLink {
             description: Some(close.reason.clone()),
         })));
         self.sink.close();
-        self.report_closed(close.reason);
+        self.end.closed(close.reason);
         ctx.stop();
     }
 }

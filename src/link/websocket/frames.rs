@@ -75,31 +75,6 @@ pub fn close_code(kind: CloseKind) -> CloseCode {
     }
 }
 
-/// Data messages written but not yet reported to the supervisor. Reported once per burst: the
-/// link notifies itself on the first write, and that notice is handled after every write
-/// already in its mailbox, so one `LinkFlushed` covers them all.
-#[derive(Debug, Default)]
-pub struct Unacked {
-    count: usize,
-    bytes: usize,
-}
-
-impl Unacked {
-    /// Records a written data message; `true` when it starts a new burst (notify yourself).
-    pub fn add(&mut self, bytes: usize) -> bool {
-        self.count += 1;
-        self.bytes += bytes;
-        self.count == 1
-    }
-
-    /// Takes the burst: (messages, bytes).
-    pub fn take(&mut self) -> (usize, usize) {
-        let burst = (self.count, self.bytes);
-        *self = Unacked::default();
-        burst
-    }
-}
-
 /// Frame handling state of one connection.
 #[derive(Debug)]
 pub struct Frames {

@@ -3,6 +3,7 @@
 //!
 //! * [`server`] — `scope("/swarm")` / `upgrade`: one session actor per connection.
 //! * [`client`] — [`WsLink`]: the connector for outbound links.
+//! * [`endpoint`] — what both ends share: bursts of frames to few supervisor messages.
 //! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
 //! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
 //!
@@ -10,6 +11,7 @@
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
 
 pub mod client;
+pub mod endpoint;
 pub mod frames;
 pub mod reassembly;
 pub mod server;

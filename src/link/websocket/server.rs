@@ -18,22 +18,17 @@
 //! # }
 //! ```
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Handler, StreamHandler};
+use actix::{Actor, ActorContext, AsyncContext, Handler, StreamHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
-use super::frames::{close_code, negotiate, Fault, Frames, Unacked};
+use super::endpoint::{FlushAcks, FlushInbound, LinkEnd};
+use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
-use crate::link::{
-    Lane, LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkOpened,
-    LinkOutbound,
-};
-use crate::supervisor::Supervisor;
+use crate::link::{Lane, LinkClose, LinkId, LinkOutbound};
 use crate::Swarm;
-
-const TRANSPORT: &str = "websocket";
 
 /// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
 /// [`Swarm`] in the app data (`App::app_data(web::Data::new(swarm))`).
@@ -76,13 +71,13 @@ pub async fn upgrade(
         }
     };
     let session = Session {
-        link: LinkId::next(),
-        supervisor: swarm.addr().clone(),
-        frames: Frames::new(format, config),
-        peer,
+        end: LinkEnd::new(
+            LinkId::next(),
+            swarm.addr().clone(),
+            Frames::new(format, config),
+            peer,
+        ),
         authenticated,
-        unacked: Unacked::default(),
-        closed_reported: false,
     };
     let protocols = [format.subprotocol()];
     let mut builder = ws::WsResponseBuilder::new(session, &req, stream)
@@ -95,40 +90,22 @@ pub async fn upgrade(
 
 /// One accepted WebSocket connection.
 struct Session {
-    link: LinkId,
-    supervisor: Addr<Supervisor>,
-    frames: Frames,
-    peer: String,
+    end: LinkEnd,
     authenticated: bool,
-    unacked: Unacked,
-    closed_reported: bool,
 }
 
 impl Session {
-    fn report_closed(&mut self, reason: String) {
-        if !self.closed_reported {
-            self.closed_reported = true;
-            self.supervisor.do_send(LinkClosed {
-                link: self.link,
-                reason,
-            });
-        }
-    }
-
     fn fail(&mut self, fault: Fault, ctx: &mut ws::WebsocketContext<Self>) {
-        tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket session");
+        self.end.log_fault(&fault);
         ctx.close(Some(fault.close_reason()));
-        self.report_closed(fault.reason);
+        self.end.closed(fault.reason);
         ctx.stop();
     }
 
-    fn inbound(&mut self, kind: Kind, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
-        match self.frames.on_data(kind, bytes) {
-            Ok(message) => self.supervisor.do_send(LinkInbound {
-                link: self.link,
-                message,
-                size: bytes.len(),
-            }),
+    fn data(&mut self, kind: Kind, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        match self.end.received(kind, bytes) {
+            Ok(true) => ctx.notify(FlushInbound),
+            Ok(false) => {}
             Err(fault) => self.fail(fault, ctx),
         }
     }
@@ -139,35 +116,30 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let me = ctx.address();
-        self.supervisor.do_send(LinkOpened {
-            link: self.link,
-            transport: TRANSPORT,
-            peer: self.peer.clone(),
-            role: Role::Acceptor,
-            handle: LinkHandle {
-                outbound: me.clone().recipient(),
-                close: me.recipient(),
-            },
-            authenticated: self.authenticated,
-        });
+        self.end.opened(
+            Role::Acceptor,
+            me.clone().recipient(),
+            me.recipient(),
+            self.authenticated,
+        );
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.report_closed("connection closed".into());
+        self.end.closed("connection closed".into());
     }
 }
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
     fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         match item {
-            Ok(ws::Message::Binary(bytes)) => self.inbound(Kind::Binary, &bytes, ctx),
-            Ok(ws::Message::Text(text)) => self.inbound(Kind::Text, text.as_bytes(), ctx),
-            Ok(ws::Message::Continuation(item)) => match self.frames.on_fragment(item) {
-                Ok(Some((message, size))) => self.supervisor.do_send(LinkInbound {
-                    link: self.link,
-                    message,
-                    size,
-                }),
+            Ok(ws::Message::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
+            Ok(ws::Message::Text(text)) => self.data(Kind::Text, text.as_bytes(), ctx),
+            Ok(ws::Message::Continuation(item)) => match self.end.frames.on_fragment(item) {
+                Ok(Some((message, size))) => {
+                    if self.end.push_inbound(message, size) {
+                        ctx.notify(FlushInbound);
+                    }
+                }
                 Ok(None) => {}
                 Err(fault) => self.fail(fault, ctx),
             },
@@ -175,13 +147,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
             Ok(ws::Message::Close(reason)) => {
                 ctx.close(reason);
-                self.report_closed("peer closed the connection".into());
+                self.end.closed("peer closed the connection".into());
                 ctx.stop();
             }
             Err(ws::ProtocolError::Io(e)) => {
                 // The peer went away without a close frame (process killed, network gone).
-                tracing::debug!(link = %self.link, peer = %self.peer, error = %e, "connection lost");
-                self.report_closed(format!("connection lost: {e}"));
+                tracing::debug!(link = %self.end.link, peer = %self.end.peer, error = %e, "connection lost");
+                self.end.closed(format!("connection lost: {e}"));
                 ctx.stop();
             }
             Err(e) => {
@@ -205,42 +177,39 @@ impl Handler<LinkOutbound> for Session {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Self::Context) {
-        match self.frames.encode(&out.message) {
+        let size = match self.end.frames.encode(&out.message) {
             Ok((frame, size)) => {
                 match frame {
                     ws::Message::Binary(b) => ctx.binary(b),
                     ws::Message::Text(t) => ctx.text(t),
                     _ => {}
                 }
-                if out.lane == Lane::Data && self.unacked.add(size) {
-                    ctx.notify(AckWritten);
-                }
+                size
             }
             Err(e) => {
-                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-                if out.lane == Lane::Data && self.unacked.add(0) {
-                    ctx.notify(AckWritten);
-                }
+                tracing::warn!(link = %self.end.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                0
             }
+        };
+        if out.lane == Lane::Data && self.end.written(size) {
+            ctx.notify(FlushAcks);
         }
     }
 }
 
-/// Reports the burst of written data messages to the supervisor.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-struct AckWritten;
-
-impl Handler<AckWritten> for Session {
+impl Handler<FlushInbound> for Session {
     type Result = ();
 
-    fn handle(&mut self, _: AckWritten, _: &mut Self::Context) {
-        let (count, bytes) = self.unacked.take();
-        self.supervisor.do_send(LinkFlushed {
-            link: self.link,
-            count,
-            bytes,
-        });
+    fn handle(&mut self, _: FlushInbound, _: &mut Self::Context) {
+        self.end.flush_inbound();
+    }
+}
+
+impl Handler<FlushAcks> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushAcks, _: &mut Self::Context) {
+        self.end.flush_acks();
     }
 }
 
@@ -252,7 +221,7 @@ impl Handler<LinkClose> for Session {
             code: close_code(close.kind),
             description: Some(close.reason.clone()),
         }));
-        self.report_closed(close.reason);
+        self.end.closed(close.reason);
         ctx.stop();
     }
 }

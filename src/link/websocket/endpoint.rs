@@ -1,0 +1,157 @@
+//! What the two ends of a WebSocket link share: the link id, the supervisor, frame handling,
+//! and the bookkeeping that turns bursts of frames into few supervisor messages.
+//!
+//! Inbound messages of one burst travel to the supervisor in one [`LinkInboundBatch`], and
+//! writes of one burst are acknowledged with one [`LinkFlushed`]: the actor notifies itself on
+//! the first item of a burst, and that notice is handled after everything already in its
+//! mailbox. Pending inbound messages are always handed over before the link reports itself
+//! closed, so nothing received is lost to ordering.
+
+use std::sync::Arc;
+
+use actix::{Addr, Recipient};
+use swarm_protocol::core::handshake::Role;
+use swarm_protocol::Message;
+
+use super::frames::{Fault, Frames};
+use super::reassembly::Kind;
+use crate::link::{
+    LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkInboundBatch,
+    LinkOpened, LinkOutbound,
+};
+use crate::supervisor::Supervisor;
+
+/// Transport name of WebSocket links.
+pub const TRANSPORT: &str = "websocket";
+
+/// One end of a WebSocket link.
+#[derive(Debug)]
+pub struct LinkEnd {
+    /// The link.
+    pub link: LinkId,
+    /// The node's supervisor.
+    pub supervisor: Addr<Supervisor>,
+    /// Frame decoding and encoding.
+    pub frames: Frames,
+    /// Peer address, for logs.
+    pub peer: String,
+    inbound: Vec<(Arc<Message>, usize)>,
+    unacked_count: usize,
+    unacked_bytes: usize,
+    closed_reported: bool,
+}
+
+impl LinkEnd {
+    /// The end of `link` toward `peer`.
+    pub fn new(link: LinkId, supervisor: Addr<Supervisor>, frames: Frames, peer: String) -> Self {
+        LinkEnd {
+            link,
+            supervisor,
+            frames,
+            peer,
+            inbound: Vec::new(),
+            unacked_count: 0,
+            unacked_bytes: 0,
+            closed_reported: false,
+        }
+    }
+
+    /// Tells the supervisor the connection is up.
+    pub fn opened(
+        &self,
+        role: Role,
+        outbound: Recipient<LinkOutbound>,
+        close: Recipient<LinkClose>,
+        authenticated: bool,
+    ) {
+        self.supervisor.do_send(LinkOpened {
+            link: self.link,
+            transport: TRANSPORT,
+            peer: self.peer.clone(),
+            role,
+            handle: LinkHandle { outbound, close },
+            authenticated,
+        });
+    }
+
+    /// Decodes a complete data frame into the inbound burst; `Ok(true)` when it starts a burst
+    /// (the actor must notify itself to [`LinkEnd::flush_inbound`]).
+    pub fn received(&mut self, kind: Kind, bytes: &[u8]) -> Result<bool, Fault> {
+        let message = self.frames.on_data(kind, bytes)?;
+        Ok(self.push_inbound(message, bytes.len()))
+    }
+
+    /// Adds a decoded message to the inbound burst; `true` when it starts one.
+    pub fn push_inbound(&mut self, message: Arc<Message>, size: usize) -> bool {
+        self.inbound.push((message, size));
+        self.inbound.len() == 1
+    }
+
+    /// Hands the inbound burst to the supervisor.
+    pub fn flush_inbound(&mut self) {
+        match self.inbound.len() {
+            0 => {}
+            1 => {
+                if let Some((message, size)) = self.inbound.pop() {
+                    self.supervisor.do_send(LinkInbound {
+                        link: self.link,
+                        message,
+                        size,
+                    });
+                }
+            }
+            _ => self.supervisor.do_send(LinkInboundBatch {
+                link: self.link,
+                messages: std::mem::take(&mut self.inbound),
+            }),
+        }
+    }
+
+    /// Records a written data message; `true` when it starts a burst (notify yourself to
+    /// [`LinkEnd::flush_acks`]).
+    pub fn written(&mut self, bytes: usize) -> bool {
+        self.unacked_count += 1;
+        self.unacked_bytes += bytes;
+        self.unacked_count == 1
+    }
+
+    /// Reports the burst of written data messages to the supervisor.
+    pub fn flush_acks(&mut self) {
+        if self.unacked_count > 0 {
+            self.supervisor.do_send(LinkFlushed {
+                link: self.link,
+                count: self.unacked_count,
+                bytes: self.unacked_bytes,
+            });
+            self.unacked_count = 0;
+            self.unacked_bytes = 0;
+        }
+    }
+
+    /// Reports the link closed (once), after handing over what was received.
+    pub fn closed(&mut self, reason: String) {
+        if !self.closed_reported {
+            self.flush_inbound();
+            self.closed_reported = true;
+            self.supervisor.do_send(LinkClosed {
+                link: self.link,
+                reason,
+            });
+        }
+    }
+
+    /// Logs a fault that closes the connection.
+    pub fn log_fault(&self, fault: &Fault) {
+        tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket connection");
+    }
+}
+
+/// A link actor's notice to itself: hand over the burst of inbound messages.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct FlushInbound;
+
+/// A link actor's notice to itself: acknowledge the burst of written messages.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct FlushAcks;
