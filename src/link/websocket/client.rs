@@ -24,6 +24,8 @@ pub struct WsLink {
     url: String,
     format: WireFormat,
     token: Option<String>,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for WsLink {
@@ -44,7 +46,28 @@ impl WsLink {
             url: url.into(),
             format: WireFormat::MessagePack,
             token: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Uses `config` for `wss://` (e.g. [`client_config`](super::tls::client_config) with a
+    /// private CA). Without it, `wss://` trusts the public web PKI roots.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// The HTTP client for one connection attempt (HTTP/1.1 only: WebSocket upgrades need it).
+    fn http_client(&self) -> awc::Client {
+        let connector = awc::Connector::new().max_http_version(awc::http::Version::HTTP_11);
+        #[cfg(feature = "tls")]
+        let connector = match &self.tls {
+            Some(config) => connector.rustls_0_23(config.clone()),
+            None => connector,
+        };
+        awc::Client::builder().connector(connector).finish()
     }
 
     /// Presents `token` as `Authorization: Bearer <token>` on every (re)connect.
@@ -71,13 +94,15 @@ impl LinkConnector for WsLink {
 
     fn connect(&mut self, ctx: LinkContext) {
         let (url, format, token) = (self.url.clone(), self.format, self.token.clone());
+        let this = self.clone();
         actix::spawn(async move {
             let LinkContext {
                 link,
                 supervisor,
                 config,
             } = ctx;
-            let mut request = awc::Client::new()
+            let mut request = this
+                .http_client()
                 .ws(url.as_str())
                 .protocols([format.subprotocol()])
                 .max_frame_size(config.max_message_size.saturating_add(16));

@@ -6,6 +6,7 @@
 //! * [`endpoint`] — what both ends share: bursts of frames to few supervisor messages.
 //! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
 //! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
+//! * `tls` (feature `tls`) — rustls configurations for `wss://` servers and clients.
 //!
 //! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
@@ -15,6 +16,8 @@ pub mod endpoint;
 pub mod frames;
 pub mod reassembly;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::WsLink;
 pub use server::{scope, upgrade};
