@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --example ws_client -- --url ws://127.0.0.1:8080/swarm [--token SECRET] [--count N]
+//! cargo run --features tls --example ws_client -- --url wss://localhost:8443/swarm --ca target/ws_server_cert.der
 //! ```
 //! `--count N` exits (0) after N answered requests.
 
@@ -44,6 +45,9 @@ fn main() {
         if let Some(token) = token {
             link = link.with_token(token);
         }
+        if let Some(ca) = common::flag("--ca") {
+            link = trust(link, &ca);
+        }
         swarm.connect(link);
         println!("connecting to {url}");
         while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
@@ -70,4 +74,20 @@ fn main() {
             actix_rt::time::sleep(Duration::from_millis(500)).await;
         }
     });
+}
+
+/// Trusts the DER certificate in `path` for `wss://`.
+#[cfg(feature = "tls")]
+fn trust(link: WsLink, path: &str) -> WsLink {
+    let der = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let roots = [rustls::pki_types::CertificateDer::from(der)];
+    link.with_tls(
+        swarm_transport::link::websocket::tls::client_config(roots).expect("a valid certificate"),
+    )
+}
+
+#[cfg(not(feature = "tls"))]
+fn trust(_: WsLink, _: &str) -> WsLink {
+    eprintln!("--ca needs the `tls` feature: cargo run --features tls --example ws_client");
+    std::process::exit(2);
 }

@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! cargo run --example ws_server -- --bind 127.0.0.1:8080 [--token SECRET]
+//! cargo run --features tls --example ws_server -- --bind 127.0.0.1:8443 --tls
 //! ```
-//! Then connect with `cargo run --example ws_client -- --url ws://127.0.0.1:8080/swarm`.
+//! Then connect with `cargo run --example ws_client -- --url ws://127.0.0.1:8080/swarm`. With
+//! `--tls` the server generates a self-signed certificate for `localhost`, writes it to
+//! `target/ws_server_cert.der` and serves `wss://`; the client trusts it with `--ca`.
 
 mod common;
 
@@ -54,6 +57,7 @@ fn main() -> std::io::Result<()> {
     common::init_tracing();
     let bind = common::flag("--bind").unwrap_or_else(|| "127.0.0.1:8080".into());
     let token = common::flag("--token");
+    let tls = std::env::args().any(|a| a == "--tls");
     actix::System::new().block_on(async move {
         let mut config = TransportConfig::default().with_node_name("server");
         if let Some(token) = token {
@@ -71,11 +75,40 @@ fn main() -> std::io::Result<()> {
             App::new()
                 .app_data(data.clone())
                 .service(websocket::scope("/swarm"))
-        })
-        .bind(&bind)?;
+        });
+        #[cfg(feature = "tls")]
+        let (server, scheme) = if tls {
+            (server.bind_rustls_0_23(&bind, self_signed()?)?, "wss")
+        } else {
+            (server.bind(&bind)?, "ws")
+        };
+        #[cfg(not(feature = "tls"))]
+        let (server, scheme) = if tls {
+            return Err(std::io::Error::other(
+                "--tls needs the `tls` feature: cargo run --features tls --example ws_server",
+            ));
+        } else {
+            (server.bind(&bind)?, "ws")
+        };
         for addr in server.addrs() {
-            println!("listening on ws://{addr}/swarm");
+            println!("listening on {scheme}://{addr}/swarm");
         }
         server.run().await
     })
+}
+
+/// A TLS configuration with a freshly generated self-signed certificate for `localhost`
+/// (also written to `target/ws_server_cert.der` for clients to trust).
+#[cfg(feature = "tls")]
+fn self_signed() -> std::io::Result<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .map_err(std::io::Error::other)?;
+    let der = cert.cert.der().to_vec();
+    std::fs::create_dir_all("target")?;
+    std::fs::write("target/ws_server_cert.der", &der)?;
+    println!("self-signed certificate for localhost written to target/ws_server_cert.der");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    swarm_transport::link::websocket::tls::server_config(vec![CertificateDer::from(der)], key)
+        .map_err(std::io::Error::other)
 }
