@@ -6,11 +6,13 @@
 //! ```
 //! Results and ratios are recorded in docs/BENCHMARKS.md.
 
-use std::future::Future;
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use common::{timed, Echo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -80,23 +82,6 @@ impl Handler<Ping> for Counter {
     }
 }
 
-/// Answers requests with their params.
-struct Echo(Swarm);
-
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-
-impl Handler<Delivery> for Echo {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        if let Some((_, params)) = d.as_request() {
-            self.0.do_send(d.reply(Ok(params.clone())));
-        }
-    }
-}
-
 fn counter() -> Addr<Counter> {
     Counter {
         seen: 0,
@@ -104,21 +89,6 @@ fn counter() -> Addr<Counter> {
         done: None,
     }
     .start()
-}
-
-/// Runs `round` `iters` times inside the actix system; returns the total time.
-fn timed<F: Future<Output = ()>>(
-    system: &SystemRunner,
-    iters: u64,
-    mut round: impl FnMut() -> F,
-) -> Duration {
-    system.block_on(async {
-        let start = Instant::now();
-        for _ in 0..iters {
-            round().await;
-        }
-        start.elapsed()
-    })
 }
 
 // ----- benchmarks -----------------------------------------------------------------------------

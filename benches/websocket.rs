@@ -10,16 +10,18 @@
 //! cargo bench --bench websocket
 //! ```
 
-use std::future::Future;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use actix_web_actors::ws;
+use common::{timed, Echo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
-use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
+use swarm_transport::{Message, Swarm, TransportConfig, Value};
 
 const ONE_WAY_BATCH: u64 = 5_000;
 const LARGE_BATCH: u64 = 200;
@@ -49,38 +51,6 @@ async fn raw_route(
     ws::WsResponseBuilder::new(RawEcho, &req, stream)
         .frame_size(1 << 20)
         .start()
-}
-
-/// Answers requests with their params; ignores everything else.
-struct Echo(Swarm);
-
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-
-impl Handler<Delivery> for Echo {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        if let Some((_, params)) = d.as_request() {
-            self.0.do_send(d.reply(Ok(params.clone())));
-        }
-    }
-}
-
-/// Runs `round` `iters` times inside the actix system; returns the total time.
-fn timed<F: Future<Output = ()>>(
-    system: &SystemRunner,
-    iters: u64,
-    mut round: impl FnMut() -> F,
-) -> Duration {
-    system.block_on(async {
-        let start = Instant::now();
-        for _ in 0..iters {
-            round().await;
-        }
-        start.elapsed()
-    })
 }
 
 struct Setup {

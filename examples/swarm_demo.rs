@@ -391,22 +391,12 @@ async fn run() -> Result<(), String> {
 /// the coordinator on `hub` and a worker on `remote` talk across the socket.
 #[cfg(feature = "websocket")]
 async fn websocket_node(hub: &Swarm) -> Result<Swarm, String> {
-    use actix_web::{web, App, HttpServer};
     use swarm_transport::link::websocket::{self, WsLink};
 
     println!("8. a third node joins over a WebSocket on loopback");
-    let data = web::Data::new(hub.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .service(websocket::scope("/swarm"))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .map_err(|e| format!("cannot bind: {e}"))?;
-    let addr = server.addrs()[0];
-    actix_rt::spawn(server.run());
+    let addr = websocket::serve(hub, "127.0.0.1:0".parse().expect("an address"))
+        .map_err(|e| format!("cannot serve the endpoint: {e}"))?
+        .addr;
     let remote = Swarm::start(config("remote"));
     remote.register(
         "worker-2",

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
 use common::*;
 use swarm_transport::link::websocket;
 use swarm_transport::{Message, Swarm, TransportConfig, Value};
@@ -34,20 +33,8 @@ fn python() -> PathBuf {
 async fn python_peer_speaks_the_protocol_both_ways() {
     let hub = Swarm::start(TransportConfig::default().with_node_name("rust-hub"));
     echo(&hub, "echo");
-    let data = web::Data::new(hub.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .service(websocket::scope("/swarm"))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
+    let websocket::EndpointServer { addr, handle } =
+        websocket::serve(&hub, "127.0.0.1:0".parse().unwrap()).unwrap();
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
     let mut child = Command::new(python())

@@ -5,7 +5,6 @@ mod common;
 
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
 use common::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use swarm_transport::link::websocket::{self, tls, WsLink};
@@ -33,20 +32,9 @@ async fn wss_round_trip_and_untrusted_certificate_rejected() {
 
     let hub = Swarm::start(config("hub"));
     echo(&hub, "echo");
-    let data = web::Data::new(hub.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .service(websocket::scope("/swarm"))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind_rustls_0_23("127.0.0.1:0", server_tls)
-    .unwrap();
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
+    let websocket::EndpointServer { addr, handle } =
+        websocket::serve_tls(&hub, "127.0.0.1:0".parse().unwrap(), server_tls).unwrap();
+    let port = addr.port();
     let url = format!("wss://localhost:{port}/swarm");
 
     // Trusting the generated certificate: served over TLS.

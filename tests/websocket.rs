@@ -7,7 +7,6 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
@@ -39,21 +38,8 @@ fn serve(swarm: &Swarm) -> (SocketAddr, actix_web::dev::ServerHandle) {
 
 /// Serves `swarm` on `addr`.
 fn serve_on(swarm: &Swarm, addr: SocketAddr) -> (SocketAddr, actix_web::dev::ServerHandle) {
-    let data = web::Data::new(swarm.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .service(websocket::scope("/swarm"))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(addr)
-    .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    (addr, handle)
+    let server = websocket::serve(swarm, addr).unwrap();
+    (server.addr, server.handle)
 }
 
 #[actix_rt::test]

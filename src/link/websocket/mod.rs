@@ -20,4 +20,6 @@ pub mod server;
 pub mod tls;
 
 pub use client::WsLink;
-pub use server::{scope, upgrade};
+#[cfg(feature = "tls")]
+pub use server::serve_tls;
+pub use server::{scope, serve, upgrade, EndpointServer};

@@ -36,6 +36,52 @@ pub fn scope(path: &str) -> actix_web::Scope {
     web::scope(path).route("", web::get().to(upgrade))
 }
 
+/// A running server for the endpoint alone (for nodes without an app of their own, tools and
+/// tests): one worker, no signal handlers; stop it with the returned handle.
+pub struct EndpointServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Stops it.
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// Builds the one-route server for `$swarm`, binds it with `$bind` (given the server as
+/// `$server`), and runs it on the current actix `System`.
+macro_rules! start_endpoint {
+    ($swarm:expr, $server:ident => $bind:expr) => {{
+        let data = web::Data::new($swarm.clone());
+        let $server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(data.clone())
+                .service(scope("/swarm"))
+        })
+        .workers(1)
+        .disable_signals();
+        let bound = $bind?;
+        let addr = bound.addrs()[0];
+        let running = bound.run();
+        let handle = running.handle();
+        actix_web::rt::spawn(running);
+        Ok(EndpointServer { addr, handle })
+    }};
+}
+
+/// Serves `swarm`'s endpoint at `/swarm` on `addr` (port 0 picks a free port) over plain
+/// WebSocket. Call inside the actix `System`.
+pub fn serve(swarm: &Swarm, addr: std::net::SocketAddr) -> std::io::Result<EndpointServer> {
+    start_endpoint!(swarm, server => server.bind(addr))
+}
+
+/// Serves `swarm`'s endpoint at `/swarm` on `addr` over TLS (`wss://`).
+#[cfg(feature = "tls")]
+pub fn serve_tls(
+    swarm: &Swarm,
+    addr: std::net::SocketAddr,
+    tls: rustls::ServerConfig,
+) -> std::io::Result<EndpointServer> {
+    start_endpoint!(swarm, server => server.bind_rustls_0_23(addr, tls))
+}
+
 /// The upgrade handler, for apps that route it themselves.
 pub async fn upgrade(
     req: HttpRequest,
