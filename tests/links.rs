@@ -328,6 +328,7 @@ impl Actor for ScriptedActor {
             handle: LinkHandle {
                 outbound: me.clone().recipient(),
                 close: me.recipient(),
+                configure: None,
             },
             authenticated: true,
         });

@@ -417,3 +417,47 @@ async fn token_auth_on_the_upgrade_or_in_the_hello() {
     );
     server.stop(false).await;
 }
+
+/// Bytes the hub received over its WebSocket links.
+async fn bytes_in(hub: &Swarm) -> u64 {
+    hub.stats()
+        .await
+        .unwrap()
+        .links
+        .iter()
+        .map(|l| l.counters.bytes_in)
+        .sum()
+}
+
+#[actix_rt::test]
+async fn large_bodies_are_gzipped_only_when_both_sides_announce_it() {
+    let text = Value::from("swarm ".repeat(40_000)); // 240 kB, very compressible
+    for compress_client in [true, false] {
+        let hub = Swarm::start(config("hub").with_max_message_size(1 << 20));
+        let got = Recorder::default();
+        hub.register("sink", got.start().recipient());
+        let (addr, server) = serve(&hub);
+        let client = Swarm::start(
+            config("client")
+                .with_max_message_size(1 << 20)
+                .with_compression(compress_client, 1024),
+        );
+        client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+        wait_route(&client, "sink").await;
+        let before = bytes_in(&hub).await;
+        client.do_send(Message::event("client", "big", text.clone()).to("sink"));
+        wait_until(Duration::from_secs(10), "delivered", || got.len() == 1).await;
+        let on_the_wire = bytes_in(&hub).await - before;
+        assert_eq!(
+            got.messages()[0].payload,
+            Message::event("client", "big", text.clone()).payload,
+            "the body arrives intact"
+        );
+        if compress_client {
+            assert!(on_the_wire < 20_000, "compressed: {on_the_wire} bytes");
+        } else {
+            assert!(on_the_wire > 240_000, "not compressed: {on_the_wire} bytes");
+        }
+        server.stop(false).await;
+    }
+}

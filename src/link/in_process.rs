@@ -220,6 +220,7 @@ impl Handler<Pair> for Endpoint {
             handle: LinkHandle {
                 outbound: addr.clone().recipient(),
                 close: addr.recipient(),
+                configure: None,
             },
             authenticated: true,
         });

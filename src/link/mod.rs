@@ -63,6 +63,9 @@ pub struct LinkHandle {
     pub outbound: Recipient<LinkOutbound>,
     /// Where the close order goes.
     pub close: Recipient<LinkClose>,
+    /// Where the outcome of the handshake goes, for links that encode (`None`: nothing to
+    /// configure, as in one process).
+    pub configure: Option<Recipient<LinkConfigure>>,
 }
 
 impl fmt::Debug for LinkHandle {
@@ -170,6 +173,14 @@ impl CloseKind {
             RejectCode::Limits => CloseKind::TooBig,
         }
     }
+}
+
+/// Supervisor → link: what the handshake agreed that changes how the link encodes.
+#[derive(Debug, Clone, Copy, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkConfigure {
+    /// Both sides announced `gzip`: compress bodies above the threshold.
+    pub compression: bool,
 }
 
 /// Supervisor → link: close (say goodbye if the transport can) and stop.

@@ -15,8 +15,8 @@ use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
 use crate::link::{
-    CloseKind, LinkClose, LinkClosed, LinkFlushed, LinkId, LinkInbound, LinkInboundBatch,
-    LinkOpened,
+    CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkId, LinkInbound,
+    LinkInboundBatch, LinkOpened,
 };
 
 impl Supervisor {
@@ -61,6 +61,12 @@ impl Supervisor {
         };
         match handshake.on_control(operation, authorize) {
             HandshakeStep::Done { reply, negotiated } => {
+                if self.config.enable_compression && negotiated.has(CAP_GZIP) {
+                    if let Some(configure) = slot.handle.as_ref().and_then(|h| h.configure.as_ref())
+                    {
+                        configure.do_send(LinkConfigure { compression: true });
+                    }
+                }
                 slot.negotiated = Some(negotiated);
                 if let Some(op) = reply {
                     self.send_control(link, MessageType::Control { operation: op });

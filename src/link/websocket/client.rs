@@ -14,7 +14,9 @@ use swarm_protocol::WireFormat;
 use super::endpoint::{FlushAcks, FlushInbound, LinkEnd, TRANSPORT};
 use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
-use crate::link::{Lane, LinkClose, LinkClosed, LinkConnector, LinkContext, LinkOutbound};
+use crate::link::{
+    Lane, LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound,
+};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
@@ -162,12 +164,7 @@ impl Actor for ClientLink {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
         // We initiated the connection: the peer authenticates us, not the other way round.
-        self.end.opened(
-            Role::Initiator,
-            me.clone().recipient(),
-            me.recipient(),
-            true,
-        );
+        self.end.opened(Role::Initiator, me, true);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -241,6 +238,14 @@ impl Handler<LinkOutbound> for ClientLink {
         if out.lane == Lane::Data && self.end.written(size) {
             ctx.notify(FlushAcks);
         }
+    }
+}
+
+impl Handler<LinkConfigure> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, configure: LinkConfigure, _: &mut Context<Self>) {
+        self.end.frames.set_compression(configure.compression);
     }
 }
 

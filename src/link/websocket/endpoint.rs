@@ -9,15 +9,15 @@
 
 use std::sync::Arc;
 
-use actix::{Addr, Recipient};
+use actix::Addr;
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{
-    LinkClose, LinkClosed, LinkFlushed, LinkHandle, LinkId, LinkInbound, LinkInboundBatch,
-    LinkOpened, LinkOutbound,
+    LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId, LinkInbound,
+    LinkInboundBatch, LinkOpened, LinkOutbound,
 };
 use crate::supervisor::Supervisor;
 
@@ -57,19 +57,23 @@ impl LinkEnd {
     }
 
     /// Tells the supervisor the connection is up.
-    pub fn opened(
-        &self,
-        role: Role,
-        outbound: Recipient<LinkOutbound>,
-        close: Recipient<LinkClose>,
-        authenticated: bool,
-    ) {
+    pub fn opened<A>(&self, role: Role, me: Addr<A>, authenticated: bool)
+    where
+        A: actix::Handler<LinkOutbound> + actix::Handler<LinkClose> + actix::Handler<LinkConfigure>,
+        A::Context: actix::dev::ToEnvelope<A, LinkOutbound>
+            + actix::dev::ToEnvelope<A, LinkClose>
+            + actix::dev::ToEnvelope<A, LinkConfigure>,
+    {
         self.supervisor.do_send(LinkOpened {
             link: self.link,
             transport: TRANSPORT,
             peer: self.peer.clone(),
             role,
-            handle: LinkHandle { outbound, close },
+            handle: LinkHandle {
+                outbound: me.clone().recipient(),
+                close: me.clone().recipient(),
+                configure: Some(me.recipient()),
+            },
             authenticated,
         });
     }

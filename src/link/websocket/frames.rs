@@ -91,6 +91,15 @@ impl Frames {
         }
     }
 
+    /// Compresses outbound bodies above the threshold from now on (both sides announced
+    /// `gzip`). JSON frames are never compressed.
+    pub fn set_compression(&mut self, on: bool) {
+        let config = self.codec.config().clone();
+        let threshold = config.compression_threshold;
+        let on = on && config.format == WireFormat::MessagePack;
+        self.codec = Codec::new(config.with_compression(on, threshold));
+    }
+
     /// The body format.
     pub fn format(&self) -> WireFormat {
         self.codec.config().format

@@ -27,7 +27,7 @@ use super::endpoint::{FlushAcks, FlushInbound, LinkEnd};
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
-use crate::link::{Lane, LinkClose, LinkId, LinkOutbound};
+use crate::link::{Lane, LinkClose, LinkConfigure, LinkId, LinkOutbound};
 use crate::Swarm;
 
 /// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
@@ -162,12 +162,7 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let me = ctx.address();
-        self.end.opened(
-            Role::Acceptor,
-            me.clone().recipient(),
-            me.recipient(),
-            self.authenticated,
-        );
+        self.end.opened(Role::Acceptor, me, self.authenticated);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -240,6 +235,14 @@ impl Handler<LinkOutbound> for Session {
         if out.lane == Lane::Data && self.end.written(size) {
             ctx.notify(FlushAcks);
         }
+    }
+}
+
+impl Handler<LinkConfigure> for Session {
+    type Result = ();
+
+    fn handle(&mut self, configure: LinkConfigure, _: &mut Self::Context) {
+        self.end.frames.set_compression(configure.compression);
     }
 }
 
