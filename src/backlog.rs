@@ -1,4 +1,5 @@
-//! The bound on messages waiting in a supervisor's mailbox.
+//! A count with a limit: the bound on messages waiting in a supervisor's mailbox, and on the
+//! sessions a node's endpoints serve.
 //!
 //! Handles hand the supervisor everything that is not for a local agent (remote destinations,
 //! broadcasts, requests). actix mailboxes accept `do_send` past their capacity, so without a
@@ -7,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// Messages handed to the supervisor and not yet handled.
+/// Items (messages handed to the supervisor, sessions served) currently held, under a limit.
 #[derive(Debug)]
 pub struct Backlog {
     queued: AtomicUsize,

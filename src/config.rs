@@ -50,6 +50,9 @@ pub struct TransportConfig {
     /// Most messages from this node's handles waiting in the supervisor's mailbox; past it
     /// sends report `Full`. Default 65 536.
     pub max_backlog: usize,
+    /// Most WebSocket sessions this node serves at once; past it the upgrade is refused with
+    /// HTTP 503. Default 10 000.
+    pub max_sessions: usize,
     /// Checks peers that connect to this node (WebSocket upgrade and `Hello`). Default: none
     /// (every peer is accepted).
     pub authenticator: Option<AuthHook>,
@@ -75,6 +78,7 @@ impl Default for TransportConfig {
             dedup_window: 16_384,
             max_backlog: 65_536,
             authenticator: None,
+            max_sessions: 10_000,
         }
     }
 }
@@ -133,6 +137,12 @@ impl TransportConfig {
     /// Sets how many messages may wait in the supervisor's mailbox.
     pub fn with_max_backlog(mut self, max: usize) -> Self {
         self.max_backlog = max.max(1);
+        self
+    }
+
+    /// Sets how many WebSocket sessions this node serves at once.
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
         self
     }
 

@@ -40,6 +40,7 @@ pub struct Swarm {
     pending: Arc<SharedPending>,
     backlog: Arc<Backlog>,
     stamper: Arc<Stamper>,
+    sessions: Arc<Backlog>,
 }
 
 impl Swarm {
@@ -69,6 +70,7 @@ impl Swarm {
         let directory = Arc::new(LocalDirectory::default());
         let pending = Arc::new(SharedPending::new(config.max_pending_requests));
         let backlog = Arc::new(Backlog::new(config.max_backlog));
+        let sessions = Arc::new(Backlog::new(config.max_sessions));
         let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
         let addr = start(Supervisor::new(
             node.to_string(),
@@ -87,6 +89,7 @@ impl Swarm {
             pending,
             backlog,
             stamper,
+            sessions,
         }
     }
 
@@ -98,6 +101,11 @@ impl Swarm {
     /// The node's configuration.
     pub fn config(&self) -> &TransportConfig {
         &self.config
+    }
+
+    /// Sessions served by this node's endpoints, bounded by `max_sessions`.
+    pub(crate) fn sessions(&self) -> &Arc<Backlog> {
+        &self.sessions
     }
 
     /// The supervisor actor's address.

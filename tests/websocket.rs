@@ -461,3 +461,35 @@ async fn large_bodies_are_gzipped_only_when_both_sides_announce_it() {
         server.stop(false).await;
     }
 }
+
+#[actix_rt::test]
+async fn sessions_beyond_the_limit_are_refused_and_the_slot_comes_back() {
+    let hub = Swarm::start(config("hub").with_max_sessions(2));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+    let status = |url: String| async move {
+        match awc::Client::new().ws(url.as_str()).connect().await {
+            Ok((resp, conn)) => (resp.status().as_u16(), Some(conn)),
+            Err(awc::error::WsClientError::InvalidResponseStatus(s)) => (s.as_u16(), None),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    };
+    let (first, c1) = status(url.clone()).await;
+    let (second, _c2) = status(url.clone()).await;
+    assert_eq!((first, second), (101, 101));
+    let (third, _) = status(url.clone()).await;
+    assert_eq!(third, 503, "the third session is refused");
+    // Closing one gives its slot back.
+    drop(c1);
+    let mut reopened = 0;
+    for _ in 0..200 {
+        reopened = status(url.clone()).await.0;
+        if reopened == 101 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reopened, 101);
+    server.stop(false).await;
+}

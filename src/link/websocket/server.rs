@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
+
 use actix::{Actor, ActorContext, AsyncContext, Handler, StreamHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
@@ -27,6 +29,7 @@ use super::endpoint::{FlushAcks, FlushInbound, LinkEnd};
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
+use crate::backlog::Backlog;
 use crate::link::{Lane, LinkClose, LinkConfigure, LinkId, LinkOutbound};
 use crate::Swarm;
 
@@ -116,7 +119,12 @@ pub async fn upgrade(
             }
         }
     };
+    let Some(permit) = SessionPermit::acquire(swarm.sessions()) else {
+        tracing::warn!(%peer, max = config.max_sessions, "websocket upgrade refused: too many sessions");
+        return Ok(HttpResponse::ServiceUnavailable().body("too many sessions"));
+    };
     let session = Session {
+        _permit: permit,
         end: LinkEnd::new(
             LinkId::next(),
             swarm.addr().clone(),
@@ -134,8 +142,29 @@ pub async fn upgrade(
     builder.start()
 }
 
+/// One slot of `max_sessions`, given back when the session (or a failed upgrade) is dropped.
+struct SessionPermit(Arc<Backlog>);
+
+impl SessionPermit {
+    fn acquire(sessions: &Arc<Backlog>) -> Option<Self> {
+        if sessions.try_reserve() {
+            Some(SessionPermit(sessions.clone()))
+        } else {
+            sessions.count_rejected();
+            None
+        }
+    }
+}
+
+impl Drop for SessionPermit {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// One accepted WebSocket connection.
 struct Session {
+    _permit: SessionPermit,
     end: LinkEnd,
     authenticated: bool,
 }
