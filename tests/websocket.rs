@@ -493,3 +493,42 @@ async fn sessions_beyond_the_limit_are_refused_and_the_slot_comes_back() {
     assert_eq!(reopened, 101);
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn a_peer_that_talks_but_stopped_reading_is_closed_after_the_heartbeat_timeout() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let (_, mut conn) = awc::Client::new()
+        .ws(format!("ws://{addr}/swarm"))
+        .protocols(["swarm.v1.msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    conn.send(hello(1)).await.unwrap();
+    wait_stats(&hub, "the raw peer is linked", |s| s.links.len() == 1).await;
+    // Keep sending (events to echo) without ever reading: heartbeat probes go unanswered.
+    let codec = swarm_transport::protocol::Codec::default();
+    let mut closed = false;
+    for i in 0..200 {
+        let event = Message::event("raw", "chatter", Value::Int(i)).to("echo");
+        let frame = codec.encode(&event).unwrap();
+        if conn
+            .send(awc::ws::Message::Binary(frame.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if hub.stats().await.unwrap().links.is_empty() {
+            closed = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        closed,
+        "the hub must drop a peer that does not echo its heartbeats"
+    );
+    server.stop(false).await;
+}

@@ -221,9 +221,6 @@ impl Supervisor {
         slot.counters.record_in(size);
         self.counters.record_in(size);
         let now = Instant::now();
-        if let Some(hb) = slot.heartbeat.as_mut() {
-            hb.on_traffic(now);
-        }
         match slot.state {
             LinkState::Handshaking => {
                 self.on_handshake_message(link, &message, ctx);

@@ -1,10 +1,10 @@
 //! Heartbeat tracking for one link: when to probe, when the peer is dead, and the RTT.
 //!
-//! Any inbound traffic proves the peer alive ([`HeartbeatTracker::on_traffic`]). Every
-//! `interval` the tracker asks for a probe (`Heartbeat { seq, echo: false }`), which the peer
-//! echoes (`echo: true`); echoes give RTT samples, smoothed as in RFC 6298. A peer silent for
-//! `timeout` is declared dead. (A peer that keeps sending but stopped reading is caught by the
-//! link layer, which watches its own write buffer.)
+//! Every `interval` the tracker asks for a probe (`Heartbeat { seq, echo: false }`), which the
+//! peer echoes (`echo: true`); echoes give RTT samples, smoothed as in RFC 6298. Only an echo of
+//! one of our probes proves the peer alive — not its other traffic — so a peer that keeps
+//! sending but stopped reading (the failure hand-rolled WebSocket heartbeats miss) is declared
+//! dead like a silent one, `timeout` after its last echo.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -65,18 +65,14 @@ impl<I: TimePoint> HeartbeatTracker<I> {
         }
     }
 
-    /// Something arrived from the peer at `now`.
-    pub fn on_traffic(&mut self, now: I) {
+    /// The echo of probe `seq` arrived at `now`; returns the RTT sample if the probe was ours
+    /// (only then does it count as a sign of life).
+    pub fn on_echo(&mut self, seq: u64, now: I) -> Option<Duration> {
+        let pos = self.outstanding.iter().position(|&(s, _)| s == seq)?;
+        let (_, sent) = self.outstanding.remove(pos)?;
         if now > self.last_heard {
             self.last_heard = now;
         }
-    }
-
-    /// The echo of probe `seq` arrived at `now`; returns the RTT sample if the probe was ours.
-    pub fn on_echo(&mut self, seq: u64, now: I) -> Option<Duration> {
-        self.on_traffic(now);
-        let pos = self.outstanding.iter().position(|&(s, _)| s == seq)?;
-        let (_, sent) = self.outstanding.remove(pos)?;
         // Older probes whose echoes never came will not come now.
         self.outstanding.drain(..pos);
         let sample = now - sent;
@@ -152,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn silence_for_timeout_is_death_traffic_keeps_alive() {
+    fn only_echoes_keep_a_link_alive() {
         let mut hb = HeartbeatTracker::new(t(0), t(100), t(350));
         for now in [100, 200, 300] {
             assert!(matches!(
@@ -160,14 +156,19 @@ mod tests {
                 HeartbeatAction::Probe { .. }
             ));
         }
-        hb.on_traffic(t(300));
+        // An echo of an unknown probe is no sign of life.
+        assert_eq!(hb.on_echo(99, t(300)), None);
+        assert_eq!(hb.on_timeout(t(350)), HeartbeatAction::Dead);
+        let mut hb = HeartbeatTracker::new(t(0), t(100), t(350));
+        assert_eq!(hb.on_timeout(t(300)), HeartbeatAction::Probe { seq: 1 });
+        assert!(hb.on_echo(1, t(300)).is_some());
         assert_eq!(hb.next_deadline(), t(400));
         assert!(matches!(
             hb.on_timeout(t(400)),
             HeartbeatAction::Probe { .. }
         ));
         assert_eq!(hb.next_deadline(), t(500).min(t(650)));
-        assert_eq!(hb.on_timeout(t(649)), HeartbeatAction::Probe { seq: 5 });
+        assert_eq!(hb.on_timeout(t(649)), HeartbeatAction::Probe { seq: 3 });
         assert_eq!(hb.on_timeout(t(650)), HeartbeatAction::Dead);
     }
 
@@ -205,8 +206,8 @@ mod tests {
         }
 
         proptest! {
-            /// Death is declared exactly when nothing was heard for `timeout`; probes are at
-            /// least `interval` apart; the deadline never lies in the past of the last event.
+            /// Death is declared exactly when no echo came for `timeout`; probes are at least
+            /// `interval` apart; the deadline never lies past the death deadline.
             #[test]
             fn dead_iff_silent_for_timeout(events in proptest::collection::vec(event(), 1..100)) {
                 let (interval, timeout) = (t(100), t(350));
@@ -216,19 +217,17 @@ mod tests {
                 for e in events {
                     match e {
                         Event::Traffic(dt) => {
+                            // Other traffic from the peer: no sign of life by itself.
                             now += t(dt.into());
-                            hb.on_traffic(now);
-                            heard = now;
                         }
                         Event::Echo(dt) => {
                             now += t(dt.into());
                             if let Some(seq) = latest_seq {
                                 if let Some(rtt) = hb.on_echo(seq, now) {
                                     prop_assert!(rtt <= now);
+                                    heard = now;
                                 }
                             }
-                            hb.on_traffic(now);
-                            heard = now;
                         }
                         Event::Timer(dt) => {
                             now += t(dt.into());
