@@ -3,6 +3,7 @@
 //!
 //! * [`server`] — `scope("/swarm")` / `upgrade`: one session actor per connection.
 //! * [`client`] — [`WsLink`]: the connector for outbound links.
+//! * [`echo`] — an echo endpoint on the same framing, for conformance testing.
 //! * [`endpoint`] — what both ends share: bursts of frames to few supervisor messages.
 //! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
 //! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
@@ -12,6 +13,7 @@
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
 
 pub mod client;
+pub mod echo;
 pub mod endpoint;
 pub mod frames;
 pub mod reassembly;
