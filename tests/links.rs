@@ -563,31 +563,6 @@ async fn lossy_link_never_leaves_a_request_hanging() {
     assert_eq!(a.stats().await.unwrap().pending_requests, 0);
 }
 
-/// Answers requests after `delay`, counting how many it ran.
-struct Counting {
-    swarm: Swarm,
-    delay: Duration,
-    runs: Arc<Mutex<u32>>,
-}
-
-impl Actor for Counting {
-    type Context = Context<Self>;
-}
-
-impl Handler<swarm_transport::Delivery> for Counting {
-    type Result = ();
-
-    fn handle(&mut self, d: swarm_transport::Delivery, ctx: &mut Context<Self>) {
-        if d.as_request().is_none() {
-            return;
-        }
-        *self.runs.lock().unwrap() += 1;
-        let reply = d.reply(Ok(Value::from("done")));
-        let swarm = self.swarm.clone();
-        ctx.run_later(self.delay, move |_, _| swarm.do_send(reply));
-    }
-}
-
 /// Partition `faults` at `cut` after the request left, heal at `heal`; the request is
 /// idempotent with a long deadline.
 async fn idempotent_across_a_partition(

@@ -532,3 +532,44 @@ async fn a_peer_that_talks_but_stopped_reading_is_closed_after_the_heartbeat_tim
     );
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn idempotent_request_in_flight_is_answered_across_a_server_restart() {
+    let hub = Swarm::start(config("hub"));
+    let runs = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let job = actix::Actor::start(Counting {
+        swarm: hub.clone(),
+        delay: Duration::from_millis(500),
+        runs: runs.clone(),
+    });
+    hub.register("job", job.recipient());
+    let (addr, server) = serve(&hub);
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "job").await;
+
+    let pending = {
+        let a = a.clone();
+        actix_rt::spawn(async move {
+            a.request(Message::request("x", "run", ()).to("job"))
+                .idempotent()
+                .timeout(Duration::from_secs(30))
+                .await
+        })
+    };
+    wait_until(Duration::from_secs(10), "the job started", || {
+        *runs.lock().unwrap() == 1
+    })
+    .await;
+    // The server goes down while the agent works, and comes back on the same port.
+    server.stop(false).await;
+    let (_, server) = serve_on(&hub, addr);
+    assert_eq!(pending.await.unwrap(), Ok(Value::from("done")));
+    assert_eq!(
+        *runs.lock().unwrap(),
+        1,
+        "run once, answered after the reconnect"
+    );
+    assert_eq!(a.stats().await.unwrap().reconnects, 1);
+    server.stop(false).await;
+}

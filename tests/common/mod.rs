@@ -87,6 +87,31 @@ pub fn spawn_request(
     })
 }
 
+/// Answers requests after `delay`, counting how many it ran.
+pub struct Counting {
+    pub swarm: Swarm,
+    pub delay: Duration,
+    pub runs: Arc<Mutex<u32>>,
+}
+
+impl Actor for Counting {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Counting {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
+        if d.as_request().is_none() {
+            return;
+        }
+        *self.runs.lock().unwrap() += 1;
+        let reply = d.reply(Ok(Value::from("done")));
+        let swarm = self.swarm.clone();
+        ctx.run_later(self.delay, move |_, _| swarm.do_send(reply));
+    }
+}
+
 /// Records every delivery.
 #[derive(Clone, Default)]
 pub struct Recorder(pub Arc<Mutex<Vec<Arc<Message>>>>);
