@@ -43,6 +43,13 @@ pub struct TransportConfig {
     pub link_queue_bytes: usize,
     /// Data messages handed to a link actor before it reports them written. Default 256.
     pub link_window: usize,
+    /// Most data bytes handed to a link and not yet proven read by the peer (a heartbeat echo
+    /// proves everything sent before its probe). Past it, data waits in the link's queue.
+    /// Default 8 MiB.
+    pub link_unread_bytes: usize,
+    /// A link that stays at `link_unread_bytes` this long is closed as a slow consumer.
+    /// Default 10 s.
+    pub slow_consumer_timeout: Duration,
     /// Most requests pending on this node. Default 65 536.
     pub max_pending_requests: usize,
     /// Broadcast/event ids remembered for de-duplication. Default 16 384.
@@ -74,6 +81,8 @@ impl Default for TransportConfig {
             link_queue_messages: 4096,
             link_queue_bytes: 64 * 1024 * 1024,
             link_window: 256,
+            link_unread_bytes: 8 * 1024 * 1024,
+            slow_consumer_timeout: Duration::from_secs(10),
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
@@ -125,6 +134,13 @@ impl TransportConfig {
     pub fn with_link_queue(mut self, messages: usize, bytes: usize) -> Self {
         self.link_queue_messages = messages.max(1);
         self.link_queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// Sets how many unread bytes a link may hold and how long it may stay full.
+    pub fn with_slow_consumer(mut self, unread_bytes: usize, timeout: Duration) -> Self {
+        self.link_unread_bytes = unread_bytes.max(1);
+        self.slow_consumer_timeout = timeout;
         self
     }
 

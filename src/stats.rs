@@ -79,6 +79,8 @@ pub struct NodeStats {
     pub timeouts: u64,
     /// Successful reconnections over all links.
     pub reconnects: u64,
+    /// Links closed because the peer kept too much data unread for too long.
+    pub slow_consumers: u64,
     /// Requests waiting for a response.
     pub pending_requests: usize,
     /// Data messages queued over all links.

@@ -665,3 +665,76 @@ async fn a_supervisor_that_dies_in_a_panic_leaves_no_request_hanging() {
     );
     assert!(a.stats().await.is_err(), "the node is gone");
 }
+
+/// Sends `n` events of about `size` bytes from `a` to agent `sink`.
+fn send_events(a: &Swarm, n: usize, size: usize) -> usize {
+    let mut accepted = 0;
+    for i in 0..n {
+        let body = Value::from(vec![i as u8; size]);
+        if a.try_send(Message::event("x", "data", body).to("sink"))
+            .is_ok()
+        {
+            accepted += 1;
+        }
+    }
+    accepted
+}
+
+#[actix_rt::test]
+async fn unread_bytes_are_bounded_and_a_slow_reader_still_gets_everything() {
+    tokio::time::pause();
+    let a = Swarm::start(
+        config("a")
+            .with_heartbeat(Duration::from_millis(100), Duration::from_secs(5))
+            .with_slow_consumer(4_000, Duration::from_secs(5)),
+    );
+    let b = Swarm::start(
+        config("b").with_heartbeat(Duration::from_millis(100), Duration::from_secs(5)),
+    );
+    let got = Recorder::default();
+    b.register("sink", got.start().recipient());
+    let faults = Faults::new();
+    a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
+    wait_route(&a, "sink").await;
+    // Every message (and echo) now takes 300 ms each way: the peer reads slowly.
+    faults.set_delay(Duration::from_millis(300));
+    assert_eq!(send_events(&a, 50, 400), 50);
+    settle().await;
+    // At most ~4 kB is on its way; the rest waits in the bounded queue.
+    let stats = a.stats().await.unwrap();
+    assert!(stats.queue_depth > 30, "backpressure engaged: {stats:?}");
+    wait_until(Duration::from_secs(60), "all delivered", || got.len() == 50).await;
+    let stats = a.stats().await.unwrap();
+    assert_eq!(stats.slow_consumers, 0);
+    assert_eq!(stats.links.len(), 1, "never closed");
+}
+
+#[actix_rt::test]
+async fn a_reader_that_stays_behind_is_closed_as_a_slow_consumer() {
+    tokio::time::pause();
+    let a = Swarm::start(
+        config("a")
+            .with_heartbeat(Duration::from_millis(100), Duration::from_secs(10))
+            .with_slow_consumer(4_000, Duration::from_secs(1)),
+    );
+    let b = Swarm::start(
+        config("b").with_heartbeat(Duration::from_millis(100), Duration::from_secs(10)),
+    );
+    let got = Recorder::default();
+    b.register("sink", got.start().recipient());
+    let events = Events::attach(&a);
+    let faults = Faults::new();
+    a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
+    wait_route(&a, "sink").await;
+    // Now nothing the peer reads is confirmed for 5 s: longer than the slow-consumer timeout,
+    // shorter than the heartbeat timeout.
+    faults.set_delay(Duration::from_secs(5));
+    send_events(&a, 50, 400);
+    wait_until(Duration::from_secs(20), "closed as a slow consumer", || {
+        events.all().iter().any(|e| {
+            matches!(e, SwarmEvent::Link { reason: Some(r), .. } if r.contains("slow consumer"))
+        })
+    })
+    .await;
+    assert_eq!(a.stats().await.unwrap().slow_consumers, 1);
+}

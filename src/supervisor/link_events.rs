@@ -153,8 +153,16 @@ impl Handler<LinkOpened> for Supervisor {
                     self.config.link_queue_bytes,
                 );
                 let node = self.node.clone();
+                let unread = self.config.link_unread_bytes;
                 self.links.entry(link).or_insert_with(|| {
-                    LinkSlot::new(&node, link, opened.transport, opened.peer.clone(), queue)
+                    LinkSlot::new(
+                        &node,
+                        link,
+                        opened.transport,
+                        opened.peer.clone(),
+                        queue,
+                        unread,
+                    )
                 })
             }
             None => {
@@ -232,8 +240,15 @@ impl Supervisor {
         match &message.payload {
             MessageType::Heartbeat { seq, sent_at, echo } => {
                 if *echo {
-                    if let Some(hb) = slot.heartbeat.as_mut() {
-                        hb.on_echo(*seq, now);
+                    let seq = *seq;
+                    if slot
+                        .heartbeat
+                        .as_mut()
+                        .and_then(|hb| hb.on_echo(seq, now))
+                        .is_some()
+                    {
+                        slot.consumption.on_echo(seq);
+                        self.flush_link(link);
                     }
                 } else {
                     let (seq, sent_at) = (*seq, *sent_at);

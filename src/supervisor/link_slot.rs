@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use swarm_protocol::core::backoff::Backoff;
+use swarm_protocol::core::consumption::ConsumptionTracker;
 use swarm_protocol::core::handshake::{Handshake, Negotiated};
 use swarm_protocol::core::heartbeat::HeartbeatTracker;
 use swarm_protocol::core::lifecycle::LinkState;
@@ -32,6 +33,8 @@ pub struct LinkSlot {
     pub heartbeat: Option<HeartbeatTracker<Instant>>,
     pub queue: OutboundQueue<Arc<Message>>,
     pub in_flight: usize,
+    /// How far the peer has read; bounds the unread bytes on the link.
+    pub consumption: ConsumptionTracker<Instant>,
     pub counters: Counters,
     pub spec: Option<SpecId>,
     /// The transport authenticated the peer; otherwise its `Hello` must pass the authenticator.
@@ -48,6 +51,7 @@ impl LinkSlot {
         transport: &'static str,
         peer: String,
         queue: OutboundQueue<Arc<Message>>,
+        unread_limit: usize,
     ) -> Self {
         let span = tracing::info_span!("link", node, link = %id, transport, peer = %peer);
         LinkSlot {
@@ -63,6 +67,7 @@ impl LinkSlot {
             heartbeat: None,
             queue,
             in_flight: 0,
+            consumption: ConsumptionTracker::new(unread_limit as u64),
             counters: Counters::default(),
             spec: None,
             authenticated: false,
@@ -70,13 +75,14 @@ impl LinkSlot {
     }
 
     /// The earliest instant at which this link needs attention.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self, slow_consumer_timeout: std::time::Duration) -> Option<Instant> {
         match self.state {
             LinkState::Connecting => self.connect_deadline,
             LinkState::Handshaking => self.handshake.as_ref().and_then(Handshake::next_deadline),
-            LinkState::Active | LinkState::Draining => {
-                self.heartbeat.as_ref().map(HeartbeatTracker::next_deadline)
-            }
+            LinkState::Active | LinkState::Draining => swarm_protocol::core::earliest(
+                self.heartbeat.as_ref().map(HeartbeatTracker::next_deadline),
+                self.consumption.deadline(slow_consumer_timeout),
+            ),
             LinkState::Closed => None,
         }
     }

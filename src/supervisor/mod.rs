@@ -74,6 +74,7 @@ pub struct Supervisor {
     expired: u64,
     timeouts: u64,
     reconnects: u64,
+    slow_consumers: u64,
     wakeup: Option<(Instant, SpawnHandle)>,
 }
 
@@ -107,6 +108,7 @@ impl Supervisor {
             expired: 0,
             timeouts: 0,
             reconnects: 0,
+            slow_consumers: 0,
             wakeup: None,
             node,
             config,
@@ -252,8 +254,12 @@ impl Supervisor {
         }
         let size = msg.estimated_size();
         // Nothing queued and room in the window: straight to the link (nothing to reorder).
-        if slot.queue.is_empty() && slot.in_flight < self.config.link_window {
+        if slot.queue.is_empty()
+            && slot.in_flight < self.config.link_window
+            && slot.consumption.can_hand(Instant::now())
+        {
             if let Some(handle) = slot.handle.as_ref() {
+                slot.consumption.on_handed(size as u64);
                 slot.in_flight += 1;
                 slot.counters.record_out(size);
                 self.counters.record_out(size);
@@ -282,10 +288,12 @@ impl Supervisor {
         let Some(handle) = slot.handle.as_ref() else {
             return;
         };
-        while slot.in_flight < window {
+        let now = Instant::now();
+        while slot.in_flight < window && slot.consumption.can_hand(now) {
             let Some((message, size)) = slot.queue.pop() else {
                 break;
             };
+            slot.consumption.on_handed(size as u64);
             slot.in_flight += 1;
             slot.counters.record_out(size);
             self.counters.record_out(size);
@@ -294,6 +302,37 @@ impl Supervisor {
                 lane: Lane::Data,
             });
         }
+        if slot.consumption.wants_probe() {
+            self.probe(link, now);
+        }
+    }
+
+    /// Sends a heartbeat probe on `link` now; its echo will prove how far the peer has read.
+    fn probe(&mut self, link: LinkId, now: Instant) {
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(hb) = slot.heartbeat.as_mut() else {
+            return;
+        };
+        let seq = hb.probe_now(now);
+        self.send_probe(link, seq);
+    }
+
+    /// Sends probe `seq`, marking how much data it follows.
+    fn send_probe(&mut self, link: LinkId, seq: u64) {
+        if let Some(slot) = self.links.get_mut(&link) {
+            slot.consumption.on_probe(seq);
+        }
+        let sent_at = wall_clock_ms();
+        self.send_control(
+            link,
+            MessageType::Heartbeat {
+                seq,
+                sent_at,
+                echo: false,
+            },
+        );
     }
 
     /// Sends link traffic (control, heartbeats) ahead of data.
@@ -460,6 +499,7 @@ impl Supervisor {
                 self.config.link_queue_messages,
                 self.config.link_queue_bytes,
             ),
+            self.config.link_unread_bytes,
         );
         slot.spec = Some(spec);
         slot.connect_deadline = Some(Instant::now() + self.config.connection_timeout());
@@ -632,7 +672,7 @@ impl Supervisor {
     fn next_deadline(&self) -> Option<Instant> {
         let mut next = self.pending.lock().next_deadline();
         for slot in self.links.values() {
-            next = earliest(next, slot.next_deadline());
+            next = earliest(next, slot.next_deadline(self.config.slow_consumer_timeout));
         }
         for sup in self.supervised.values() {
             next = earliest(next, sup.retry_at);
@@ -712,23 +752,28 @@ impl Supervisor {
                 }
             }
             LinkState::Active | LinkState::Draining => {
+                if slot
+                    .consumption
+                    .overdue(now, self.config.slow_consumer_timeout)
+                {
+                    slot.counters.errors += 1;
+                    self.slow_consumers += 1;
+                    let reason = format!(
+                        "slow consumer: {} bytes unread for {:?}",
+                        slot.consumption.unconsumed(),
+                        self.config.slow_consumer_timeout
+                    );
+                    tracing::warn!(node = %self.node, %link, %reason, "closing link");
+                    self.close_link(link, &reason, CloseKind::Policy, ctx);
+                    return;
+                }
                 let action = slot
                     .heartbeat
                     .as_mut()
                     .map_or(HeartbeatAction::Idle, |h| h.on_timeout(now));
                 match action {
                     HeartbeatAction::Idle => {}
-                    HeartbeatAction::Probe { seq } => {
-                        let sent_at = wall_clock_ms();
-                        self.send_control(
-                            link,
-                            MessageType::Heartbeat {
-                                seq,
-                                sent_at,
-                                echo: false,
-                            },
-                        );
-                    }
+                    HeartbeatAction::Probe { seq } => self.send_probe(link, seq),
                     HeartbeatAction::Dead => {
                         if let Some(slot) = self.links.get_mut(&link) {
                             slot.counters.errors += 1;
@@ -786,6 +831,7 @@ impl Supervisor {
             late_responses: self.pending.late(),
             timeouts: self.timeouts,
             reconnects: self.reconnects,
+            slow_consumers: self.slow_consumers,
             pending_requests: self.pending.lock().len(),
             queue_depth: links.iter().map(|l| l.queue_depth).sum(),
             backlog: self.backlog.len(),

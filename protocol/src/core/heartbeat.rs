@@ -112,6 +112,14 @@ impl<I: TimePoint> HeartbeatTracker<I> {
         if now < self.next_probe {
             return HeartbeatAction::Idle;
         }
+        HeartbeatAction::Probe {
+            seq: self.probe_now(now),
+        }
+    }
+
+    /// Starts a probe at `now` out of turn (e.g. to learn sooner how far the peer has read);
+    /// returns its sequence number. The next regular probe comes `interval` later.
+    pub fn probe_now(&mut self, now: I) -> u64 {
         self.next_probe = now + self.interval;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -119,7 +127,7 @@ impl<I: TimePoint> HeartbeatTracker<I> {
             self.outstanding.pop_front();
         }
         self.outstanding.push_back((seq, now));
-        HeartbeatAction::Probe { seq }
+        seq
     }
 }
 

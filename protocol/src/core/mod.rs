@@ -7,6 +7,7 @@
 //! `std::time::Instant`, `tokio::time::Instant`, or a `Duration` since an origin on wasm32.
 
 pub mod backoff;
+pub mod consumption;
 pub mod correlation;
 pub mod handshake;
 pub mod heartbeat;
