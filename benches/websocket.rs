@@ -64,6 +64,7 @@ fn setup(system: &SystemRunner) -> Setup {
             TransportConfig::default()
                 .with_link_queue(1 << 20, 1 << 30)
                 .with_max_backlog(1 << 20)
+                .with_compression(false, 1024)
         };
         // The hub runs on a thread of its own, as it would in another process.
         let hub_thread = Arbiter::new().handle();

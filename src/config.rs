@@ -45,7 +45,7 @@ pub struct TransportConfig {
     pub link_window: usize,
     /// Most data bytes handed to a link and not yet proven read by the peer (a heartbeat echo
     /// proves everything sent before its probe). Past it, data waits in the link's queue.
-    /// Default 8 MiB.
+    /// Default 64 MiB.
     pub link_unread_bytes: usize,
     /// A link that stays at `link_unread_bytes` this long is closed as a slow consumer.
     /// Default 10 s.
@@ -81,7 +81,7 @@ impl Default for TransportConfig {
             link_queue_messages: 4096,
             link_queue_bytes: 64 * 1024 * 1024,
             link_window: 256,
-            link_unread_bytes: 8 * 1024 * 1024,
+            link_unread_bytes: 64 * 1024 * 1024,
             slow_consumer_timeout: Duration::from_secs(10),
             max_pending_requests: 65_536,
             dedup_window: 16_384,

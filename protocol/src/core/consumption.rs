@@ -3,10 +3,10 @@
 //! Probes and data share one ordered link, so the echo of probe `seq` proves the peer has read
 //! every byte we handed to the link before that probe. Bytes handed but not yet proven read are
 //! *unconsumed*; past `limit` the link gets no more data (it waits in the link's bounded queue,
-//! and senders get `Full`), so a slow reader cannot make us buffer without bound. When half the
-//! limit is unconsumed and no probe is on its way that would prove more, the caller should
-//! probe at once rather than wait for the next regular heartbeat. A link that stays at the limit
-//! for a whole `timeout` is a slow consumer and should be closed.
+//! and senders get `Full`), so a slow reader cannot make us buffer without bound. After every
+//! quarter of the limit handed, the caller should probe at once rather than wait for the next
+//! regular heartbeat. A link that stays at the limit for a whole `timeout` is a slow consumer
+//! and should be closed.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -79,10 +79,12 @@ impl<I: TimePoint> ConsumptionTracker<I> {
         }
     }
 
-    /// Whether a probe should go out now to learn sooner how far the peer has read.
+    /// Whether a probe should go out now to learn sooner how far the peer has read: once a
+    /// quarter of the limit has been handed since the last probe, so that confirmations keep
+    /// arriving while data flows and the limit rarely stalls a fast reader.
     pub fn wants_probe(&self) -> bool {
-        let outstanding = self.marks.back().is_some_and(|&(_, b)| b > self.confirmed);
-        self.unconsumed() * 2 >= self.limit && !outstanding
+        let last_mark = self.marks.back().map_or(self.confirmed, |&(_, b)| b);
+        self.handed - last_mark >= self.limit / 4
     }
 
     /// When the link will have been full for `timeout` (if it is full).
@@ -125,9 +127,12 @@ mod tests {
         let mut c: ConsumptionTracker<Duration> = ConsumptionTracker::new(100);
         c.on_handed(60);
         assert!(c.can_hand(t(0)));
-        assert!(c.wants_probe(), "half the limit and nothing on its way");
+        assert!(
+            c.wants_probe(),
+            "a quarter of the limit since the last probe"
+        );
         c.on_probe(1);
-        assert!(!c.wants_probe(), "a probe is on its way");
+        assert!(!c.wants_probe(), "nothing handed since the last probe");
         c.on_handed(40);
         assert!(!c.can_hand(t(10)));
         assert_eq!(c.deadline(t(1000)), Some(t(1010)));
