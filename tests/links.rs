@@ -57,13 +57,11 @@ async fn requests_events_and_broadcasts_cross_a_link_both_ways() {
     ));
 
     assert_eq!(
-        a.request(Message::request("x", "m", Value::from("to b")).to("echo-b"))
-            .await,
+        ask(&a, "echo-b", Value::from("to b")).await,
         Ok(Value::from("to b"))
     );
     assert_eq!(
-        b.request(Message::request("y", "m", Value::from("to a")).to("echo-a"))
-            .await,
+        ask(&b, "echo-a", Value::from("to a")).await,
         Ok(Value::from("to a"))
     );
     // A requester that is no agent at all still gets its answer: the response retraces the
@@ -75,7 +73,7 @@ async fn requests_events_and_broadcasts_cross_a_link_both_ways() {
     );
     // Unknown on the far side too.
     assert!(matches!(
-        a.request(Message::request("x", "m", ()).to("nobody")).await,
+        ask(&a, "nobody", ()).await,
         Err(TransportError::UnknownAgent(_))
     ));
     a.broadcast(Message::broadcast("x", "t", Value::from(1)));
@@ -247,7 +245,7 @@ async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffi
         "routes via the dead link are gone"
     );
     assert!(matches!(
-        a.request(Message::request("x", "m", ()).to("echo")).await,
+        ask(&a, "echo", ()).await,
         Err(TransportError::UnknownAgent(_))
     ));
     // b noticed on its own (no close notice crossed the partition).
@@ -266,8 +264,7 @@ async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffi
     .await;
     wait_route(&a, "echo").await;
     assert_eq!(
-        a.request(Message::request("x", "m", Value::from("again")).to("echo"))
-            .await,
+        ask(&a, "echo", Value::from("again")).await,
         Ok(Value::from("again"))
     );
     let stats = a.stats().await.unwrap();
@@ -524,7 +521,7 @@ async fn shutdown_says_goodbye_and_fails_pending_requests() {
     })
     .await;
     assert!(matches!(
-        a.request(Message::request("x", "m", ()).to("slow")).await,
+        ask(&a, "slow", ()).await,
         Err(TransportError::NotAvailable(_))
     ));
 }

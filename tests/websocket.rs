@@ -59,26 +59,20 @@ async fn request_response_both_ways_and_through_the_hub() {
 
     // client → server
     assert_eq!(
-        a.request(Message::request("x", "m", Value::from("up")).to("echo-hub"))
-            .await,
+        ask(&a, "echo-hub", Value::from("up")).await,
         Ok(Value::from("up"))
     );
     // server → client
     assert_eq!(
-        hub.request(Message::request("y", "m", Value::from("down")).to("echo-a"))
-            .await,
+        ask(&hub, "echo-a", Value::from("down")).await,
         Ok(Value::from("down"))
     );
     // client → hub → client, with a byte payload
     let blob = Value::from(vec![7u8; 10_000]);
-    assert_eq!(
-        a.request(Message::request("x", "m", blob.clone()).to("echo-b"))
-            .await,
-        Ok(blob)
-    );
+    assert_eq!(ask(&a, "echo-b", blob.clone()).await, Ok(blob));
     // unknown agent answered by the hub
     assert!(matches!(
-        a.request(Message::request("x", "m", ()).to("nobody")).await,
+        ask(&a, "nobody", ()).await,
         Err(TransportError::UnknownAgent(_))
     ));
     let stats = a.stats().await.unwrap();
@@ -234,11 +228,7 @@ async fn hostile_frames_are_closed_with_a_code_and_others_keep_being_served() {
     ));
 
     // The well-behaved client was never disturbed.
-    assert_eq!(
-        a.request(Message::request("x", "m", Value::Int(5)).to("echo-hub"))
-            .await,
-        Ok(Value::Int(5))
-    );
+    assert_eq!(ask(&a, "echo-hub", Value::Int(5)).await, Ok(Value::Int(5)));
     server.stop(false).await;
 }
 
@@ -271,13 +261,11 @@ async fn client_reconnects_after_the_server_restarts() {
     wait_route(&a, "echo-hub").await;
     wait_route(&hub, "echo-a").await;
     assert_eq!(
-        a.request(Message::request("x", "m", Value::from("again")).to("echo-hub"))
-            .await,
+        ask(&a, "echo-hub", Value::from("again")).await,
         Ok(Value::from("again"))
     );
     assert_eq!(
-        hub.request(Message::request("y", "m", Value::from("back")).to("echo-a"))
-            .await,
+        ask(&hub, "echo-a", Value::from("back")).await,
         Ok(Value::from("back"))
     );
     assert_eq!(a.stats().await.unwrap().reconnects, 1);
@@ -296,11 +284,7 @@ async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
     j.connect(WsLink::client(url.clone()).with_format(swarm_transport::protocol::WireFormat::Json));
     wait_route(&j, "echo-hub").await;
     let blob = Value::from(vec![1u8, 2, 3, 250]);
-    assert_eq!(
-        j.request(Message::request("x", "m", blob.clone()).to("echo-hub"))
-            .await,
-        Ok(blob)
-    );
+    assert_eq!(ask(&j, "echo-hub", blob.clone()).await, Ok(blob));
 
     // 100 client nodes, each with a subscriber; one broadcast from the hub.
     let mut clients = Vec::new();
@@ -411,8 +395,7 @@ async fn token_auth_on_the_upgrade_or_in_the_hello() {
     ));
 
     assert_eq!(
-        good.request(Message::request("x", "m", Value::Int(1)).to("echo-hub"))
-            .await,
+        ask(&good, "echo-hub", Value::Int(1)).await,
         Ok(Value::Int(1))
     );
     server.stop(false).await;

@@ -72,6 +72,17 @@ pub fn slow(swarm: &Swarm, name: &str, delay: Duration) -> Addr<Slow> {
     addr
 }
 
+/// Asks `agent` (an echo) to send `params` back, with the node's default deadline.
+pub async fn ask(
+    swarm: &Swarm,
+    agent: &str,
+    params: impl Into<Value>,
+) -> Result<Value, swarm_transport::TransportError> {
+    swarm
+        .request(Message::request("tester", "m", params).to(agent))
+        .await
+}
+
 /// Starts a request to `to` in its own task (so the test can act while it is pending).
 pub fn spawn_request(
     swarm: &Swarm,
