@@ -47,6 +47,10 @@ pub struct TransportConfig {
     /// proves everything sent before its probe). Past it, data waits in the link's queue.
     /// Default 64 MiB.
     pub link_unread_bytes: usize,
+    /// Most bytes a socket link may have received that the supervisor has not handled yet; a
+    /// peer that sends faster than the node routes is disconnected (WebSocket 1008). At least
+    /// `max_message_size`. Default 64 MiB.
+    pub link_inbound_bytes: usize,
     /// A link that stays at `link_unread_bytes` this long is closed as a slow consumer.
     /// Default 10 s.
     pub slow_consumer_timeout: Duration,
@@ -83,6 +87,7 @@ impl Default for TransportConfig {
             link_window: 256,
             link_unread_bytes: 64 * 1024 * 1024,
             slow_consumer_timeout: Duration::from_secs(10),
+            link_inbound_bytes: 64 * 1024 * 1024,
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
@@ -141,6 +146,12 @@ impl TransportConfig {
     pub fn with_slow_consumer(mut self, unread_bytes: usize, timeout: Duration) -> Self {
         self.link_unread_bytes = unread_bytes.max(1);
         self.slow_consumer_timeout = timeout;
+        self
+    }
+
+    /// Sets how many received bytes may wait for the supervisor per socket link.
+    pub fn with_link_inbound_bytes(mut self, bytes: usize) -> Self {
+        self.link_inbound_bytes = bytes.max(1);
         self
     }
 

@@ -388,6 +388,7 @@ impl ScriptedActor {
             link: self.ctx.link,
             message: Arc::new(message),
             size: 10,
+            ticket: None,
         });
     }
 }

@@ -556,3 +556,68 @@ async fn idempotent_request_in_flight_is_answered_across_a_server_restart() {
     assert_eq!(a.stats().await.unwrap().reconnects, 1);
     server.stop(false).await;
 }
+
+/// Blocks its thread when told to: stands for a node that has fallen behind.
+struct Staller;
+
+impl actix::Actor for Staller {
+    type Context = actix::Context<Self>;
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Stall(Duration);
+
+impl actix::Handler<Stall> for Staller {
+    type Result = ();
+
+    fn handle(&mut self, Stall(d): Stall, _: &mut actix::Context<Self>) {
+        std::thread::sleep(d);
+    }
+}
+
+#[actix_rt::test]
+async fn a_peer_flooding_a_node_that_fell_behind_is_disconnected() {
+    // The hub runs on its own thread, which we stall; its sessions keep reading.
+    let hub_thread = actix::Arbiter::new().handle();
+    let hub = Swarm::start_on(config("hub").with_link_inbound_bytes(1), &hub_thread);
+    echo(&hub, "echo");
+    let staller = actix::Actor::start_in_arbiter(&hub_thread, |_| Staller);
+    let (addr, server) = serve(&hub);
+    let (_, mut conn) = awc::Client::new()
+        .ws(format!("ws://{addr}/swarm"))
+        .protocols(["swarm.v1.msgpack"])
+        .connect()
+        .await
+        .unwrap();
+    conn.send(hello(1)).await.unwrap();
+    wait_stats(&hub, "linked", |s| s.links.len() == 1).await;
+    staller.do_send(Stall(Duration::from_secs(2)));
+    // 2 000 events of ~1 kB: far more than the 64 KiB (max_message_size) that may wait.
+    let codec = swarm_transport::protocol::Codec::default();
+    for i in 0..2000 {
+        let event = Message::event("raw", "flood", vec![i as u8; 1000]).to("echo");
+        let frame = codec.encode(&event).unwrap();
+        if conn
+            .feed(awc::ws::Message::Binary(frame.into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = conn.flush().await;
+    let mut code = None;
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_secs(10), conn.next()).await {
+        if let Ok(awc::ws::Frame::Close(reason)) = item {
+            code = reason.map(|r| u16::from(r.code));
+            break;
+        }
+    }
+    assert_eq!(
+        code,
+        Some(1008),
+        "a flood past the inbound limit is refused"
+    );
+    server.stop(false).await;
+}

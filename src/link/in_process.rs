@@ -275,6 +275,7 @@ impl Handler<PeerFrame> for Endpoint {
             link: self.link,
             message,
             size,
+            ticket: None,
         });
     }
 }

@@ -17,7 +17,7 @@ pub mod in_process;
 pub mod websocket;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix::{Addr, Recipient};
@@ -93,6 +93,43 @@ pub struct LinkOpened {
     pub authenticated: bool,
 }
 
+/// Bytes a link has handed to the supervisor that the supervisor has not handled yet. Links
+/// that read from a socket check it, and drop a peer that sends faster than the node routes,
+/// so that a flood cannot grow the supervisor's mailbox without bound.
+#[derive(Debug, Default, Clone)]
+pub struct InboundGauge(Arc<AtomicUsize>);
+
+impl InboundGauge {
+    /// Counts `bytes` as pending until the returned ticket is dropped (by the supervisor, once
+    /// it has handled the message that carries it).
+    pub fn ticket(&self, bytes: usize) -> InboundTicket {
+        // Relaxed: a bound on a count; the message carrying the ticket is the synchronisation.
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+        InboundTicket {
+            gauge: self.0.clone(),
+            bytes,
+        }
+    }
+
+    /// Bytes pending now.
+    pub fn pending(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Keeps bytes counted in an [`InboundGauge`] until dropped.
+#[derive(Debug)]
+pub struct InboundTicket {
+    gauge: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Drop for InboundTicket {
+    fn drop(&mut self) {
+        self.gauge.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// Link → supervisor: a message arrived.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
@@ -103,6 +140,8 @@ pub struct LinkInbound {
     pub message: Arc<Message>,
     /// Its size on the wire (estimated where nothing is encoded).
     pub size: usize,
+    /// Held until the supervisor has handled the message (see [`InboundGauge`]).
+    pub ticket: Option<InboundTicket>,
 }
 
 /// Link → supervisor: several messages arrived, in order (one wake-up of the supervisor for a
@@ -114,6 +153,8 @@ pub struct LinkInboundBatch {
     pub link: LinkId,
     /// The messages with their sizes on the wire.
     pub messages: Vec<(Arc<Message>, usize)>,
+    /// Held until the supervisor has handled the batch (see [`InboundGauge`]).
+    pub ticket: Option<InboundTicket>,
 }
 
 /// Link → supervisor: `count` data messages of `bytes` were written; that much window is free.

@@ -118,7 +118,13 @@ impl LinkConnector for WsLink {
                     ClientLink::create(move |c| {
                         c.add_stream(stream);
                         ClientLink {
-                            end: LinkEnd::new(link, supervisor, Frames::new(format, &config), url),
+                            end: LinkEnd::new(
+                                link,
+                                supervisor,
+                                Frames::new(format, &config),
+                                url,
+                                config.link_inbound_bytes.max(config.max_message_size),
+                            ),
                             sink: SinkWrite::new(sink, c),
                         }
                     });
@@ -186,11 +192,11 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
             Ok(Frame::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(Frame::Text(bytes)) => self.data(Kind::Text, &bytes, ctx),
             Ok(Frame::Continuation(item)) => match self.end.frames.on_fragment(item) {
-                Ok(Some((message, size))) => {
-                    if self.end.push_inbound(message, size) {
-                        ctx.notify(FlushInbound);
-                    }
-                }
+                Ok(Some((message, size))) => match self.end.push_inbound(message, size) {
+                    Ok(true) => ctx.notify(FlushInbound),
+                    Ok(false) => {}
+                    Err(fault) => self.fail(fault, ctx),
+                },
                 Ok(None) => {}
                 Err(fault) => self.fail(fault, ctx),
             },

@@ -16,8 +16,8 @@ use swarm_protocol::Message;
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{
-    LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened, LinkOutbound,
+    InboundGauge, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId,
+    LinkInbound, LinkInboundBatch, LinkOpened, LinkOutbound,
 };
 use crate::supervisor::Supervisor;
 
@@ -36,20 +36,33 @@ pub struct LinkEnd {
     /// Peer address, for logs.
     pub peer: String,
     inbound: Vec<(Arc<Message>, usize)>,
+    inbound_bytes: usize,
+    gauge: InboundGauge,
+    inbound_limit: usize,
     unacked_count: usize,
     unacked_bytes: usize,
     closed_reported: bool,
 }
 
 impl LinkEnd {
-    /// The end of `link` toward `peer`.
-    pub fn new(link: LinkId, supervisor: Addr<Supervisor>, frames: Frames, peer: String) -> Self {
+    /// The end of `link` toward `peer`; at most `inbound_limit` received bytes may wait for
+    /// the supervisor.
+    pub fn new(
+        link: LinkId,
+        supervisor: Addr<Supervisor>,
+        frames: Frames,
+        peer: String,
+        inbound_limit: usize,
+    ) -> Self {
         LinkEnd {
             link,
             supervisor,
             frames,
             peer,
             inbound: Vec::new(),
+            inbound_bytes: 0,
+            gauge: InboundGauge::default(),
+            inbound_limit,
             unacked_count: 0,
             unacked_bytes: 0,
             closed_reported: false,
@@ -82,17 +95,30 @@ impl LinkEnd {
     /// (the actor must notify itself to [`LinkEnd::flush_inbound`]).
     pub fn received(&mut self, kind: Kind, bytes: &[u8]) -> Result<bool, Fault> {
         let message = self.frames.on_data(kind, bytes)?;
-        Ok(self.push_inbound(message, bytes.len()))
+        self.push_inbound(message, bytes.len())
     }
 
-    /// Adds a decoded message to the inbound burst; `true` when it starts one.
-    pub fn push_inbound(&mut self, message: Arc<Message>, size: usize) -> bool {
+    /// Adds a decoded message to the inbound burst; `Ok(true)` when it starts one. Fails when
+    /// the peer is ahead of the supervisor by more than the inbound limit.
+    pub fn push_inbound(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Fault> {
+        let waiting = self.gauge.pending() + self.inbound_bytes + size;
+        if waiting > self.inbound_limit {
+            return Err(Fault {
+                code: actix_http::ws::CloseCode::Policy,
+                reason: format!(
+                    "inbound flood: {waiting} bytes wait for the node, limit {}",
+                    self.inbound_limit
+                ),
+            });
+        }
         self.inbound.push((message, size));
-        self.inbound.len() == 1
+        self.inbound_bytes += size;
+        Ok(self.inbound.len() == 1)
     }
 
     /// Hands the inbound burst to the supervisor.
     pub fn flush_inbound(&mut self) {
+        let ticket = Some(self.gauge.ticket(std::mem::take(&mut self.inbound_bytes)));
         match self.inbound.len() {
             0 => {}
             1 => {
@@ -101,12 +127,14 @@ impl LinkEnd {
                         link: self.link,
                         message,
                         size,
+                        ticket,
                     });
                 }
             }
             _ => self.supervisor.do_send(LinkInboundBatch {
                 link: self.link,
                 messages: std::mem::take(&mut self.inbound),
+                ticket,
             }),
         }
     }

@@ -130,6 +130,7 @@ pub async fn upgrade(
             swarm.addr().clone(),
             Frames::new(format, config),
             peer,
+            config.link_inbound_bytes.max(config.max_message_size),
         ),
         authenticated,
     };
@@ -205,11 +206,11 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
             Ok(ws::Message::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(ws::Message::Text(text)) => self.data(Kind::Text, text.as_bytes(), ctx),
             Ok(ws::Message::Continuation(item)) => match self.end.frames.on_fragment(item) {
-                Ok(Some((message, size))) => {
-                    if self.end.push_inbound(message, size) {
-                        ctx.notify(FlushInbound);
-                    }
-                }
+                Ok(Some((message, size))) => match self.end.push_inbound(message, size) {
+                    Ok(true) => ctx.notify(FlushInbound),
+                    Ok(false) => {}
+                    Err(fault) => self.fail(fault, ctx),
+                },
                 Ok(None) => {}
                 Err(fault) => self.fail(fault, ctx),
             },
