@@ -39,7 +39,8 @@
 //!   connect, stats.
 //! * [`supervisor`] — the supervisor actor: routing table, pending requests, heartbeats,
 //!   handshakes, bounded per-link priority queues, link restart with backoff.
-//! * [`link`] — the link ↔ supervisor contract and the transports: [`link::in_process`].
+//! * [`link`] — the link ↔ supervisor contract and the transports: [`link::in_process`],
+//!   `link::websocket` (feature `websocket`).
 //! * [`client`] — [`SwarmClient`], a handle for code that is not an actor (send, request, a
 //!   stream of received messages).
 //! * [`transport`] — the [`Transport`] trait of ruv-swarm-transport, implemented by
@@ -60,7 +61,10 @@
 //!
 //! # Features
 //!
-//! `websocket`, `shared-memory` and `nats` are reserved for the transports of those names.
+//! * `websocket` (default) — `link::websocket`: the route for actix-web apps and awc client
+//!   links.
+//! * `tls` — `wss://` through rustls 0.23 with the ring provider.
+//! * `shared-memory`, `nats` — reserved for the transports of those names (empty today).
 
 pub mod agent;
 pub mod auth;
