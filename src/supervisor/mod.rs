@@ -256,7 +256,7 @@ impl Supervisor {
         // Nothing queued and room in the window: straight to the link (nothing to reorder).
         if slot.queue.is_empty()
             && slot.in_flight < self.config.link_window
-            && slot.consumption.can_hand(Instant::now())
+            && slot.consumption.has_room()
         {
             if let Some(handle) = slot.handle.as_ref() {
                 slot.consumption.on_handed(size as u64);
@@ -267,6 +267,7 @@ impl Supervisor {
                     message: msg,
                     lane: Lane::Data,
                 });
+                self.after_handoff(link);
                 return Ok(());
             }
         }
@@ -288,8 +289,7 @@ impl Supervisor {
         let Some(handle) = slot.handle.as_ref() else {
             return;
         };
-        let now = Instant::now();
-        while slot.in_flight < window && slot.consumption.can_hand(now) {
+        while slot.in_flight < window && slot.consumption.has_room() {
             let Some((message, size)) = slot.queue.pop() else {
                 break;
             };
@@ -302,8 +302,20 @@ impl Supervisor {
                 lane: Lane::Data,
             });
         }
+        self.after_handoff(link);
+    }
+
+    /// After data went to a link: keep the "full" bookkeeping and probe when a quarter of the
+    /// unread limit went out since the last probe. Reads the clock only when needed.
+    fn after_handoff(&mut self, link: LinkId) {
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        if slot.consumption.needs_note() {
+            slot.consumption.note_state(Instant::now());
+        }
         if slot.consumption.wants_probe() {
-            self.probe(link, now);
+            self.probe(link, Instant::now());
         }
     }
 

@@ -68,15 +68,30 @@ impl<I: TimePoint> ConsumptionTracker<I> {
         }
     }
 
+    /// Whether more data may be handed to the link (reads no clock; see
+    /// [`ConsumptionTracker::note_state`]).
+    pub fn has_room(&self) -> bool {
+        self.unconsumed() < self.limit
+    }
+
+    /// Whether the "full" bookkeeping needs the time: the link is full, or was until now.
+    pub fn needs_note(&self) -> bool {
+        !self.has_room() || self.full_since.is_some()
+    }
+
+    /// Starts the "full" period at `now` if the link is full, ends it if not.
+    pub fn note_state(&mut self, now: I) {
+        if self.has_room() {
+            self.full_since = None;
+        } else {
+            self.full_since.get_or_insert(now);
+        }
+    }
+
     /// Whether more data may be handed to the link now; starts or ends the "full" period.
     pub fn can_hand(&mut self, now: I) -> bool {
-        if self.unconsumed() >= self.limit {
-            self.full_since.get_or_insert(now);
-            false
-        } else {
-            self.full_since = None;
-            true
-        }
+        self.note_state(now);
+        self.has_room()
     }
 
     /// Whether a probe should go out now to learn sooner how far the peer has read: once a
