@@ -56,14 +56,8 @@ async fn requests_events_and_broadcasts_cross_a_link_both_ways() {
         Some(AgentLocation::Link(_))
     ));
 
-    assert_eq!(
-        ask(&a, "echo-b", Value::from("to b")).await,
-        Ok(Value::from("to b"))
-    );
-    assert_eq!(
-        ask(&b, "echo-a", Value::from("to a")).await,
-        Ok(Value::from("to a"))
-    );
+    assert_echo(&a, "echo-b", Value::from("to b")).await;
+    assert_echo(&b, "echo-a", Value::from("to a")).await;
     // A requester that is no agent at all still gets its answer: the response retraces the
     // path of the request.
     assert_eq!(
@@ -263,10 +257,7 @@ async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffi
     })
     .await;
     wait_route(&a, "echo").await;
-    assert_eq!(
-        ask(&a, "echo", Value::from("again")).await,
-        Ok(Value::from("again"))
-    );
+    assert_echo(&a, "echo", Value::from("again")).await;
     let stats = a.stats().await.unwrap();
     assert_eq!(stats.reconnects, 1);
     assert_eq!(stats.links[0].reconnects, 1);
@@ -579,15 +570,7 @@ async fn idempotent_across_a_partition(
     let faults = Faults::new();
     a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
     wait_route(&a, "job").await;
-    let pending = {
-        let a = a.clone();
-        actix_rt::spawn(async move {
-            a.request(Message::request("x", "run", ()).to("job"))
-                .idempotent()
-                .timeout(Duration::from_secs(60))
-                .await
-        })
-    };
+    let pending = spawn_idempotent(&a, "job", Duration::from_secs(60));
     tokio::time::sleep(cut).await;
     faults.set_partitioned(true);
     // Both sides declare the link dead; the request stays pending on a.

@@ -58,15 +58,9 @@ async fn request_response_both_ways_and_through_the_hub() {
     wait_route(&a, "echo-b").await;
 
     // client → server
-    assert_eq!(
-        ask(&a, "echo-hub", Value::from("up")).await,
-        Ok(Value::from("up"))
-    );
+    assert_echo(&a, "echo-hub", Value::from("up")).await;
     // server → client
-    assert_eq!(
-        ask(&hub, "echo-a", Value::from("down")).await,
-        Ok(Value::from("down"))
-    );
+    assert_echo(&hub, "echo-a", Value::from("down")).await;
     // client → hub → client, with a byte payload
     let blob = Value::from(vec![7u8; 10_000]);
     assert_eq!(ask(&a, "echo-b", blob.clone()).await, Ok(blob));
@@ -114,6 +108,15 @@ async fn close_code_for(
         }
     }
     (None, received)
+}
+
+fn is_hello_ack(message: &Message) -> bool {
+    matches!(
+        message.payload,
+        MessageType::Control {
+            operation: ControlOperation::HelloAck { .. }
+        }
+    )
 }
 
 fn is_reject(messages: &[Message], expected: RejectCode) -> bool {
@@ -220,15 +223,10 @@ async fn hostile_frames_are_closed_with_a_code_and_others_keep_being_served() {
     let ack = swarm_transport::protocol::Codec::default()
         .decode(&ack)
         .unwrap();
-    assert!(matches!(
-        ack.payload,
-        MessageType::Control {
-            operation: ControlOperation::HelloAck { .. }
-        }
-    ));
+    assert!(is_hello_ack(&ack), "{ack:?}");
 
     // The well-behaved client was never disturbed.
-    assert_eq!(ask(&a, "echo-hub", Value::Int(5)).await, Ok(Value::Int(5)));
+    assert_echo(&a, "echo-hub", Value::Int(5)).await;
     server.stop(false).await;
 }
 
@@ -260,14 +258,8 @@ async fn client_reconnects_after_the_server_restarts() {
     let (_, server) = serve_on(&hub, addr);
     wait_route(&a, "echo-hub").await;
     wait_route(&hub, "echo-a").await;
-    assert_eq!(
-        ask(&a, "echo-hub", Value::from("again")).await,
-        Ok(Value::from("again"))
-    );
-    assert_eq!(
-        ask(&hub, "echo-a", Value::from("back")).await,
-        Ok(Value::from("back"))
-    );
+    assert_echo(&a, "echo-hub", Value::from("again")).await;
+    assert_echo(&hub, "echo-a", Value::from("back")).await;
     assert_eq!(a.stats().await.unwrap().reconnects, 1);
     server.stop(false).await;
 }
@@ -387,17 +379,9 @@ async fn token_auth_on_the_upgrade_or_in_the_hello() {
     assert!(is_reject(&[reply], RejectCode::Auth));
     // The token in the Hello metadata (what a browser can do): accepted.
     let reply = first_reply(&url, &[("token", "s3cret")]).await;
-    assert!(matches!(
-        reply.payload,
-        MessageType::Control {
-            operation: ControlOperation::HelloAck { .. }
-        }
-    ));
+    assert!(is_hello_ack(&reply), "{reply:?}");
 
-    assert_eq!(
-        ask(&good, "echo-hub", Value::Int(1)).await,
-        Ok(Value::Int(1))
-    );
+    assert_echo(&good, "echo-hub", Value::Int(1)).await;
     server.stop(false).await;
 }
 
@@ -531,15 +515,7 @@ async fn idempotent_request_in_flight_is_answered_across_a_server_restart() {
     a.connect(WsLink::client(format!("ws://{addr}/swarm")));
     wait_route(&a, "job").await;
 
-    let pending = {
-        let a = a.clone();
-        actix_rt::spawn(async move {
-            a.request(Message::request("x", "run", ()).to("job"))
-                .idempotent()
-                .timeout(Duration::from_secs(30))
-                .await
-        })
-    };
+    let pending = spawn_idempotent(&a, "job", Duration::from_secs(30));
     wait_until(Duration::from_secs(10), "the job started", || {
         *runs.lock().unwrap() == 1
     })

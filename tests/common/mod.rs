@@ -123,6 +123,28 @@ impl Handler<Delivery> for Counting {
     }
 }
 
+/// Starts an idempotent request for `run` on `to` in its own task.
+pub fn spawn_idempotent(
+    swarm: &Swarm,
+    to: &str,
+    timeout: Duration,
+) -> actix_rt::task::JoinHandle<Result<Value, swarm_transport::TransportError>> {
+    let (swarm, to) = (swarm.clone(), to.to_owned());
+    actix_rt::spawn(async move {
+        swarm
+            .request(Message::request("tester", "run", ()).to(to))
+            .idempotent()
+            .timeout(timeout)
+            .await
+    })
+}
+
+/// Asserts that the echo agent `agent` sends `value` back.
+pub async fn assert_echo(swarm: &Swarm, agent: &str, value: impl Into<Value>) {
+    let value = value.into();
+    assert_eq!(ask(swarm, agent, value.clone()).await, Ok(value));
+}
+
 /// Records every delivery.
 #[derive(Clone, Default)]
 pub struct Recorder(pub Arc<Mutex<Vec<Arc<Message>>>>);

@@ -14,9 +14,7 @@ use swarm_protocol::WireFormat;
 use super::endpoint::{FlushAcks, FlushInbound, LinkEnd, TRANSPORT};
 use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
-use crate::link::{
-    Lane, LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound,
-};
+use crate::link::{LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
@@ -229,19 +227,16 @@ impl Handler<LinkOutbound> for ClientLink {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
-        let size = match self.end.frames.encode(&out.message) {
-            Ok((frame, size)) => {
+        let size = match self.end.encode(&out) {
+            Some((frame, size)) => {
                 if self.sink.write(frame).is_err() {
                     tracing::debug!(link = %self.end.link, "write after close");
                 }
                 size
             }
-            Err(e) => {
-                tracing::warn!(link = %self.end.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-                0
-            }
+            None => 0,
         };
-        if out.lane == Lane::Data && self.end.written(size) {
+        if self.end.written(out.lane, size) {
             ctx.notify(FlushAcks);
         }
     }

@@ -16,7 +16,7 @@ use swarm_protocol::Message;
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{
-    InboundGauge, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId,
+    InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId,
     LinkInbound, LinkInboundBatch, LinkOpened, LinkOutbound,
 };
 use crate::supervisor::Supervisor;
@@ -139,9 +139,24 @@ impl LinkEnd {
         }
     }
 
-    /// Records a written data message; `true` when it starts a burst (notify yourself to
-    /// [`LinkEnd::flush_acks`]).
-    pub fn written(&mut self, bytes: usize) -> bool {
+    /// Encodes an outbound message into a frame with its size; a message that cannot be
+    /// encoded (e.g. over `max_message_size`) is logged and skipped.
+    pub fn encode(&self, out: &LinkOutbound) -> Option<(actix_http::ws::Message, usize)> {
+        match self.frames.encode(&out.message) {
+            Ok(encoded) => Some(encoded),
+            Err(e) => {
+                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                None
+            }
+        }
+    }
+
+    /// Records a written message of `lane`; `true` when it starts a burst of data writes
+    /// (notify yourself to [`LinkEnd::flush_acks`]). Control messages are not acknowledged.
+    pub fn written(&mut self, lane: Lane, bytes: usize) -> bool {
+        if lane != Lane::Data {
+            return false;
+        }
         self.unacked_count += 1;
         self.unacked_bytes += bytes;
         self.unacked_count == 1

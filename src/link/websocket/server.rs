@@ -30,7 +30,7 @@ use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
 use crate::backlog::Backlog;
-use crate::link::{Lane, LinkClose, LinkConfigure, LinkId, LinkOutbound};
+use crate::link::{LinkClose, LinkConfigure, LinkId, LinkOutbound};
 use crate::Swarm;
 
 /// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
@@ -248,8 +248,8 @@ impl Handler<LinkOutbound> for Session {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Self::Context) {
-        let size = match self.end.frames.encode(&out.message) {
-            Ok((frame, size)) => {
+        let size = match self.end.encode(&out) {
+            Some((frame, size)) => {
                 match frame {
                     ws::Message::Binary(b) => ctx.binary(b),
                     ws::Message::Text(t) => ctx.text(t),
@@ -257,12 +257,9 @@ impl Handler<LinkOutbound> for Session {
                 }
                 size
             }
-            Err(e) => {
-                tracing::warn!(link = %self.end.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-                0
-            }
+            None => 0,
         };
-        if out.lane == Lane::Data && self.end.written(size) {
+        if self.end.written(out.lane, size) {
             ctx.notify(FlushAcks);
         }
     }
