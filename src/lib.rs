@@ -66,6 +66,7 @@
 //! * `tls` — `wss://` through rustls 0.23 with the ring provider.
 //! * `shared-memory`, `nats` — reserved for the transports of those names (empty today).
 
+#![warn(missing_docs)]
 pub mod agent;
 pub mod auth;
 pub mod backlog;

@@ -20,6 +20,7 @@
 //!   link lifecycle; time is always an argument.
 //! * `base64` — the bytes encoding used on the JSON path.
 
+#![warn(missing_docs)]
 pub mod base64;
 pub mod codec;
 pub mod core;

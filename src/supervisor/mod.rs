@@ -6,7 +6,7 @@
 //! * [`link_events`] — messages from link actors (opened, inbound, flushed, closed): handshake,
 //!   heartbeat, announce/withdraw, and link-down handling with restart.
 //! * [`routing`] — the routing table; [`outbound`] — bounded per-link priority queues;
-//!   [`link_slot`] — per-link state.
+//!   `link_slot` — per-link state (internal).
 //!
 //! Everything with a deadline (requests, handshakes, heartbeats, reconnects) lives in a pure
 //! state machine from `swarm_protocol::core`; the supervisor arms a single timer for the
@@ -14,7 +14,7 @@
 
 pub mod commands;
 pub mod link_events;
-pub mod link_slot;
+pub(crate) mod link_slot;
 pub mod outbound;
 pub mod routing;
 
