@@ -81,6 +81,8 @@ fn setup(system: &SystemRunner) -> Setup {
                 .service(websocket::scope("/swarm"))
                 .route("/raw", web::get().to(raw_route))
         })
+        // As docs recommend for the swarm route; the raw route shares the server.
+        .tcp_nodelay(true)
         .workers(1)
         .disable_signals()
         .bind("127.0.0.1:0")
@@ -103,7 +105,18 @@ type RawConn =
     std::rc::Rc<tokio::sync::Mutex<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>>>;
 
 async fn raw_connect(url: &str) -> RawConn {
-    let (_, conn) = awc::Client::new()
+    // The same socket options as the swarm link's client: TCP_NODELAY.
+    use actix_service::ServiceExt;
+    let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default())
+        .service()
+        .map(|conn: actix_tls::connect::Connection<awc::http::Uri, _>| {
+            conn.io_ref().set_nodelay(true).unwrap();
+            conn
+        });
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().connector(tcp))
+        .finish();
+    let (_, conn) = client
         .ws(url)
         .max_frame_size(1 << 20)
         .connect()

@@ -75,7 +75,8 @@ fn main() -> std::io::Result<()> {
             App::new()
                 .app_data(data.clone())
                 .service(websocket::scope("/swarm"))
-        });
+        })
+        .tcp_nodelay(true);
         #[cfg(feature = "tls")]
         let (server, scheme) = if tls {
             (server.bind_rustls_0_23(&bind, self_signed()?)?, "wss")

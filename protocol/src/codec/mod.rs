@@ -11,10 +11,12 @@
 //! allocating and says *incomplete* / *invalid* / *too large*; [`Codec::decode`] then parses.
 //! Nothing the peer sends can make the decoder panic or allocate past `max_message_size`.
 
+mod buffer;
 mod compress;
 mod error;
 pub mod header;
 
+pub use buffer::FrameBuffer;
 pub use compress::{gunzip_capped, gzip_into};
 pub use error::CodecError;
 pub use header::FrameHeader;
@@ -130,14 +132,20 @@ impl Codec {
 
     /// Encodes `msg` into a new frame.
     pub fn encode(&self, msg: &Message) -> Result<Vec<u8>, CodecError> {
-        let mut out = Vec::with_capacity(128);
+        let mut out = Vec::new();
         self.encode_into(msg, &mut out)?;
         Ok(out)
     }
 
-    /// Appends the frame for `msg` to `out`. On error `out` is left as it was.
-    pub fn encode_into(&self, msg: &Message, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    /// Appends the frame for `msg` to `out` (a `Vec<u8>` or a reused `BytesMut`). On error
+    /// `out` is left as it was.
+    pub fn encode_into<B: FrameBuffer>(
+        &self,
+        msg: &Message,
+        out: &mut B,
+    ) -> Result<(), CodecError> {
         let start = out.len();
+        out.reserve(msg.estimated_size().min(self.config.max_message_size) + 16);
         let result = self.encode_unchecked(msg, out, start);
         let size = out.len() - start;
         match result {
@@ -156,28 +164,27 @@ impl Codec {
         }
     }
 
-    fn encode_unchecked(
+    fn encode_unchecked<B: FrameBuffer>(
         &self,
         msg: &Message,
-        out: &mut Vec<u8>,
+        out: &mut B,
         start: usize,
     ) -> Result<(), CodecError> {
         match self.config.format {
-            WireFormat::Json => {
-                serde_json::to_writer(&mut *out, msg).map_err(|e| CodecError::Encode(e.to_string()))
-            }
+            WireFormat::Json => serde_json::to_writer(out.writer(), msg)
+                .map_err(|e| CodecError::Encode(e.to_string())),
             WireFormat::MessagePack => {
-                out.push(FrameHeader { gzip: false }.to_byte());
-                rmp_serde::encode::write_named(out, msg)
+                out.append(&[FrameHeader { gzip: false }.to_byte()]);
+                rmp_serde::encode::write_named(&mut out.writer(), msg)
                     .map_err(|e| CodecError::Encode(e.to_string()))?;
                 let body_len = out.len() - start - 1;
                 if self.config.compression && body_len > self.config.compression_threshold {
                     let mut compressed = Vec::with_capacity(body_len / 2 + 32);
-                    gzip_into(&out[start + 1..], &mut compressed)?;
+                    gzip_into(out.tail(start + 1), &mut compressed)?;
                     if compressed.len() < body_len {
                         out.truncate(start);
-                        out.push(FrameHeader { gzip: true }.to_byte());
-                        out.extend_from_slice(&compressed);
+                        out.append(&[FrameHeader { gzip: true }.to_byte()]);
+                        out.append(&compressed);
                     }
                 }
                 Ok(())

@@ -61,7 +61,20 @@ impl WsLink {
 
     /// The HTTP client for one connection attempt (HTTP/1.1 only: WebSocket upgrades need it).
     fn http_client(&self) -> awc::Client {
-        let connector = awc::Connector::new().max_http_version(awc::http::Version::HTTP_11);
+        use actix_service::ServiceExt;
+        // Frames are written in bursts and flushed by the codec: Nagle's algorithm would only
+        // hold back the tail of a burst until the peer's (possibly delayed) ACK.
+        let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default())
+            .service()
+            .map(|conn: actix_tls::connect::Connection<awc::http::Uri, _>| {
+                if let Err(e) = conn.io_ref().set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+                conn
+            });
+        let connector = awc::Connector::new()
+            .connector(tcp)
+            .max_http_version(awc::http::Version::HTTP_11);
         #[cfg(feature = "tls")]
         let connector = match &self.tls {
             Some(config) => connector.rustls_0_23(config.clone()),

@@ -141,7 +141,7 @@ impl LinkEnd {
 
     /// Encodes an outbound message into a frame with its size; a message that cannot be
     /// encoded (e.g. over `max_message_size`) is logged and skipped.
-    pub fn encode(&self, out: &LinkOutbound) -> Option<(actix_http::ws::Message, usize)> {
+    pub fn encode(&mut self, out: &LinkOutbound) -> Option<(actix_http::ws::Message, usize)> {
         match self.frames.encode(&out.message) {
             Ok(encoded) => Some(encoded),
             Err(e) => {

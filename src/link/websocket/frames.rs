@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
-use bytes::Bytes;
+use bytes::BytesMut;
 use swarm_protocol::codec::{Codec, CodecError};
 use swarm_protocol::{Message, WireFormat};
 
@@ -80,6 +80,10 @@ pub fn close_code(kind: CloseKind) -> CloseCode {
 pub struct Frames {
     codec: Codec,
     reassembly: Reassembly,
+    /// Outbound MessagePack frames are encoded here and split off as `Bytes`; once the
+    /// transport has written them the memory is reused, so a burst of large messages does not
+    /// allocate (and fault in fresh pages) per message.
+    arena: BytesMut,
 }
 
 impl Frames {
@@ -88,6 +92,7 @@ impl Frames {
         Frames {
             codec: Codec::new(config.codec_config().with_format(format)),
             reassembly: Reassembly::new(config.max_message_size),
+            arena: BytesMut::new(),
         }
     }
 
@@ -139,18 +144,22 @@ impl Frames {
     }
 
     /// Encodes an outbound message into a frame.
-    pub fn encode(&self, msg: &Message) -> Result<(WsMessage, usize), CodecError> {
-        let body = self.codec.encode(msg)?;
-        let size = body.len();
-        let frame = match self.format() {
-            WireFormat::MessagePack => WsMessage::Binary(Bytes::from(body)),
+    pub fn encode(&mut self, msg: &Message) -> Result<(WsMessage, usize), CodecError> {
+        match self.format() {
+            WireFormat::MessagePack => {
+                self.codec.encode_into(msg, &mut self.arena)?;
+                let body = self.arena.split().freeze();
+                let size = body.len();
+                Ok((WsMessage::Binary(body), size))
+            }
             WireFormat::Json => {
+                let body = self.codec.encode(msg)?;
+                let size = body.len();
                 let text = String::from_utf8(body)
                     .map_err(|_| CodecError::Encode("JSON output is not UTF-8".into()))?;
-                WsMessage::Text(text.into())
+                Ok((WsMessage::Text(text.into()), size))
             }
-        };
-        Ok((frame, size))
+        }
     }
 }
 
@@ -170,6 +179,7 @@ pub fn negotiate(offered: Option<&str>) -> Option<WireFormat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn subprotocol_negotiation() {

@@ -12,6 +12,9 @@
 //! let swarm = Swarm::start(TransportConfig::default());
 //! let data = web::Data::new(swarm);
 //! HttpServer::new(move || App::new().app_data(data.clone()).service(websocket::scope("/swarm")))
+//!     // Links write bursts of small frames: without this, Nagle's algorithm holds the tail of
+//!     // a burst until the peer's delayed ACK (up to 40 ms on Linux).
+//!     .tcp_nodelay(true)
 //!     .bind("127.0.0.1:8080")?
 //!     .run()
 //!     .await
@@ -59,6 +62,7 @@ macro_rules! start_endpoint {
                 .service(scope("/swarm"))
         })
         .workers(1)
+        .tcp_nodelay(true)
         .disable_signals();
         let bound = $bind?;
         let addr = bound.addrs()[0];

@@ -1,0 +1,93 @@
+//! Where an encoded frame is appended: a `Vec<u8>`, or a `BytesMut` a link reuses as an arena
+//! (encode, split off the frame as `Bytes`, and the next frame reuses the memory once the
+//! previous ones are written — no allocation and no fresh pages per message).
+
+use bytes::{BufMut, BytesMut};
+
+/// A growable byte buffer the codec can append a frame to and roll back on error.
+pub trait FrameBuffer {
+    /// Bytes in the buffer.
+    fn len(&self) -> usize;
+    /// Whether the buffer is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Shortens the buffer to `len` bytes.
+    fn truncate(&mut self, len: usize);
+    /// Appends `bytes`.
+    fn append(&mut self, bytes: &[u8]);
+    /// Makes room for `additional` more bytes.
+    fn reserve(&mut self, additional: usize);
+    /// The bytes from `start` on.
+    fn tail(&self, start: usize) -> &[u8];
+    /// Appends through [`std::io::Write`] (what the serializers take).
+    type Writer<'a>: std::io::Write
+    where
+        Self: 'a;
+    /// A writer appending to the buffer.
+    fn writer(&mut self) -> Self::Writer<'_>;
+}
+
+impl FrameBuffer for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len)
+    }
+    fn append(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes)
+    }
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional)
+    }
+    fn tail(&self, start: usize) -> &[u8] {
+        &self[start..]
+    }
+    type Writer<'a> = &'a mut Vec<u8>;
+    fn writer(&mut self) -> Self::Writer<'_> {
+        self
+    }
+}
+
+impl FrameBuffer for BytesMut {
+    fn len(&self) -> usize {
+        BytesMut::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        BytesMut::truncate(self, len)
+    }
+    fn append(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes)
+    }
+    fn reserve(&mut self, additional: usize) {
+        BytesMut::reserve(self, additional)
+    }
+    fn tail(&self, start: usize) -> &[u8] {
+        &self[start..]
+    }
+    type Writer<'a> = bytes::buf::Writer<&'a mut BytesMut>;
+    fn writer(&mut self) -> Self::Writer<'_> {
+        BufMut::writer(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip<B: FrameBuffer>(mut b: B) {
+        b.append(b"ab");
+        std::io::Write::write_all(&mut b.writer(), b"cd").unwrap();
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.tail(1), b"bcd");
+        b.truncate(1);
+        assert_eq!(b.tail(0), b"a");
+    }
+
+    #[test]
+    fn vec_and_bytes_mut_behave_alike() {
+        roundtrip(Vec::new());
+        roundtrip(BytesMut::new());
+    }
+}
