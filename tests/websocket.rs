@@ -597,3 +597,48 @@ async fn a_peer_flooding_a_node_that_fell_behind_is_disconnected() {
     );
     server.stop(false).await;
 }
+
+/// A long stream in both directions with a window of 8: data flows only while the link end
+/// hands credit back (a quarter window at a time), so a lost acknowledgement would stall it.
+#[actix_rt::test]
+async fn long_streams_cross_in_order_with_a_small_window() {
+    const N: i64 = 20_000;
+    let small = |name| {
+        config(name)
+            .with_link_window(8)
+            .with_link_queue(N as usize, 1 << 30)
+    };
+    let hub = Swarm::start(small("hub"));
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(small("client"));
+    let (at_hub, at_client) = (Recorder::default(), Recorder::default());
+    hub.register("sink-hub", at_hub.start().recipient());
+    client.register("sink-client", at_client.start().recipient());
+    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&client, "sink-hub").await;
+    wait_route(&hub, "sink-client").await;
+    for i in 0..N {
+        client.do_send(Message::event("client", "seq", Value::Int(i)).to("sink-hub"));
+        hub.do_send(Message::event("hub", "seq", Value::Int(i)).to("sink-client"));
+    }
+    for (recorder, side) in [(&at_hub, "hub"), (&at_client, "client")] {
+        wait_until(Duration::from_secs(30), side, || {
+            recorder.len() == N as usize
+        })
+        .await;
+        let seqs: Vec<i64> = recorder
+            .messages()
+            .iter()
+            .map(|m| match &m.payload {
+                MessageType::Event { data, .. } => data.as_i64().unwrap(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            (0..N).collect::<Vec<_>>(),
+            "{side}: lost or reordered"
+        );
+    }
+    server.stop(false).await;
+}

@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
-use super::endpoint::{FlushAcks, FlushInbound, LinkEnd, TRANSPORT};
+use super::endpoint::{FlushInbound, LinkEnd, TRANSPORT};
 use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
 use crate::link::{LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound};
@@ -134,7 +134,7 @@ impl LinkConnector for WsLink {
                                 supervisor,
                                 Frames::new(format, &config),
                                 url,
-                                config.link_inbound_bytes.max(config.max_message_size),
+                                &config,
                             ),
                             sink: SinkWrite::new(sink, c),
                         }
@@ -239,7 +239,7 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
 impl Handler<LinkOutbound> for ClientLink {
     type Result = ();
 
-    fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
+    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
         let size = match self.end.encode(&out) {
             Some((frame, size)) => {
                 if self.sink.write(frame).is_err() {
@@ -249,9 +249,7 @@ impl Handler<LinkOutbound> for ClientLink {
             }
             None => 0,
         };
-        if self.end.written(out.lane, size) {
-            ctx.notify(FlushAcks);
-        }
+        self.end.written(out.lane, size);
     }
 }
 
@@ -268,14 +266,6 @@ impl Handler<FlushInbound> for ClientLink {
 
     fn handle(&mut self, _: FlushInbound, _: &mut Context<Self>) {
         self.end.flush_inbound();
-    }
-}
-
-impl Handler<FlushAcks> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, _: FlushAcks, _: &mut Context<Self>) {
-        self.end.flush_acks();
     }
 }
 

@@ -1,11 +1,14 @@
 //! What the two ends of a WebSocket link share: the link id, the supervisor, frame handling,
 //! and the bookkeeping that turns bursts of frames into few supervisor messages.
 //!
-//! Inbound messages of one burst travel to the supervisor in one [`LinkInboundBatch`], and
-//! writes of one burst are acknowledged with one [`LinkFlushed`]: the actor notifies itself on
-//! the first item of a burst, and that notice is handled after everything already in its
-//! mailbox. Pending inbound messages are always handed over before the link reports itself
-//! closed, so nothing received is lost to ordering.
+//! Inbound messages of one burst travel to the supervisor in one [`LinkInboundBatch`]: the
+//! actor notifies itself on the first item of a burst, and that notice is handled after
+//! everything already in its mailbox. Pending inbound messages are always handed over before
+//! the link reports itself closed, so nothing received is lost to ordering.
+//!
+//! Written data messages are acknowledged with one [`LinkFlushed`] per quarter of the link
+//! window, not per message: the supervisor always has three quarters of its window to hand
+//! out, and a lone request costs no extra wake-up of the supervisor's thread.
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use swarm_protocol::Message;
 
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
+use crate::config::TransportConfig;
 use crate::link::{
     InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId,
     LinkInbound, LinkInboundBatch, LinkOpened, LinkOutbound,
@@ -39,20 +43,20 @@ pub struct LinkEnd {
     inbound_bytes: usize,
     gauge: InboundGauge,
     inbound_limit: usize,
+    ack_every: usize,
     unacked_count: usize,
     unacked_bytes: usize,
     closed_reported: bool,
 }
 
 impl LinkEnd {
-    /// The end of `link` toward `peer`; at most `inbound_limit` received bytes may wait for
-    /// the supervisor.
+    /// The end of `link` toward `peer`, with the limits of `config`.
     pub fn new(
         link: LinkId,
         supervisor: Addr<Supervisor>,
         frames: Frames,
         peer: String,
-        inbound_limit: usize,
+        config: &TransportConfig,
     ) -> Self {
         LinkEnd {
             link,
@@ -62,7 +66,8 @@ impl LinkEnd {
             inbound: Vec::new(),
             inbound_bytes: 0,
             gauge: InboundGauge::default(),
-            inbound_limit,
+            inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
+            ack_every: (config.link_window / 4).max(1),
             unacked_count: 0,
             unacked_bytes: 0,
             closed_reported: false,
@@ -151,19 +156,21 @@ impl LinkEnd {
         }
     }
 
-    /// Records a written message of `lane`; `true` when it starts a burst of data writes
-    /// (notify yourself to [`LinkEnd::flush_acks`]). Control messages are not acknowledged.
-    pub fn written(&mut self, lane: Lane, bytes: usize) -> bool {
+    /// Records a written message of `lane`, acknowledging a quarter window of data messages
+    /// at a time. Control messages are not acknowledged.
+    pub fn written(&mut self, lane: Lane, bytes: usize) {
         if lane != Lane::Data {
-            return false;
+            return;
         }
         self.unacked_count += 1;
         self.unacked_bytes += bytes;
-        self.unacked_count == 1
+        if self.unacked_count >= self.ack_every {
+            self.flush_acks();
+        }
     }
 
-    /// Reports the burst of written data messages to the supervisor.
-    pub fn flush_acks(&mut self) {
+    /// Reports the written data messages to the supervisor.
+    fn flush_acks(&mut self) {
         if self.unacked_count > 0 {
             self.supervisor.do_send(LinkFlushed {
                 link: self.link,
@@ -197,8 +204,3 @@ impl LinkEnd {
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct FlushInbound;
-
-/// A link actor's notice to itself: acknowledge the burst of written messages.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-pub struct FlushAcks;

@@ -28,7 +28,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
-use super::endpoint::{FlushAcks, FlushInbound, LinkEnd};
+use super::endpoint::{FlushInbound, LinkEnd};
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
@@ -134,7 +134,7 @@ pub async fn upgrade(
             swarm.addr().clone(),
             Frames::new(format, config),
             peer,
-            config.link_inbound_bytes.max(config.max_message_size),
+            config,
         ),
         authenticated,
     };
@@ -263,9 +263,7 @@ impl Handler<LinkOutbound> for Session {
             }
             None => 0,
         };
-        if self.end.written(out.lane, size) {
-            ctx.notify(FlushAcks);
-        }
+        self.end.written(out.lane, size);
     }
 }
 
@@ -282,14 +280,6 @@ impl Handler<FlushInbound> for Session {
 
     fn handle(&mut self, _: FlushInbound, _: &mut Self::Context) {
         self.end.flush_inbound();
-    }
-}
-
-impl Handler<FlushAcks> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _: FlushAcks, _: &mut Self::Context) {
-        self.end.flush_acks();
     }
 }
 
