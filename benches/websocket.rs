@@ -3,7 +3,10 @@
 //!
 //! * one-way, pipelined: N messages of 64 B, then one marked message whose answer ends the
 //!   batch (swarm: N events to an agent, then a request to `echo`);
-//! * round trip: one marked frame / one request at a time;
+//! * round trip: one marked frame / one request at a time — to a hub node on a thread of its
+//!   own (sessions on the HTTP worker, node elsewhere: two thread hops more than the raw
+//!   echo), and to a hub node started on its HTTP server's worker thread (the raw echo's
+//!   topology);
 //! * 64 KiB messages, pipelined.
 //!
 //! ```text
@@ -56,6 +59,33 @@ async fn raw_route(
 struct Setup {
     client: Swarm,
     raw: RawConn,
+    /// A client linked to a second hub whose node runs on its HTTP server's worker thread.
+    colocated: Swarm,
+}
+
+/// A hub node started on the (single) worker thread of its HTTP server, as the raw echo
+/// runs there too: no thread hop between the WebSocket session and the node.
+async fn colocated_hub(config: TransportConfig) -> std::net::SocketAddr {
+    let cell = std::sync::Arc::new(std::sync::OnceLock::<Swarm>::new());
+    let in_worker = cell.clone();
+    let server = HttpServer::new(move || {
+        let hub = in_worker.get_or_init(|| {
+            let hub = Swarm::start(config.clone());
+            hub.register("echo", Echo(hub.clone()).start().recipient());
+            hub
+        });
+        App::new()
+            .app_data(web::Data::new(hub.clone()))
+            .service(websocket::scope("/swarm"))
+    })
+    .tcp_nodelay(true)
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    addr
 }
 
 fn setup(system: &SystemRunner) -> Setup {
@@ -94,9 +124,16 @@ fn setup(system: &SystemRunner) -> Setup {
         while client.locate("sink").await.unwrap().is_none() {
             actix_rt::time::sleep(Duration::from_millis(5)).await;
         }
+        let colocated_addr = colocated_hub(config().with_node_name("colocated-hub")).await;
+        let colocated = Swarm::start(config().with_node_name("colocated-client"));
+        colocated.connect(WsLink::client(format!("ws://{colocated_addr}/swarm")));
+        while colocated.locate("echo").await.unwrap().is_none() {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
         Setup {
             client,
             raw: raw_connect(&format!("ws://{addr}/raw")).await,
+            colocated,
         }
     })
 }
@@ -204,16 +241,22 @@ fn benches(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("swarm/round_trip", |b| {
-        b.iter_custom(|iters| {
-            timed(&system, iters, || async move {
-                client
-                    .request(Message::request("client", "m", Value::from(vec![1u8; 64])).to("echo"))
+    for (name, node) in [
+        ("swarm/round_trip", client),
+        ("swarm/round_trip_colocated_hub", &s.colocated),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || async move {
+                    node.request(
+                        Message::request("client", "m", Value::from(vec![1u8; 64])).to("echo"),
+                    )
                     .await
                     .unwrap();
+                })
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
