@@ -11,8 +11,9 @@
 //! The creator fills in everything, then writes the layout version *last* (Release); an
 //! opener waits for a non-zero version (Acquire) before trusting the rest. The segment is
 //! created owner-only (0600). The opener claims the segment by swapping its pid into an empty
-//! slot, so a second opener gets [`SegmentError::Busy`]. A segment whose creator has died is
-//! stale and is removed by the next creator.
+//! slot, so a second opener gets [`SegmentError::Busy`]; a segment serves one peer only (its
+//! rings are mid-stream afterwards). A segment whose creator has died is stale and is removed by
+//! the next creator.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -104,8 +105,9 @@ pub enum SegmentError {
         /// What is wrong.
         reason: String,
     },
-    /// The segment's creator closed it or died; a new one will be created.
-    #[error("segment {0:?} was closed by its creator")]
+    /// The segment's creator closed it or died, or its previous peer died: it will be made
+    /// anew; retry.
+    #[error("segment {0:?} is closed (its creator or its previous peer is gone)")]
     Closed(String),
     /// The segment already has a live peer.
     #[error("segment {0:?} already has a peer")]
@@ -345,16 +347,17 @@ impl Segment {
         {
             return Err(SegmentError::Closed(name.into()));
         }
-        // Claim the opener slot; a slot held by a dead process is taken over.
+        // Claim the opener slot. A segment serves one peer: the rings are mid-stream once a
+        // peer has used them, so even a dead peer's slot is not taken over (its creator
+        // notices the death and makes a fresh segment).
         let me = my_pid();
-        let mut expected = 0;
-        while let Err(holder) =
-            h.pids[1].compare_exchange(expected, me, Ordering::AcqRel, Ordering::Acquire)
+        if let Err(holder) = h.pids[1].compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
         {
-            if holder != 0 && pid_alive(holder) {
-                return Err(SegmentError::Busy(name.into()));
-            }
-            expected = holder;
+            return Err(if pid_alive(holder) {
+                SegmentError::Busy(name.into())
+            } else {
+                SegmentError::Closed(name.into())
+            });
         }
         h.heartbeat[1].0.fetch_add(1, Ordering::Relaxed);
         segment.ring_size = ring_size;

@@ -12,7 +12,10 @@
 //!   [`LinkClose`] (close and stop);
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
+pub mod credit;
 pub mod in_process;
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+pub mod shared_memory;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
@@ -253,6 +256,13 @@ pub trait LinkConnector: 'static {
 
     /// The peer's address or description, for logs and events (no credentials).
     fn peer(&self) -> String;
+
+    /// How long the link may take to open (send [`LinkOpened`]) before the supervisor gives up
+    /// and reconnects; `None` waits as long as it takes (a shared-memory creator waiting for
+    /// its peer process). Default: the node's connection timeout.
+    fn connect_timeout(&self, config: &TransportConfig) -> Option<std::time::Duration> {
+        Some(config.connection_timeout())
+    }
 
     /// Starts a link actor for `ctx.link`. The actor must eventually send either
     /// [`LinkOpened`] (role `Initiator`) or [`LinkClosed`]; the supervisor closes it if neither

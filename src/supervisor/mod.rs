@@ -514,7 +514,10 @@ impl Supervisor {
             self.config.link_unread_bytes,
         );
         slot.spec = Some(spec);
-        slot.connect_deadline = Some(Instant::now() + self.config.connection_timeout());
+        slot.connect_deadline = sup
+            .connector
+            .connect_timeout(&self.config)
+            .map(|t| Instant::now() + t);
         self.links.insert(link, slot);
         tracing::debug!(node = %self.node, %link, "connecting");
         sup.connector.connect(LinkContext {

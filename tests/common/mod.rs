@@ -293,3 +293,13 @@ pub async fn wait_stats(swarm: &Swarm, what: &str, mut cond: impl FnMut(&NodeSta
         waited += Duration::from_millis(10);
     }
 }
+
+/// Logs to stderr when `RUST_LOG` is set (debugging a failing test).
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}

@@ -5,10 +5,7 @@
 //! actor notifies itself on the first item of a burst, and that notice is handled after
 //! everything already in its mailbox. Pending inbound messages are always handed over before
 //! the link reports itself closed, so nothing received is lost to ordering.
-//!
-//! Written data messages are acknowledged with one [`LinkFlushed`] per quarter of the link
-//! window, not per message: the supervisor always has three quarters of its window to hand
-//! out, and a lone request costs no extra wake-up of the supervisor's thread.
+//! Written data messages are acknowledged through [`WriteCredit`].
 
 use std::sync::Arc;
 
@@ -19,9 +16,10 @@ use swarm_protocol::Message;
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::config::TransportConfig;
+use crate::link::credit::WriteCredit;
 use crate::link::{
-    InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkHandle, LinkId,
-    LinkInbound, LinkInboundBatch, LinkOpened, LinkOutbound,
+    InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkInbound,
+    LinkInboundBatch, LinkOpened, LinkOutbound,
 };
 use crate::supervisor::Supervisor;
 
@@ -43,9 +41,7 @@ pub struct LinkEnd {
     inbound_bytes: usize,
     gauge: InboundGauge,
     inbound_limit: usize,
-    ack_every: usize,
-    unacked_count: usize,
-    unacked_bytes: usize,
+    credit: WriteCredit,
     closed_reported: bool,
 }
 
@@ -67,9 +63,7 @@ impl LinkEnd {
             inbound_bytes: 0,
             gauge: InboundGauge::default(),
             inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
-            ack_every: (config.link_window / 4).max(1),
-            unacked_count: 0,
-            unacked_bytes: 0,
+            credit: WriteCredit::new(config),
             closed_reported: false,
         }
     }
@@ -156,30 +150,10 @@ impl LinkEnd {
         }
     }
 
-    /// Records a written message of `lane`, acknowledging a quarter window of data messages
-    /// at a time. Control messages are not acknowledged.
+    /// Records a written message of `lane` (credit back to the supervisor).
     pub fn written(&mut self, lane: Lane, bytes: usize) {
-        if lane != Lane::Data {
-            return;
-        }
-        self.unacked_count += 1;
-        self.unacked_bytes += bytes;
-        if self.unacked_count >= self.ack_every {
-            self.flush_acks();
-        }
-    }
-
-    /// Reports the written data messages to the supervisor.
-    fn flush_acks(&mut self) {
-        if self.unacked_count > 0 {
-            self.supervisor.do_send(LinkFlushed {
-                link: self.link,
-                count: self.unacked_count,
-                bytes: self.unacked_bytes,
-            });
-            self.unacked_count = 0;
-            self.unacked_bytes = 0;
-        }
+        self.credit
+            .written(lane, bytes, self.link, &self.supervisor);
     }
 
     /// Reports the link closed (once), after handing over what was received.

@@ -1,0 +1,321 @@
+//! The writing side of a shared-memory link: an actor that encodes outbound messages and
+//! writes them into the outbound ring (fragmented when larger than a record), publishes, and
+//! wakes the peer's reader only when it announced sleeping. It reports the link closed to the
+//! supervisor, exactly once (the pump reports it open).
+//!
+//! Control messages (handshake, heartbeats) that fit one record are written ahead of queued
+//! data, even between the fragments of a large message, so a 64 MiB transfer never delays a
+//! heartbeat echo past the timeout.
+//!
+//! When the ring is full, encoded messages wait in a backlog and the actor retries: at once
+//! (yielding to the arbiter) for a short while, then every millisecond. The backlog is bounded
+//! by the supervisor's link window (it hands out no more until written messages are
+//! acknowledged); past that, data waits in the supervisor's bounded queue and senders get
+//! `Full`. A peer that stops reading is closed as a slow consumer by the supervisor.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler};
+use swarm_protocol::codec::Codec;
+use swarm_shm::futex;
+use swarm_shm::ring::{Producer, PushError, RingStorage};
+use swarm_shm::segment::{Segment, SegmentRing, Side};
+
+use super::fragments::flag;
+use super::pump::{self, PumpSetup};
+use crate::config::TransportConfig;
+use crate::link::credit::WriteCredit;
+use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound};
+use crate::supervisor::Supervisor;
+
+/// How long a full ring is retried at once before falling back to a 1 ms timer.
+const EAGER_RETRY: Duration = Duration::from_micros(500);
+
+/// Pump → endpoint: the segment is ready (and, for a creator, the peer has attached).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Attached {
+    /// The mapped segment.
+    pub segment: Arc<Segment>,
+}
+
+/// Pump → endpoint: the pump has ended (peer gone, bad data, setup failed, or stopped).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct PumpEnded {
+    /// Why.
+    pub reason: String,
+}
+
+/// The endpoint's notice to itself: retry writing the backlog.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Retry;
+
+/// An encoded message not (completely) written yet.
+struct Pending {
+    lane: Lane,
+    frame: Vec<u8>,
+    /// Fragments written so far.
+    written: usize,
+}
+
+/// Where the endpoint starts.
+pub struct EndpointSetup {
+    pub link: LinkId,
+    pub supervisor: Addr<Supervisor>,
+    pub config: Arc<TransportConfig>,
+    pub name: String,
+    pub side: Side,
+    pub ring_size: usize,
+    pub spin: Duration,
+}
+
+/// One shared-memory link, writing side.
+pub struct ShmEndpoint {
+    setup: EndpointSetup,
+    codec: Codec,
+    scratch: Vec<u8>,
+    producer: Option<Producer<SegmentRing>>,
+    segment: Option<Arc<Segment>>,
+    backlog: VecDeque<Pending>,
+    control: VecDeque<Vec<u8>>,
+    credit: WriteCredit,
+    stop: Arc<AtomicBool>,
+    full_since: Option<Instant>,
+    retry_armed: bool,
+    closed_reported: bool,
+}
+
+impl ShmEndpoint {
+    /// An endpoint for `setup` (start it as an actor).
+    pub fn new(setup: EndpointSetup) -> Self {
+        // Never compressed (no `LinkConfigure`): gzip costs more than it saves over memory.
+        let codec = Codec::new(setup.config.codec_config());
+        let credit = WriteCredit::new(&setup.config);
+        ShmEndpoint {
+            setup,
+            codec,
+            scratch: Vec::new(),
+            producer: None,
+            segment: None,
+            backlog: VecDeque::new(),
+            control: VecDeque::new(),
+            credit,
+            stop: Arc::new(AtomicBool::new(false)),
+            full_since: None,
+            retry_armed: false,
+            closed_reported: false,
+        }
+    }
+
+    fn report_closed(&mut self, reason: String) {
+        if !self.closed_reported {
+            self.closed_reported = true;
+            self.setup.supervisor.do_send(LinkClosed {
+                link: self.setup.link,
+                reason,
+            });
+        }
+    }
+
+    /// Stops the pump, tells the peer, removes the segment's name (creator).
+    fn shut_down(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(segment) = &self.segment {
+            segment.close();
+            segment.unlink();
+            // Wake our own pump if it sleeps on the inbound ring.
+            let inbound = segment.inbound();
+            futex::wake(&inbound.control().waiting.0);
+        }
+    }
+
+    /// Writes as much as fits — control records first, before every data fragment — and
+    /// arms a retry when the ring is full.
+    fn write_backlog(&mut self, ctx: &mut Context<Self>) {
+        let Some(producer) = self.producer.as_mut() else {
+            return;
+        };
+        let max = producer.max_payload();
+        loop {
+            if !write_control(producer, &mut self.control) {
+                break;
+            }
+            let Some(front) = self.backlog.front_mut() else {
+                publish(producer);
+                self.full_since = None;
+                return;
+            };
+            let count = front.frame.len().div_ceil(max).max(1);
+            if front.written < count {
+                let start = front.written * max;
+                let end = (start + max).min(front.frame.len());
+                match producer.try_push(flag(front.written, count), &front.frame[start..end]) {
+                    Ok(()) => front.written += 1,
+                    Err(PushError::Full) => break,
+                    Err(PushError::TooLarge(_)) => unreachable!("fragments fit a record"),
+                }
+                continue;
+            }
+            let done = self.backlog.pop_front().expect("front exists");
+            self.credit.written(
+                done.lane,
+                done.frame.len(),
+                self.setup.link,
+                &self.setup.supervisor,
+            );
+            // Keep the allocation for the next encode when we can.
+            if self.scratch.capacity() < done.frame.capacity() {
+                self.scratch = done.frame;
+            }
+        }
+        publish(producer);
+        self.arm_retry(ctx);
+    }
+
+    fn arm_retry(&mut self, ctx: &mut Context<Self>) {
+        if self.retry_armed {
+            return;
+        }
+        self.retry_armed = true;
+        let since = *self.full_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < EAGER_RETRY {
+            ctx.notify(Retry);
+        } else {
+            ctx.notify_later(Retry, Duration::from_millis(1));
+        }
+    }
+}
+
+/// Writes queued control records; `false` when the ring filled up first.
+fn write_control(producer: &mut Producer<SegmentRing>, control: &mut VecDeque<Vec<u8>>) -> bool {
+    while let Some(record) = control.front() {
+        match producer.try_push(flag(0, 1), record) {
+            Ok(()) => {
+                control.pop_front();
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Publishes what was written and wakes the peer's reader if it sleeps.
+fn publish(producer: &mut Producer<SegmentRing>) {
+    if producer.publish() {
+        futex::wake(&producer.storage().control().waiting.0);
+    }
+}
+
+impl Actor for ShmEndpoint {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let config = &self.setup.config;
+        let pump = PumpSetup {
+            name: self.setup.name.clone(),
+            side: self.setup.side,
+            ring_size: self.setup.ring_size,
+            open_timeout: config.connection_timeout(),
+            link: self.setup.link,
+            supervisor: self.setup.supervisor.clone(),
+            endpoint: ctx.address(),
+            stop: self.stop.clone(),
+            codec: self.codec.clone(),
+            max_message_size: config.max_message_size,
+            inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
+            spin: self.setup.spin,
+            heartbeat_timeout: config.heartbeat_timeout,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("shm-pump-{}", self.setup.name))
+            .spawn(move || pump::run(pump));
+        if let Err(e) = spawned {
+            self.report_closed(format!("cannot start the pump thread: {e}"));
+            ctx.stop();
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shut_down();
+        self.report_closed("link stopped".into());
+    }
+}
+
+impl Handler<Attached> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, attached: Attached, ctx: &mut Context<Self>) {
+        if self.closed_reported {
+            return;
+        }
+        let segment = attached.segment;
+        self.producer = Some(Producer::new(segment.outbound()));
+        self.segment = Some(segment);
+        self.write_backlog(ctx);
+    }
+}
+
+impl Handler<LinkOutbound> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
+        let mut frame = std::mem::take(&mut self.scratch);
+        frame.clear();
+        if let Err(e) = self.codec.encode_into(&out.message, &mut frame) {
+            tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+            self.scratch = frame;
+            self.credit
+                .written(out.lane, 0, self.setup.link, &self.setup.supervisor);
+            return;
+        }
+        let max = self.producer.as_ref().map_or(0, |p| p.max_payload());
+        if out.lane == Lane::Control && frame.len() <= max {
+            self.control.push_back(frame);
+        } else {
+            self.backlog.push_back(Pending {
+                lane: out.lane,
+                frame,
+                written: 0,
+            });
+        }
+        if !self.retry_armed {
+            self.write_backlog(ctx);
+        }
+    }
+}
+
+impl Handler<Retry> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, _: Retry, ctx: &mut Context<Self>) {
+        self.retry_armed = false;
+        self.write_backlog(ctx);
+    }
+}
+
+impl Handler<PumpEnded> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, ended: PumpEnded, ctx: &mut Context<Self>) {
+        tracing::info!(link = %self.setup.link, segment = %self.setup.name, reason = %ended.reason, "shared-memory link down");
+        self.report_closed(ended.reason);
+        ctx.stop();
+    }
+}
+
+impl Handler<LinkClose> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
+        // Write what is already encoded (best effort), then close.
+        self.write_backlog(ctx);
+        self.shut_down();
+        self.report_closed(close.reason);
+        ctx.stop();
+    }
+}
