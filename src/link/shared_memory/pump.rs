@@ -90,7 +90,8 @@ fn attach(setup: &PumpSetup) -> Result<Option<Arc<Segment>>, String> {
     let segment = Arc::new(segment);
     if setup.side == Side::Creator {
         while segment.peer_pid() == 0 {
-            if setup.stop.load(Ordering::Acquire) {
+            // A node that stopped while we waited cannot tell us to stop: check its mailbox.
+            if setup.stop.load(Ordering::Acquire) || !setup.supervisor.connected() {
                 return Ok(None);
             }
             segment.beat();
@@ -159,6 +160,9 @@ fn read_loop(setup: &PumpSetup, segment: &Arc<Segment>) -> String {
         if now >= next_tick {
             next_tick = now + tick;
             segment.beat();
+            if !setup.supervisor.connected() {
+                return "node stopped".into();
+            }
             if let Some(reason) = liveness.check(segment, now, setup.heartbeat_timeout) {
                 // Hand over what arrived before the peer went away.
                 let _ = read_burst(setup, &mut consumer, &mut reassembly, &gauge);
