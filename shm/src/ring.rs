@@ -209,6 +209,11 @@ impl<S: RingStorage> Producer<S> {
         control.waiting.0.load(Ordering::Relaxed) != 0
     }
 
+    /// Bytes written so far (published or not): grows with every record pushed.
+    pub fn position(&self) -> u64 {
+        self.head
+    }
+
     /// Bytes written but not yet read by the consumer (as far as this side knows).
     pub fn unread(&self) -> u64 {
         self.head - self.cached_tail

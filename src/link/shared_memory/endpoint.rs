@@ -8,7 +8,8 @@
 //! heartbeat echo past the timeout.
 //!
 //! When the ring is full, encoded messages wait in a backlog and the actor retries: at once
-//! (yielding to the arbiter) for a short while, then every millisecond. The backlog is bounded
+//! (yielding to the arbiter) while the reader makes progress, and every millisecond once it
+//! has made none for a while. The backlog is bounded
 //! by the supervisor's link window (it hands out no more until written messages are
 //! acknowledged); past that, data waits in the supervisor's bounded queue and senders get
 //! `Full`. A peer that stops reading is closed as a slow consumer by the supervisor.
@@ -31,7 +32,8 @@ use crate::link::credit::WriteCredit;
 use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound};
 use crate::supervisor::Supervisor;
 
-/// How long a full ring is retried at once before falling back to a 1 ms timer.
+/// How long a ring that stays full (no record written) is retried at once before falling back
+/// to a 1 ms timer.
 const EAGER_RETRY: Duration = Duration::from_micros(500);
 
 /// Pump → endpoint: the segment is ready (and, for a creator, the peer has attached).
@@ -141,6 +143,7 @@ impl ShmEndpoint {
             return;
         };
         let max = producer.max_payload();
+        let before = producer.position();
         loop {
             if !write_control(producer, &mut self.control) {
                 break;
@@ -172,6 +175,10 @@ impl ShmEndpoint {
             if self.scratch.capacity() < done.frame.capacity() {
                 self.scratch = done.frame;
             }
+        }
+        if producer.position() != before {
+            // Progress: the reader is draining; keep retrying eagerly.
+            self.full_since = None;
         }
         publish(producer);
         self.arm_retry(ctx);

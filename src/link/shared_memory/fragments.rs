@@ -28,8 +28,8 @@ pub fn flag(index: usize, count: usize) -> u32 {
 pub enum Assembled<'a> {
     /// One record, read in place.
     Whole(&'a [u8]),
-    /// Fragments joined.
-    Joined(Vec<u8>),
+    /// Fragments joined (in the reassembly buffer, reused for the next message).
+    Joined(&'a [u8]),
 }
 
 /// Why the fragments do not make a message.
@@ -45,6 +45,10 @@ pub enum FragmentError {
         max: usize,
     },
 }
+
+/// A reassembly buffer larger than this is freed after use rather than kept for the next
+/// message.
+const KEEP_CAPACITY: usize = 8 << 20;
 
 /// Reassembly state of one direction.
 #[derive(Debug)]
@@ -66,10 +70,13 @@ impl Reassembly {
 
     /// Takes one record; returns a message once one is complete.
     pub fn push<'a>(
-        &mut self,
+        &'a mut self,
         flags: u32,
         payload: &'a [u8],
     ) -> Result<Option<Assembled<'a>>, FragmentError> {
+        if !self.active && self.buffer.capacity() > KEEP_CAPACITY {
+            self.buffer = Vec::new();
+        }
         match (flags, self.active) {
             (WHOLE, _) => Ok(Some(Assembled::Whole(payload))),
             (FIRST, false) => {
@@ -85,7 +92,7 @@ impl Reassembly {
             (LAST, true) => {
                 self.append(payload)?;
                 self.active = false;
-                Ok(Some(Assembled::Joined(std::mem::take(&mut self.buffer))))
+                Ok(Some(Assembled::Joined(&self.buffer)))
             }
             (other, _) => Err(FragmentError::OutOfOrder(other)),
         }
@@ -114,7 +121,7 @@ mod tests {
         assert_eq!(r.push(MORE, b"def"), Ok(None));
         assert_eq!(
             r.push(LAST, b"g"),
-            Ok(Some(Assembled::Joined(b"abcdefg".to_vec())))
+            Ok(Some(Assembled::Joined(&b"abcdefg"[..])))
         );
         assert_eq!(r.push(MORE, b"x"), Err(FragmentError::OutOfOrder(MORE)));
         assert_eq!(r.push(FIRST, b"123"), Ok(None));

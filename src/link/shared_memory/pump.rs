@@ -30,6 +30,8 @@ use swarm_protocol::core::handshake::Role;
 
 /// Records read per hand-over at most.
 const BATCH: usize = 1024;
+/// Empty-ring checks between two clock reads while spinning.
+const SPINS_PER_CLOCK_READ: usize = 256;
 
 /// What the pump thread needs.
 pub struct PumpSetup {
@@ -171,7 +173,13 @@ fn read_loop(setup: &PumpSetup, segment: &Arc<Segment>) -> String {
         }
         let since = *idle_since.get_or_insert(now);
         if now.duration_since(since) < setup.spin {
-            std::hint::spin_loop();
+            // Spin on the head word, reading the clock only now and then.
+            for _ in 0..SPINS_PER_CLOCK_READ {
+                if consumer.has_data() {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
             continue;
         }
         if consumer.prepare_sleep() {
@@ -203,7 +211,7 @@ fn read_burst(
                     setup.codec.decode(frame).map(|m| (m, frame.len()))
                 }
                 Ok(Some(Assembled::Joined(frame))) => {
-                    setup.codec.decode(&frame).map(|m| (m, frame.len()))
+                    setup.codec.decode(frame).map(|m| (m, frame.len()))
                 }
                 Err(e) => {
                     fault = Some(e.to_string());
@@ -220,6 +228,12 @@ fn read_burst(
         })
         .map_err(|e| e.to_string())?;
     let any = read > 0;
+    if batch.is_empty() {
+        return match fault {
+            Some(reason) => Err(reason),
+            None => Ok(any),
+        };
+    }
     let ticket = Some(gauge.ticket(bytes));
     match batch.len() {
         0 => {}
