@@ -4,8 +4,9 @@
 //! request/response across the link, a swarm-wide event, a topic broadcast, a request that
 //! times out, and a partition that heals: the link dies of heartbeat silence, the supervisor
 //! restarts it with backoff, and traffic resumes. With the `websocket` feature (on by default)
-//! a third node then joins over a WebSocket on loopback. It ends with a statistics summary and
-//! exits 0 (non-zero if any step misbehaves).
+//! a third node then joins over a WebSocket on loopback, and with `shared-memory` (also on by
+//! default, Linux) a child process joins over a shared-memory segment. It ends with a
+//! statistics summary and exits 0 (non-zero if any step misbehaves).
 //!
 //! ```text
 //! cargo run --release --example swarm_demo
@@ -375,6 +376,9 @@ async fn run() -> Result<(), String> {
     #[cfg(feature = "websocket")]
     let remote = websocket_node(&hub).await?;
 
+    #[cfg(all(feature = "shared-memory", target_os = "linux"))]
+    let child = shared_memory_child(&hub).await?;
+
     println!("\nsummary ({:?}):", started.elapsed());
     let hub_stats = hub.stats().await.map_err(|e| e.to_string())?;
     print_stats(&hub_stats);
@@ -384,7 +388,104 @@ async fn run() -> Result<(), String> {
     if hub_stats.reconnects < 1 || hub_stats.timeouts < 1 {
         return Err("stats do not show the reconnect and the timeout".into());
     }
+    #[cfg(all(feature = "shared-memory", target_os = "linux"))]
+    {
+        // The child exits once the hub's link to it closes.
+        hub.shutdown();
+        let status = actix_rt::task::spawn_blocking(move || {
+            let mut child = child;
+            child.wait()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("the shared-memory child exited with {status}"));
+        }
+    }
     Ok(())
+}
+
+/// Step 9: a child process (this program again, with `--shm-child NAME`) joins the hub over
+/// a shared-memory segment and hosts `worker-3`.
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+async fn shared_memory_child(hub: &Swarm) -> Result<std::process::Child, String> {
+    use swarm_transport::link::shared_memory::ShmLink;
+
+    println!("9. a child process joins over shared memory");
+    let name = format!("swarm-demo-{}", std::process::id());
+    hub.connect(ShmLink::create(&name));
+    let child = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["--shm-child", &name])
+        .spawn()
+        .map_err(|e| format!("cannot start the child process: {e}"))?;
+    wait_route(hub, "worker-3").await?;
+    let reply = hub
+        .request(
+            Message::request(
+                "coordinator",
+                "fib",
+                Value::from(serde_json::json!({"n": 25})),
+            )
+            .to("worker-3"),
+        )
+        .timeout(Duration::from_secs(2))
+        .await
+        .map_err(|e| format!("request over shared memory failed: {e}"))?;
+    println!(
+        "    /dev/shm/{name}: fib(25) from worker-3 in process {} = {reply:?}",
+        child.id()
+    );
+    Ok(child)
+}
+
+/// The child process of step 9: hosts `worker-3` until the hub closes the link.
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+async fn shared_memory_child_main(name: String) -> Result<(), String> {
+    use swarm_transport::link::shared_memory::ShmLink;
+
+    let node = Swarm::start(config("child"));
+    node.register(
+        "worker-3",
+        Worker {
+            swarm: node.clone(),
+            name: "worker-3",
+        }
+        .start()
+        .recipient(),
+    );
+    let (closed, on_close) = tokio::sync::oneshot::channel();
+    node.subscribe_swarm_events(LinkClosedWatch(Some(closed)).start().recipient());
+    node.connect(ShmLink::open(name));
+    on_close
+        .await
+        .map_err(|_| "the node stopped before its link closed".to_string())
+}
+
+/// Fires once when a link of the node closes.
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+struct LinkClosedWatch(Option<tokio::sync::oneshot::Sender<()>>);
+
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+impl Actor for LinkClosedWatch {
+    type Context = Context<Self>;
+}
+
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+impl Handler<SwarmEvent> for LinkClosedWatch {
+    type Result = ();
+
+    fn handle(&mut self, event: SwarmEvent, _: &mut Context<Self>) {
+        if let SwarmEvent::Link {
+            state: LinkState::Closed,
+            ..
+        } = event
+        {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
 }
 
 /// Step 8: the hub serves its WebSocket endpoint on loopback and a third node joins over it;
@@ -443,6 +544,11 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
         )
         .init();
+    #[cfg(all(feature = "shared-memory", target_os = "linux"))]
+    if let Some(name) = std::env::args().skip_while(|a| a != "--shm-child").nth(1) {
+        let outcome = actix::System::new().block_on(shared_memory_child_main(name));
+        std::process::exit(i32::from(outcome.is_err()));
+    }
     let outcome = actix::System::new().block_on(run());
     match outcome {
         Ok(()) => println!("\ndemo finished: every step behaved"),
