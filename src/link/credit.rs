@@ -1,5 +1,5 @@
 //! Write credit: a link acknowledges written data messages to its supervisor with one
-//! [`LinkFlushed`](super::LinkFlushed) per quarter of the link window, not per message. The
+//! [`LinkFlushed`] per quarter of the link window, not per message. The
 //! supervisor always has three quarters of its window to hand out, and a lone request costs no
 //! extra wake-up of the supervisor's thread.
 
