@@ -36,6 +36,11 @@ use crate::supervisor::Supervisor;
 /// to a 1 ms timer.
 const EAGER_RETRY: Duration = Duration::from_micros(500);
 
+/// Encode buffers kept for reuse.
+const SPARE_BUFFERS: usize = 8;
+/// Largest encode buffer kept for reuse.
+const SPARE_MAX_BYTES: usize = 4 << 20;
+
 /// Pump → endpoint: the segment is ready (and, for a creator, the peer has attached).
 #[derive(actix::Message)]
 #[rtype(result = "()")]
@@ -80,7 +85,9 @@ pub struct EndpointSetup {
 pub struct ShmEndpoint {
     setup: EndpointSetup,
     codec: Codec,
-    scratch: Vec<u8>,
+    /// Encode buffers of written messages, reused so that a stream of large messages does
+    /// not allocate (and fault in fresh pages) per message.
+    spare: Vec<Vec<u8>>,
     producer: Option<Producer<SegmentRing>>,
     segment: Option<Arc<Segment>>,
     backlog: VecDeque<Pending>,
@@ -101,7 +108,7 @@ impl ShmEndpoint {
         ShmEndpoint {
             setup,
             codec,
-            scratch: Vec::new(),
+            spare: Vec::new(),
             producer: None,
             segment: None,
             backlog: VecDeque::new(),
@@ -171,9 +178,8 @@ impl ShmEndpoint {
                 self.setup.link,
                 &self.setup.supervisor,
             );
-            // Keep the allocation for the next encode when we can.
-            if self.scratch.capacity() < done.frame.capacity() {
-                self.scratch = done.frame;
+            if self.spare.len() < SPARE_BUFFERS && done.frame.capacity() <= SPARE_MAX_BYTES {
+                self.spare.push(done.frame);
             }
         }
         if producer.position() != before {
@@ -271,11 +277,11 @@ impl Handler<LinkOutbound> for ShmEndpoint {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
-        let mut frame = std::mem::take(&mut self.scratch);
+        let mut frame = self.spare.pop().unwrap_or_default();
         frame.clear();
         if let Err(e) = self.codec.encode_into(&out.message, &mut frame) {
             tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-            self.scratch = frame;
+            self.spare.push(frame);
             self.credit
                 .written(out.lane, 0, self.setup.link, &self.setup.supervisor);
             return;
