@@ -151,9 +151,16 @@ async fn peer_process() {
         }
         // One message of `arg` bytes.
         "big" => {
+            // Built off the actix thread: a debug build takes seconds over 64 MiB, and a
+            // blocked node would miss its heartbeats.
+            let (body, hash) = actix_rt::task::spawn_blocking(move || {
+                let body: Vec<u8> = (0..arg as usize).map(|i| (i % 251) as u8).collect();
+                let hash = fnv(FNV_START, &body);
+                (body, hash)
+            })
+            .await
+            .unwrap();
             wait_route(&swarm, "sink").await;
-            let body: Vec<u8> = (0..arg as usize).map(|i| (i % 251) as u8).collect();
-            let hash = fnv(FNV_START, &body);
             swarm
                 .send(Message::event("peer", "big", Value::from(body)).to("sink"))
                 .await
