@@ -43,7 +43,7 @@ fn config(name: &str) -> TransportConfig {
 async fn create(name: String) {
     let swarm = Swarm::start(config("creator"));
     swarm.register("echo", Echo(swarm.clone()).start().recipient());
-    swarm.connect(ShmLink::create(&name));
+    swarm.connect(ShmLink::create(&name).with_spin(spin()));
     println!("hosting `echo` on segment {name}; waiting for a peer (Ctrl-C to stop)");
     let _ = tokio::signal::ctrl_c().await;
     swarm.shutdown();
@@ -52,7 +52,7 @@ async fn create(name: String) {
 
 async fn open(name: String, count: u64, bench: bool) {
     let swarm = Swarm::start(config("opener"));
-    swarm.connect(ShmLink::open(&name));
+    swarm.connect(ShmLink::open(&name).with_spin(spin()));
     println!("opening segment {name}");
     let started = Instant::now();
     while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
@@ -123,4 +123,12 @@ fn main() {
         eprintln!("usage: shm_peer --create NAME | --open NAME [--count N] [--bench]");
         std::process::exit(2);
     }
+}
+
+/// `--spin-us N`: how long the reader spins before sleeping (default 50 µs).
+fn spin() -> Duration {
+    common::flag("--spin-us")
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_micros)
+        .unwrap_or(swarm_transport::link::shared_memory::DEFAULT_SPIN)
 }

@@ -315,6 +315,7 @@ impl Actor for ScriptedActor {
             role: Role::Initiator,
             handle: LinkHandle {
                 outbound: me.clone().recipient(),
+                outbound_batch: None,
                 close: me.recipient(),
                 configure: None,
             },

@@ -219,6 +219,7 @@ impl Handler<Pair> for Endpoint {
             role: self.role,
             handle: LinkHandle {
                 outbound: addr.clone().recipient(),
+                outbound_batch: None,
                 close: addr.recipient(),
                 configure: None,
             },

@@ -64,6 +64,9 @@ pub enum Lane {
 pub struct LinkHandle {
     /// Where outbound messages go.
     pub outbound: Recipient<LinkOutbound>,
+    /// Where a burst of outbound messages goes in one actix message, for links that take
+    /// bursts (`None`: one [`LinkOutbound`] each).
+    pub outbound_batch: Option<Recipient<LinkOutboundBatch>>,
     /// Where the close order goes.
     pub close: Recipient<LinkClose>,
     /// Where the outcome of the handshake goes, for links that encode (`None`: nothing to
@@ -191,6 +194,12 @@ pub struct LinkOutbound {
     /// Its lane.
     pub lane: Lane,
 }
+
+/// Supervisor → link: write these data messages, in order (one actix message for a burst the
+/// supervisor releases from the link's queue).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkOutboundBatch(pub Vec<LinkOutbound>);
 
 /// Why a link is closed, for transports with close codes (WebSocket: the code in brackets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

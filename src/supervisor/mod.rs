@@ -42,7 +42,10 @@ use crate::config::TransportConfig;
 use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
-use crate::link::{CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound};
+use crate::link::{
+    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound,
+    LinkOutboundBatch,
+};
 use crate::pending::SharedPending;
 use crate::random::SplitMix64;
 use crate::stamp::Stamper;
@@ -289,6 +292,7 @@ impl Supervisor {
         let Some(handle) = slot.handle.as_ref() else {
             return;
         };
+        let mut burst = Vec::new();
         while slot.in_flight < window && slot.consumption.has_room() {
             let Some((message, size)) = slot.queue.pop() else {
                 break;
@@ -297,10 +301,14 @@ impl Supervisor {
             slot.in_flight += 1;
             slot.counters.record_out(size);
             self.counters.record_out(size);
-            handle.outbound.do_send(LinkOutbound {
+            burst.push(LinkOutbound {
                 message,
                 lane: Lane::Data,
             });
+        }
+        match (&handle.outbound_batch, burst.len()) {
+            (Some(batch), 2..) => batch.do_send(LinkOutboundBatch(burst)),
+            _ => burst.into_iter().for_each(|out| handle.outbound.do_send(out)),
         }
         self.after_handoff(link);
     }

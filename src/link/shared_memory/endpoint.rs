@@ -29,7 +29,7 @@ use super::fragments::flag;
 use super::pump::{self, PumpSetup};
 use crate::config::TransportConfig;
 use crate::link::credit::WriteCredit;
-use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound};
+use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound, LinkOutboundBatch};
 use crate::supervisor::Supervisor;
 
 /// How long a ring that stays full (no record written) is retried at once before falling back
@@ -277,6 +277,27 @@ impl Handler<LinkOutbound> for ShmEndpoint {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
+        self.enqueue(out);
+        if !self.retry_armed {
+            self.write_backlog(ctx);
+        }
+    }
+}
+
+impl Handler<LinkOutboundBatch> for ShmEndpoint {
+    type Result = ();
+
+    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
+        batch.0.into_iter().for_each(|out| self.enqueue(out));
+        if !self.retry_armed {
+            self.write_backlog(ctx);
+        }
+    }
+}
+
+impl ShmEndpoint {
+    /// Encodes `out` into the control queue or the data backlog.
+    fn enqueue(&mut self, out: LinkOutbound) {
         let mut frame = self.spare.pop().unwrap_or_default();
         frame.clear();
         if let Err(e) = self.codec.encode_into(&out.message, &mut frame) {
@@ -295,9 +316,6 @@ impl Handler<LinkOutbound> for ShmEndpoint {
                 frame,
                 written: 0,
             });
-        }
-        if !self.retry_armed {
-            self.write_backlog(ctx);
         }
     }
 }

@@ -68,6 +68,7 @@ pub fn run(setup: PumpSetup) {
                 },
                 handle: LinkHandle {
                     outbound: setup.endpoint.clone().recipient(),
+                    outbound_batch: Some(setup.endpoint.clone().recipient()),
                     close: setup.endpoint.clone().recipient(),
                     configure: None,
                 },

@@ -14,7 +14,10 @@ use swarm_protocol::WireFormat;
 use super::endpoint::{FlushInbound, LinkEnd, TRANSPORT};
 use super::frames::{close_code, Fault, Frames};
 use super::reassembly::Kind;
-use crate::link::{LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound};
+use crate::link::{
+    LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound,
+    LinkOutboundBatch,
+};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
@@ -236,10 +239,8 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
     }
 }
 
-impl Handler<LinkOutbound> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
+impl ClientLink {
+    fn write(&mut self, out: LinkOutbound) {
         let size = match self.end.encode(&out) {
             Some((frame, size)) => {
                 if self.sink.write(frame).is_err() {
@@ -250,6 +251,22 @@ impl Handler<LinkOutbound> for ClientLink {
             None => 0,
         };
         self.end.written(out.lane, size);
+    }
+}
+
+impl Handler<LinkOutbound> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
+        self.write(out);
+    }
+}
+
+impl Handler<LinkOutboundBatch> for ClientLink {
+    type Result = ();
+
+    fn handle(&mut self, batch: LinkOutboundBatch, _: &mut Context<Self>) {
+        batch.0.into_iter().for_each(|out| self.write(out));
     }
 }
 

@@ -19,7 +19,7 @@ use crate::config::TransportConfig;
 use crate::link::credit::WriteCredit;
 use crate::link::{
     InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened, LinkOutbound,
+    LinkInboundBatch, LinkOpened, LinkOutbound, LinkOutboundBatch,
 };
 use crate::supervisor::Supervisor;
 
@@ -71,8 +71,12 @@ impl LinkEnd {
     /// Tells the supervisor the connection is up.
     pub fn opened<A>(&self, role: Role, me: Addr<A>, authenticated: bool)
     where
-        A: actix::Handler<LinkOutbound> + actix::Handler<LinkClose> + actix::Handler<LinkConfigure>,
+        A: actix::Handler<LinkOutbound>
+            + actix::Handler<LinkOutboundBatch>
+            + actix::Handler<LinkClose>
+            + actix::Handler<LinkConfigure>,
         A::Context: actix::dev::ToEnvelope<A, LinkOutbound>
+            + actix::dev::ToEnvelope<A, LinkOutboundBatch>
             + actix::dev::ToEnvelope<A, LinkClose>
             + actix::dev::ToEnvelope<A, LinkConfigure>,
     {
@@ -83,6 +87,7 @@ impl LinkEnd {
             role,
             handle: LinkHandle {
                 outbound: me.clone().recipient(),
+                outbound_batch: Some(me.clone().recipient()),
                 close: me.clone().recipient(),
                 configure: Some(me.recipient()),
             },

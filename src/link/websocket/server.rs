@@ -33,7 +33,7 @@ use super::frames::{close_code, negotiate, Fault, Frames};
 use super::reassembly::Kind;
 use crate::auth::UpgradeVerdict;
 use crate::backlog::Backlog;
-use crate::link::{LinkClose, LinkConfigure, LinkId, LinkOutbound};
+use crate::link::{LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch};
 use crate::Swarm;
 
 /// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
@@ -252,6 +252,20 @@ impl Handler<LinkOutbound> for Session {
     type Result = ();
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Self::Context) {
+        self.write(out, ctx);
+    }
+}
+
+impl Handler<LinkOutboundBatch> for Session {
+    type Result = ();
+
+    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Self::Context) {
+        batch.0.into_iter().for_each(|out| self.write(out, ctx));
+    }
+}
+
+impl Session {
+    fn write(&mut self, out: LinkOutbound, ctx: &mut ws::WebsocketContext<Self>) {
         let size = match self.end.encode(&out) {
             Some((frame, size)) => {
                 match frame {
