@@ -43,8 +43,7 @@ use crate::directory::{LocalDelivery, LocalDirectory};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{
-    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound,
-    LinkOutboundBatch,
+    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound, LinkOutboundBatch,
 };
 use crate::pending::SharedPending;
 use crate::random::SplitMix64;
@@ -308,7 +307,9 @@ impl Supervisor {
         }
         match (&handle.outbound_batch, burst.len()) {
             (Some(batch), 2..) => batch.do_send(LinkOutboundBatch(burst)),
-            _ => burst.into_iter().for_each(|out| handle.outbound.do_send(out)),
+            _ => burst
+                .into_iter()
+                .for_each(|out| handle.outbound.do_send(out)),
         }
         self.after_handoff(link);
     }
