@@ -5,6 +5,8 @@
 //! cargo run --release --example shm_peer -- --open NAME [--count N] # asks `echo`, prints replies
 //! cargo run --release --example shm_peer -- --open NAME --bench     # one-way msgs/s, round trip
 //! ```
+//! `--busy-poll` (on both sides) makes each node's arbiter poll the ring instead of sleeping;
+//! `--spin-us N` sets how long the pump thread spins before it sleeps.
 //! The creator serves until Ctrl-C (it removes the segment on the way out; a segment left by a
 //! crash is cleaned up by the next `--create`). The opener exits when done.
 
@@ -43,7 +45,11 @@ fn config(name: &str) -> TransportConfig {
 async fn create(name: String) {
     let swarm = Swarm::start(config("creator"));
     swarm.register("echo", Echo(swarm.clone()).start().recipient());
-    swarm.connect(ShmLink::create(&name).with_spin(spin()));
+    swarm.connect(
+        ShmLink::create(&name)
+            .with_spin(spin())
+            .with_busy_poll(busy()),
+    );
     println!("hosting `echo` on segment {name}; waiting for a peer (Ctrl-C to stop)");
     let _ = tokio::signal::ctrl_c().await;
     swarm.shutdown();
@@ -52,7 +58,11 @@ async fn create(name: String) {
 
 async fn open(name: String, count: u64, bench: bool) {
     let swarm = Swarm::start(config("opener"));
-    swarm.connect(ShmLink::open(&name).with_spin(spin()));
+    swarm.connect(
+        ShmLink::open(&name)
+            .with_spin(spin())
+            .with_busy_poll(busy()),
+    );
     println!("opening segment {name}");
     let started = Instant::now();
     while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
@@ -123,6 +133,11 @@ fn main() {
         eprintln!("usage: shm_peer --create NAME | --open NAME [--count N] [--bench]");
         std::process::exit(2);
     }
+}
+
+/// `--busy-poll`: the node's arbiter polls the ring (a core busy, fewer wake-ups).
+fn busy() -> bool {
+    std::env::args().any(|a| a == "--busy-poll")
 }
 
 /// `--spin-us N`: how long the reader spins before sleeping (default 50 µs).

@@ -41,7 +41,13 @@ fn shm_path(name: &str) -> std::path::PathBuf {
 
 /// Starts this test binary as the peer process in `role`, opening segment `name`.
 fn spawn_peer(role: &str, name: &str, arg: u64) -> Child {
+    spawn_peer_with(role, name, arg, false)
+}
+
+/// As [`spawn_peer`]; `busy_poll` makes the peer's node poll the ring from its arbiter.
+fn spawn_peer_with(role: &str, name: &str, arg: u64, busy_poll: bool) -> Child {
     Command::new(std::env::current_exe().unwrap())
+        .env("SWARM_SHM_BUSY_POLL", if busy_poll { "1" } else { "0" })
         .args([
             "--ignored",
             "--exact",
@@ -111,9 +117,20 @@ async fn peer_process() {
     let role = std::env::var("SWARM_SHM_ROLE").expect("started by a test");
     let name = std::env::var("SWARM_SHM_NAME").unwrap();
     let arg: u64 = std::env::var("SWARM_SHM_ARG").unwrap().parse().unwrap();
+    if role == "create-and-exit" {
+        // A segment whose owner is never dropped (as when a thread holds it at exit).
+        let segment = swarm_shm::segment::Segment::create(&name, 4096).unwrap();
+        std::mem::forget(segment);
+        std::process::exit(0);
+    }
     let swarm = Swarm::start(config("peer"));
     echo(&swarm, "peer-echo");
-    swarm.connect(ShmLink::open(name).with_ring_size(1 << 20));
+    let busy_poll = std::env::var("SWARM_SHM_BUSY_POLL").as_deref() == Ok("1");
+    swarm.connect(
+        ShmLink::open(name)
+            .with_ring_size(1 << 20)
+            .with_busy_poll(busy_poll),
+    );
     match role.as_str() {
         // Request/response towards the test process, then serve until the link goes.
         "echo" => {
@@ -203,12 +220,21 @@ async fn serve_until_link_down(swarm: &Swarm) {
 
 #[actix_rt::test]
 async fn request_response_both_ways_between_processes() {
-    let name = segment_name("rr");
+    request_response_both_ways("rr", false).await;
+}
+
+#[actix_rt::test]
+async fn busy_polling_nodes_answer_both_ways() {
+    request_response_both_ways("busy", true).await;
+}
+
+async fn request_response_both_ways(tag: &str, busy_poll: bool) {
+    let name = segment_name(tag);
     let node = Swarm::start(config("test"));
     echo(&node, "test-echo");
     let done = peer_done(&node);
-    node.connect(ShmLink::create(&name));
-    let peer = spawn_peer("echo", &name, 0);
+    node.connect(ShmLink::create(&name).with_busy_poll(busy_poll));
+    let peer = spawn_peer_with("echo", &name, 0, busy_poll);
     wait_route(&node, "peer-echo").await;
     assert_echo(&node, "peer-echo", Value::from("from the test")).await;
     let blob = Value::from(vec![9u8; 300_000]);
@@ -224,6 +250,19 @@ async fn request_response_both_ways_between_processes() {
         !shm_path(&name).exists()
     })
     .await;
+}
+
+#[actix_rt::test]
+async fn segments_of_a_process_that_exits_are_removed() {
+    let name = segment_name("exit");
+    let peer = spawn_peer("create-and-exit", &name, 0);
+    let status = actix_rt::task::spawn_blocking(move || peer.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    assert!(!shm_path(&name).exists(), "segment left behind at exit");
 }
 
 #[actix_rt::test]
@@ -247,10 +286,17 @@ async fn a_million_messages_arrive_in_order() {
     node.connect(ShmLink::create(&name).with_ring_size(1 << 20));
     let peer = spawn_peer("stream", &name, N);
     let peer_hash = peer_result(peer).await;
-    let check = state.lock().unwrap();
-    assert_eq!(check.errors, 0, "messages out of order");
-    assert_eq!(check.next, N, "messages lost");
-    assert_eq!(check.hash, peer_hash, "payloads differ");
+    {
+        let check = state.lock().unwrap();
+        assert_eq!(check.errors, 0, "messages out of order");
+        assert_eq!(check.next, N, "messages lost");
+        assert_eq!(check.hash, peer_hash, "payloads differ");
+    }
+    node.shutdown();
+    wait_until(Duration::from_secs(10), "segment removed", || {
+        !shm_path(&name).exists()
+    })
+    .await;
 
     use actix::prelude::*;
     struct SeqChecker(std::sync::Arc<std::sync::Mutex<Check>>);
@@ -292,6 +338,11 @@ async fn a_64_mib_message_crosses_a_1_mib_ring() {
     let bytes = data.as_bytes().unwrap();
     assert_eq!(bytes.len(), BIG);
     assert_eq!(fnv(FNV_START, bytes), peer_hash);
+    node.shutdown();
+    wait_until(Duration::from_secs(10), "segment removed", || {
+        !shm_path(&name).exists()
+    })
+    .await;
 }
 
 #[actix_rt::test]

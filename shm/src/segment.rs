@@ -159,8 +159,72 @@ fn my_pid() -> u32 {
     std::process::id()
 }
 
+/// The segments this process created and has not removed yet, each with a generation so that
+/// dropping an old segment never removes a newer one of the same name. They are removed at
+/// normal process exit too (`atexit`): threads that hold a segment are not unwound then. A
+/// process killed outright leaves its segments behind; the next creator of the name removes
+/// them.
+mod created {
+    use std::sync::{Mutex, Once};
+
+    static NAMES: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    static HOOK: Once = Once::new();
+
+    extern "C" fn remove_all_at_exit() {
+        let names = match NAMES.lock() {
+            Ok(mut names) => std::mem::take(&mut *names),
+            Err(_) => return,
+        };
+        for (name, _) in names {
+            super::unlink_name(&name);
+        }
+    }
+
+    /// Records a segment just created; returns its generation.
+    pub fn add(name: &str) -> u64 {
+        HOOK.call_once(|| {
+            // SAFETY: registers a plain `extern "C"` function without arguments; it only
+            // locks a static mutex (skipping a poisoned one) and calls shm_unlink.
+            unsafe {
+                libc::atexit(remove_all_at_exit);
+            }
+        });
+        // Relaxed: only uniqueness matters.
+        let generation = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut names) = NAMES.lock() {
+            names.retain(|(n, _)| n != name);
+            names.push((name.to_string(), generation));
+        }
+        generation
+    }
+
+    /// Whether `name` still belongs to `generation` (then it is forgotten: the caller removes
+    /// it).
+    pub fn take(name: &str, generation: u64) -> bool {
+        let Ok(mut names) = NAMES.lock() else {
+            return false;
+        };
+        let before = names.len();
+        names.retain(|(n, g)| !(n == name && *g == generation));
+        names.len() != before
+    }
+
+    /// Forgets `name` whatever its generation (it is being removed as stale).
+    pub fn forget(name: &str) {
+        if let Ok(mut names) = NAMES.lock() {
+            names.retain(|(n, _)| n != name);
+        }
+    }
+}
+
 /// Removes the segment named `name` from the system (it stays mapped where it is mapped).
 pub fn unlink(name: &str) -> bool {
+    created::forget(name);
+    unlink_name(name)
+}
+
+fn unlink_name(name: &str) -> bool {
     let Ok(id) = std::ffi::CString::new(os_id(name)) else {
         return false;
     };
@@ -174,6 +238,8 @@ pub struct Segment {
     name: String,
     side: Side,
     ring_size: usize,
+    /// Creator: which creation of `name` this is (see `created`).
+    generation: u64,
 }
 
 // SAFETY: `Shmem` is !Send only because it holds a raw pointer to the mapping. The mapping
@@ -232,9 +298,12 @@ impl Segment {
             name: name.into(),
             side: Side::Creator,
             ring_size,
+            generation: 0,
         };
-        // We unlink explicitly (see `Drop`), not through the crate's owner flag.
+        // We unlink explicitly (see `Drop`, and `created` for process exit), not through the
+        // crate's owner flag.
         segment.shmem.set_owner(false);
+        segment.generation = created::add(name);
         let h = segment.header();
         h.magic.store(MAGIC, Ordering::Relaxed);
         h.segment_size.store(size as u64, Ordering::Relaxed);
@@ -289,6 +358,7 @@ impl Segment {
             name: name.into(),
             side: Side::Opener,
             ring_size: 0,
+            generation: 0,
         })
     }
 
@@ -430,7 +500,9 @@ impl Segment {
     /// Removes the segment's name from the system now (creator side only; the mapping lives
     /// on until dropped). Returns whether it was removed.
     pub fn unlink(&self) -> bool {
-        self.side == Side::Creator && unlink(&self.name)
+        self.side == Side::Creator
+            && created::take(&self.name, self.generation)
+            && unlink_name(&self.name)
     }
 
     /// Overwrites the layout version (tests of version checks).
@@ -450,9 +522,7 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if self.side == Side::Creator {
-            unlink(&self.name);
-        }
+        self.unlink();
     }
 }
 

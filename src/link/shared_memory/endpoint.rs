@@ -19,14 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler};
+use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler};
 use swarm_protocol::codec::Codec;
 use swarm_shm::futex;
 use swarm_shm::ring::{Producer, PushError, RingStorage};
 use swarm_shm::segment::{Segment, SegmentRing, Side};
 
 use super::fragments::flag;
-use super::pump::{self, PumpSetup};
+use super::pump::{self, PumpSetup, Reader};
 use crate::config::TransportConfig;
 use crate::link::credit::WriteCredit;
 use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound, LinkOutboundBatch};
@@ -47,6 +47,8 @@ const SPARE_MAX_BYTES: usize = 4 << 20;
 pub struct Attached {
     /// The mapped segment.
     pub segment: Arc<Segment>,
+    /// In busy-poll mode: the reading end, for the endpoint to poll from its arbiter.
+    pub reader: Option<Reader>,
 }
 
 /// Pump → endpoint: the pump has ended (peer gone, bad data, setup failed, or stopped).
@@ -61,6 +63,11 @@ pub struct PumpEnded {
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 struct Retry;
+
+/// The endpoint's notice to itself (busy-poll mode): read the inbound ring again.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Poll;
 
 /// An encoded message not (completely) written yet.
 struct Pending {
@@ -79,6 +86,7 @@ pub struct EndpointSetup {
     pub side: Side,
     pub ring_size: usize,
     pub spin: Duration,
+    pub busy_poll: bool,
 }
 
 /// One shared-memory link, writing side.
@@ -94,6 +102,8 @@ pub struct ShmEndpoint {
     control: VecDeque<Vec<u8>>,
     credit: WriteCredit,
     stop: Arc<AtomicBool>,
+    /// Busy-poll mode: the inbound ring, read from this actor.
+    reader: Option<Reader>,
     full_since: Option<Instant>,
     retry_armed: bool,
     closed_reported: bool,
@@ -115,6 +125,7 @@ impl ShmEndpoint {
             control: VecDeque::new(),
             credit,
             stop: Arc::new(AtomicBool::new(false)),
+            reader: None,
             full_since: None,
             retry_armed: false,
             closed_reported: false,
@@ -243,6 +254,7 @@ impl Actor for ShmEndpoint {
             inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
             spin: self.setup.spin,
             heartbeat_timeout: config.heartbeat_timeout,
+            busy_poll: self.setup.busy_poll,
         };
         let spawned = std::thread::Builder::new()
             .name(format!("shm-pump-{}", self.setup.name))
@@ -269,6 +281,10 @@ impl Handler<Attached> for ShmEndpoint {
         let segment = attached.segment;
         self.producer = Some(Producer::new(segment.outbound()));
         self.segment = Some(segment);
+        if let Some(reader) = attached.reader {
+            self.reader = Some(reader);
+            ctx.notify(Poll);
+        }
         self.write_backlog(ctx);
     }
 }
@@ -326,6 +342,39 @@ impl Handler<Retry> for ShmEndpoint {
     fn handle(&mut self, _: Retry, ctx: &mut Context<Self>) {
         self.retry_armed = false;
         self.write_backlog(ctx);
+    }
+}
+
+impl Handler<Poll> for ShmEndpoint {
+    type Result = ();
+
+    /// Reads what arrived, checks liveness every tick, and polls again at once: the arbiter
+    /// never sleeps while the link is up (one core spent for the lowest latency).
+    fn handle(&mut self, _: Poll, ctx: &mut Context<Self>) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        let outcome = if reader.node_behind() {
+            Ok(false)
+        } else {
+            reader.read_burst()
+        }
+        .and_then(|_| reader.on_tick(Instant::now()));
+        match outcome {
+            // Yield to the arbiter's other tasks (the supervisor, the agents) between polls: a
+            // plain self-notice would be handled in the same turn, forever.
+            Ok(()) => {
+                ctx.spawn(
+                    actix::fut::wrap_future::<_, Self>(tokio::task::yield_now())
+                        .map(|_, _, ctx| ctx.notify(Poll)),
+                );
+            }
+            Err(reason) => {
+                tracing::info!(link = %self.setup.link, segment = %self.setup.name, %reason, "shared-memory link down");
+                self.report_closed(reason);
+                ctx.stop();
+            }
+        }
     }
 }
 

@@ -48,16 +48,17 @@ pub struct PumpSetup {
     pub inbound_limit: usize,
     pub spin: Duration,
     pub heartbeat_timeout: Duration,
+    /// Hand the reading to the endpoint, which polls from its arbiter (no thread wake-ups).
+    pub busy_poll: bool,
 }
 
-/// Runs the pump until the link ends or `stop` is set.
+/// Runs the pump until the link ends or `stop` is set (or, in busy-poll mode, until it has
+/// handed the reading over to the endpoint).
 pub fn run(setup: PumpSetup) {
     let reason = match attach(&setup) {
         Ok(Some(segment)) => {
-            setup.endpoint.do_send(Attached {
-                segment: segment.clone(),
-            });
-            // From this thread, so the supervisor sees the link open before anything read.
+            // From this thread, before anything is read, so the supervisor sees the link open
+            // first.
             setup.supervisor.do_send(LinkOpened {
                 link: setup.link,
                 transport: TRANSPORT,
@@ -75,7 +76,19 @@ pub fn run(setup: PumpSetup) {
                 // Same host, same user: the segment is created owner-only (0600).
                 authenticated: true,
             });
-            read_loop(&setup, &segment)
+            let reader = Reader::new(&setup, &segment);
+            if setup.busy_poll {
+                setup.endpoint.do_send(Attached {
+                    segment,
+                    reader: Some(reader),
+                });
+                return;
+            }
+            setup.endpoint.do_send(Attached {
+                segment,
+                reader: None,
+            });
+            read_loop(&setup, reader)
         }
         Ok(None) => "closed before a peer attached".to_string(),
         Err(reason) => reason,
@@ -130,28 +143,141 @@ impl Liveness {
     }
 }
 
-fn read_loop(setup: &PumpSetup, segment: &Arc<Segment>) -> String {
-    let mut consumer = Consumer::new(segment.inbound());
-    let mut reassembly = Reassembly::new(setup.max_message_size);
-    let gauge = InboundGauge::default();
-    let tick =
-        (setup.heartbeat_timeout / 4).clamp(Duration::from_millis(1), Duration::from_millis(100));
-    let mut liveness = Liveness {
-        last_count: segment.peer_heartbeat(),
-        last_change: Instant::now(),
-    };
-    let mut next_tick = Instant::now();
+/// The reading end of a link: the inbound ring, reassembly, liveness of the peer.
+pub struct Reader {
+    segment: Arc<Segment>,
+    consumer: Consumer<SegmentRing>,
+    reassembly: Reassembly,
+    gauge: InboundGauge,
+    codec: Codec,
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    inbound_limit: usize,
+    heartbeat_timeout: Duration,
+    tick: Duration,
+    next_tick: Instant,
+    liveness: Liveness,
+}
+
+impl Reader {
+    fn new(setup: &PumpSetup, segment: &Arc<Segment>) -> Self {
+        Reader {
+            segment: segment.clone(),
+            consumer: Consumer::new(segment.inbound()),
+            reassembly: Reassembly::new(setup.max_message_size),
+            gauge: InboundGauge::default(),
+            codec: setup.codec.clone(),
+            link: setup.link,
+            supervisor: setup.supervisor.clone(),
+            inbound_limit: setup.inbound_limit,
+            heartbeat_timeout: setup.heartbeat_timeout,
+            tick: (setup.heartbeat_timeout / 4)
+                .clamp(Duration::from_millis(1), Duration::from_millis(100)),
+            next_tick: Instant::now(),
+            liveness: Liveness {
+                last_count: segment.peer_heartbeat(),
+                last_change: Instant::now(),
+            },
+        }
+    }
+
+    /// Whether the node is too far behind to take more now (leave records in the ring: the
+    /// peer's writer waits).
+    pub fn node_behind(&self) -> bool {
+        self.gauge.pending() >= self.inbound_limit
+    }
+
+    /// Every tick: marks this side alive and checks the peer and the node; `Err` ends the link
+    /// (after handing over what the peer wrote before it went).
+    pub fn on_tick(&mut self, now: Instant) -> Result<(), String> {
+        if now < self.next_tick {
+            return Ok(());
+        }
+        self.next_tick = now + self.tick;
+        self.segment.beat();
+        if !self.supervisor.connected() {
+            return Err("node stopped".into());
+        }
+        match self
+            .liveness
+            .check(&self.segment, now, self.heartbeat_timeout)
+        {
+            Some(reason) => {
+                let _ = self.read_burst();
+                Err(reason)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Reads and hands over one burst; `Ok(true)` when anything was read.
+    pub fn read_burst(&mut self) -> Result<bool, String> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let mut fault = None;
+        let (reassembly, codec) = (&mut self.reassembly, &self.codec);
+        let read = self
+            .consumer
+            .poll(BATCH, |flags, payload| {
+                if fault.is_some() {
+                    return;
+                }
+                let decoded = match reassembly.push(flags, payload) {
+                    Ok(None) => return,
+                    Ok(Some(Assembled::Whole(frame) | Assembled::Joined(frame))) => {
+                        codec.decode(frame).map(|m| (m, frame.len()))
+                    }
+                    Err(e) => {
+                        fault = Some(e.to_string());
+                        return;
+                    }
+                };
+                match decoded {
+                    Ok((message, size)) => {
+                        bytes += size;
+                        batch.push((Arc::new(message), size));
+                    }
+                    Err(e) => fault = Some(format!("undecodable message: {e}")),
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if !batch.is_empty() {
+            let ticket = Some(self.gauge.ticket(bytes));
+            if batch.len() == 1 {
+                let (message, size) = batch.pop().expect("one message");
+                self.supervisor.do_send(LinkInbound {
+                    link: self.link,
+                    message,
+                    size,
+                    ticket,
+                });
+            } else {
+                self.supervisor.do_send(LinkInboundBatch {
+                    link: self.link,
+                    messages: batch,
+                    ticket,
+                });
+            }
+        }
+        match fault {
+            Some(reason) => Err(reason),
+            None => Ok(read > 0),
+        }
+    }
+}
+
+/// The pump thread's loop: read, spin a while when empty, then sleep on the futex.
+fn read_loop(setup: &PumpSetup, mut reader: Reader) -> String {
     let mut idle_since: Option<Instant> = None;
     loop {
         if setup.stop.load(Ordering::Acquire) {
             return "link closed".into();
         }
-        if gauge.pending() >= setup.inbound_limit {
-            // The node is behind: leave the records in the ring (the peer's writer waits).
+        if reader.node_behind() {
             std::thread::sleep(Duration::from_micros(100));
             continue;
         }
-        match read_burst(setup, &mut consumer, &mut reassembly, &gauge) {
+        match reader.read_burst() {
             Err(reason) => return reason,
             Ok(true) => {
                 idle_since = None;
@@ -160,102 +286,27 @@ fn read_loop(setup: &PumpSetup, segment: &Arc<Segment>) -> String {
             Ok(false) => {}
         }
         let now = Instant::now();
-        if now >= next_tick {
-            next_tick = now + tick;
-            segment.beat();
-            if !setup.supervisor.connected() {
-                return "node stopped".into();
-            }
-            if let Some(reason) = liveness.check(segment, now, setup.heartbeat_timeout) {
-                // Hand over what arrived before the peer went away.
-                let _ = read_burst(setup, &mut consumer, &mut reassembly, &gauge);
-                return reason;
-            }
+        if let Err(reason) = reader.on_tick(now) {
+            return reason;
         }
         let since = *idle_since.get_or_insert(now);
         if now.duration_since(since) < setup.spin {
             // Spin on the head word, reading the clock only now and then.
             for _ in 0..SPINS_PER_CLOCK_READ {
-                if consumer.has_data() {
+                if reader.consumer.has_data() {
                     break;
                 }
                 std::hint::spin_loop();
             }
             continue;
         }
-        if consumer.prepare_sleep() {
-            let word = &consumer.storage().control().waiting.0;
-            futex::wait(word, 1, tick.min(next_tick.saturating_duration_since(now)));
-            consumer.end_sleep();
+        if reader.consumer.prepare_sleep() {
+            let word = &reader.consumer.storage().control().waiting.0;
+            let nap = reader
+                .tick
+                .min(reader.next_tick.saturating_duration_since(now));
+            futex::wait(word, 1, nap);
+            reader.consumer.end_sleep();
         }
-    }
-}
-
-/// Reads and hands over one burst; `Ok(true)` when anything was read.
-fn read_burst(
-    setup: &PumpSetup,
-    consumer: &mut Consumer<SegmentRing>,
-    reassembly: &mut Reassembly,
-    gauge: &InboundGauge,
-) -> Result<bool, String> {
-    let mut batch = Vec::new();
-    let mut bytes = 0;
-    let mut fault = None;
-    let read = consumer
-        .poll(BATCH, |flags, payload| {
-            if fault.is_some() {
-                return;
-            }
-            let decoded = match reassembly.push(flags, payload) {
-                Ok(None) => return,
-                Ok(Some(Assembled::Whole(frame))) => {
-                    setup.codec.decode(frame).map(|m| (m, frame.len()))
-                }
-                Ok(Some(Assembled::Joined(frame))) => {
-                    setup.codec.decode(frame).map(|m| (m, frame.len()))
-                }
-                Err(e) => {
-                    fault = Some(e.to_string());
-                    return;
-                }
-            };
-            match decoded {
-                Ok((message, size)) => {
-                    bytes += size;
-                    batch.push((Arc::new(message), size));
-                }
-                Err(e) => fault = Some(format!("undecodable message: {e}")),
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    let any = read > 0;
-    if batch.is_empty() {
-        return match fault {
-            Some(reason) => Err(reason),
-            None => Ok(any),
-        };
-    }
-    let ticket = Some(gauge.ticket(bytes));
-    match batch.len() {
-        0 => {}
-        1 => {
-            if let Some((message, size)) = batch.pop() {
-                setup.supervisor.do_send(LinkInbound {
-                    link: setup.link,
-                    message,
-                    size,
-                    ticket,
-                });
-            }
-        }
-        _ => setup.supervisor.do_send(LinkInboundBatch {
-            link: setup.link,
-            messages: batch,
-            ticket,
-        }),
-    }
-    match fault {
-        Some(reason) => Err(reason),
-        None => Ok(any),
     }
 }
