@@ -39,7 +39,7 @@ const ONE_WAY: u64 = 20_000;
 const LARGE: usize = 1 << 20;
 const LARGE_BATCH: u64 = 64;
 
-fn name(tag: &str) -> String {
+fn segment_name(tag: &str) -> String {
     format!("swarm-bench-{}-{tag}", std::process::id())
 }
 
@@ -179,12 +179,12 @@ fn config(name: &str) -> TransportConfig {
 }
 
 /// A swarm node hosting `echo` (answers requests, ignores events) over the link.
-fn peer_link(name: &str) {
+fn peer_link(name: &str, busy_poll: bool) {
     let name = name.to_string();
     actix::System::new().block_on(async move {
         let swarm = Swarm::start(config("peer"));
         swarm.register("echo", Echo(swarm.clone()).start().recipient());
-        swarm.connect(ShmLink::open(&name));
+        swarm.connect(ShmLink::open(&name).with_busy_poll(busy_poll));
         // Until the parent goes away.
         loop {
             actix_rt::time::sleep(Duration::from_millis(200)).await;
@@ -213,7 +213,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 fn raw_ring(c: &mut Criterion) {
-    let name = name("ring");
+    let name = segment_name("ring");
     let segment = Arc::new(Segment::create(&name, 1 << 20).unwrap());
     let mut peer = spawn_peer("ring", &name);
     while segment.peer_pid() == 0 {
@@ -287,7 +287,7 @@ fn baselines(c: &mut Criterion) {
         })
     });
 
-    let pp = name("pp");
+    let pp = segment_name("pp");
     let page = ping_pong_page(&pp, true);
     let mut peer = spawn_peer("pingpong", &pp);
     let mut seq = 0u64;
@@ -320,7 +320,7 @@ fn baselines(c: &mut Criterion) {
 
 fn link(c: &mut Criterion) {
     let system = System::new();
-    let name = name("link");
+    let name = segment_name("link");
     let node = system.block_on(async {
         let node = Swarm::start(config("bench"));
         node.connect(ShmLink::create(&name));
@@ -379,21 +379,43 @@ fn link(c: &mut Criterion) {
             },
         );
     }
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("typed/round_trip_64B", |b| {
-        let body = Value::from(vec![1u8; 64]);
-        b.iter_custom(|iters| {
-            timed(&system, iters, || {
-                let (node, body) = (node.clone(), body.clone());
-                async move {
-                    node.request(Message::request("bench", "m", body).to("echo"))
-                        .await
-                        .unwrap();
-                }
-            })
-        })
+    // The same round trip between two nodes that poll the ring from their arbiters.
+    let busy_name = segment_name("busy");
+    let busy = system.block_on(async {
+        let node = Swarm::start(config("bench-busy"));
+        node.connect(ShmLink::create(&busy_name).with_busy_poll(true));
+        node
     });
+    let mut busy_peer = spawn_peer("link-busy", &busy_name);
+    system.block_on(async {
+        while !matches!(busy.locate("echo").await, Ok(Some(_))) {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    g.throughput(Throughput::Elements(1));
+    for (label, node) in [
+        ("typed/round_trip_64B", &node),
+        ("typed/round_trip_64B_busy_poll", &busy),
+    ] {
+        g.bench_function(label, |b| {
+            let body = Value::from(vec![1u8; 64]);
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    let (node, body) = (node.clone(), body.clone());
+                    async move {
+                        node.request(Message::request("bench", "m", body).to("echo"))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+        });
+    }
     g.finish();
+    busy.shutdown();
+    system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
+    let _ = busy_peer.kill();
+    let _ = busy_peer.wait();
     node.shutdown();
     system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
     let _ = peer.kill();
@@ -406,7 +428,8 @@ fn main() {
         match role {
             "ring" => peer_ring(name),
             "pingpong" => peer_ping_pong(name),
-            "link" => peer_link(name),
+            "link" => peer_link(name, false),
+            "link-busy" => peer_link(name, true),
             other => panic!("unknown peer role {other}"),
         }
         return;
