@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod routing;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use actix::{Actor, AsyncContext, Context, Recipient, SpawnHandle};
@@ -39,7 +40,7 @@ use crate::agent::Delivery;
 use crate::backlog::Backlog;
 use crate::clock::{wall_clock_ms, Instant};
 use crate::config::TransportConfig;
-use crate::directory::{LocalDelivery, LocalDirectory};
+use crate::directory::{LocalDelivery, LocalDirectory, NameHasher};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{
@@ -58,7 +59,8 @@ pub struct Supervisor {
     rng: SplitMix64,
     directory: Arc<LocalDirectory>,
     routing: RoutingTable,
-    links: HashMap<LinkId, LinkSlot>,
+    /// Keyed by ids this process hands out (never chosen by a peer): a fast hash is safe.
+    links: HashMap<LinkId, LinkSlot, BuildHasherDefault<NameHasher>>,
     supervised: HashMap<SpecId, SupervisedLink>,
     next_spec: SpecId,
     pending: Arc<SharedPending>,
@@ -97,7 +99,7 @@ impl Supervisor {
             rng: SplitMix64::new(seed),
             directory,
             routing: RoutingTable::default(),
-            links: HashMap::new(),
+            links: HashMap::default(),
             supervised: HashMap::new(),
             next_spec: 1,
             pending,

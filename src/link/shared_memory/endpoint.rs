@@ -36,8 +36,13 @@ use crate::supervisor::Supervisor;
 /// to a 1 ms timer.
 const EAGER_RETRY: Duration = Duration::from_micros(500);
 
-/// Encode buffers kept for reuse.
-const SPARE_BUFFERS: usize = 8;
+/// Encode buffers kept for reuse: enough for a burst of a full link window of small messages
+/// (256 × at most 4 KiB), or a few large ones.
+const SPARE_BUFFERS: usize = 256;
+/// Up to this capacity a buffer counts as small.
+const SMALL_BUFFER: usize = 4 << 10;
+/// Large encode buffers kept for reuse.
+const SPARE_LARGE_BUFFERS: usize = 8;
 /// Largest encode buffer kept for reuse.
 const SPARE_MAX_BYTES: usize = 4 << 20;
 
@@ -189,7 +194,12 @@ impl ShmEndpoint {
                 self.setup.link,
                 &self.setup.supervisor,
             );
-            if self.spare.len() < SPARE_BUFFERS && done.frame.capacity() <= SPARE_MAX_BYTES {
+            let keep = if done.frame.capacity() <= SMALL_BUFFER {
+                self.spare.len() < SPARE_BUFFERS
+            } else {
+                self.spare.len() < SPARE_LARGE_BUFFERS && done.frame.capacity() <= SPARE_MAX_BYTES
+            };
+            if keep {
                 self.spare.push(done.frame);
             }
         }
@@ -208,7 +218,12 @@ impl ShmEndpoint {
         self.retry_armed = true;
         let since = *self.full_since.get_or_insert_with(Instant::now);
         if since.elapsed() < EAGER_RETRY {
-            ctx.notify(Retry);
+            // Yield to the arbiter's other tasks first: a plain self-notice is handled in the
+            // same turn, which would keep the node (and its supervisor) from running.
+            ctx.spawn(
+                actix::fut::wrap_future::<_, Self>(tokio::task::yield_now())
+                    .map(|_, _, ctx| ctx.notify(Retry)),
+            );
         } else {
             ctx.notify_later(Retry, Duration::from_millis(1));
         }

@@ -298,6 +298,8 @@ fn read_loop(setup: &PumpSetup, mut reader: Reader) -> String {
                 }
                 std::hint::spin_loop();
             }
+            // Let runnable threads (the node's own, on a machine with few cores) go first.
+            std::thread::yield_now();
             continue;
         }
         if reader.consumer.prepare_sleep() {
