@@ -39,8 +39,10 @@
 //!   connect, stats.
 //! * [`supervisor`] — the supervisor actor: routing table, pending requests, heartbeats,
 //!   handshakes, bounded per-link priority queues, link restart with backoff.
-//! * [`link`] — the link ↔ supervisor contract and the transports: [`link::in_process`],
-//!   `link::websocket` (feature `websocket`).
+//! * [`link`] — the link ↔ supervisor contract ([`link::credit`] for write credit) and the
+//!   transports: [`link::in_process`], `link::websocket` (feature `websocket`),
+//!   `link::shared_memory` (feature `shared-memory`, Linux; its ring and segment are the
+//!   `swarm-shm` crate).
 //! * [`client`] — [`SwarmClient`], a handle for code that is not an actor (send, request, a
 //!   stream of received messages).
 //! * [`transport`] — the [`Transport`] trait of ruv-swarm-transport, implemented by
@@ -64,7 +66,9 @@
 //! * `websocket` (default) — `link::websocket`: the route for actix-web apps and awc client
 //!   links.
 //! * `tls` — `wss://` through rustls 0.23 with the ring provider.
-//! * `shared-memory`, `nats` — reserved for the transports of those names (empty today).
+//! * `shared-memory` (default, Linux) — `link::shared_memory`: links between processes on one
+//!   host over a named shared-memory segment.
+//! * `nats` — reserved for NATS links (empty today).
 
 #![warn(missing_docs)]
 pub mod agent;
