@@ -266,7 +266,9 @@ impl<S: RingStorage> Consumer<S> {
         }
         let mut n = 0;
         let limit = max_payload(self.capacity as usize);
-        while self.tail != self.cached_head && n < max {
+        // Positions only grow, and head - tail <= capacity was checked: `<` ends the loop even
+        // when a hostile peer's records would carry the tail past the head.
+        while self.tail < self.cached_head && n < max {
             let offset = (self.tail % self.capacity) as usize;
             // SAFETY: offset is 8-aligned and < capacity, so the header fits; it lies in
             // published, unreleased space (tail < head).
@@ -280,7 +282,13 @@ impl<S: RingStorage> Consumer<S> {
                 })
             };
             if len == WRAP {
-                self.tail += self.capacity - offset as u64;
+                let skip = self.capacity - offset as u64;
+                if skip > self.cached_head - self.tail {
+                    return Err(Corrupt(format!(
+                        "wrap marker at offset {offset} past the head"
+                    )));
+                }
+                self.tail += skip;
                 continue;
             }
             let len = len as usize;
@@ -474,6 +482,18 @@ mod tests {
         // SAFETY: no producer exists; this test is the only writer.
         unsafe { ring.write(0, &header(60, 0)) };
         ring.control.head.0.store(16, Ordering::Relaxed);
+        assert!(c.poll(10, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn a_wrap_marker_past_the_head_is_an_error_not_a_hang() {
+        // Found by the ring_records fuzz target: a wrap marker that skips beyond the published
+        // head made the reader loop forever.
+        let ring = Arc::new(HeapRing::new(64));
+        let mut c = Consumer::new(ring.clone());
+        // SAFETY: no producer exists; this test is the only writer.
+        unsafe { ring.write(0, &header(WRAP, 0)) };
+        ring.control.head.0.store(8, Ordering::Relaxed);
         assert!(c.poll(10, |_, _| {}).is_err());
     }
 
