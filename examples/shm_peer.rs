@@ -12,28 +12,13 @@
 
 mod common;
 
+use common::Echo;
+
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use swarm_transport::link::shared_memory::ShmLink;
-use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
-
-/// Answers requests with their params; counts everything else.
-struct Echo(Swarm);
-
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-
-impl Handler<Delivery> for Echo {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        if let Some((_, params)) = d.as_request() {
-            self.0.do_send(d.reply(Ok(params.clone())));
-        }
-    }
-}
+use swarm_transport::{Message, Swarm, TransportConfig, Value};
 
 fn config(name: &str) -> TransportConfig {
     TransportConfig::default()

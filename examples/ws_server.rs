@@ -11,29 +11,15 @@
 
 mod common;
 
+use common::Echo;
+
 use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{web, App, HttpServer};
 use swarm_transport::auth::TokenAuth;
 use swarm_transport::link::websocket;
-use swarm_transport::{Delivery, Message, Swarm, TransportConfig, Value};
-
-struct Echo(Swarm);
-
-impl Actor for Echo {
-    type Context = Context<Self>;
-}
-
-impl Handler<Delivery> for Echo {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        if let Some((_, params)) = d.as_request() {
-            self.0.do_send(d.reply(Ok(params.clone())));
-        }
-    }
-}
+use swarm_transport::{Message, Swarm, TransportConfig, Value};
 
 /// Broadcasts a counter on `ticks` every second.
 struct Ticker {

@@ -1,4 +1,4 @@
-//! Shared by the examples: command-line flags and a tracing setup.
+//! Shared by the examples: command-line flags, a tracing setup, and an echo agent.
 
 #![allow(dead_code)]
 
@@ -25,4 +25,21 @@ pub fn init_tracing() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("swarm_transport=warn")),
         )
         .init();
+}
+
+/// An agent that answers every request with its params and ignores everything else.
+pub struct Echo(pub swarm_transport::Swarm);
+
+impl actix::Actor for Echo {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<swarm_transport::Delivery> for Echo {
+    type Result = ();
+
+    fn handle(&mut self, d: swarm_transport::Delivery, _: &mut actix::Context<Self>) {
+        if let Some((_, params)) = d.as_request() {
+            self.0.do_send(d.reply(Ok(params.clone())));
+        }
+    }
 }

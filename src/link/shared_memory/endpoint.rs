@@ -218,16 +218,25 @@ impl ShmEndpoint {
         self.retry_armed = true;
         let since = *self.full_since.get_or_insert_with(Instant::now);
         if since.elapsed() < EAGER_RETRY {
-            // Yield to the arbiter's other tasks first: a plain self-notice is handled in the
-            // same turn, which would keep the node (and its supervisor) from running.
-            ctx.spawn(
-                actix::fut::wrap_future::<_, Self>(tokio::task::yield_now())
-                    .map(|_, _, ctx| ctx.notify(Retry)),
-            );
+            notify_after_yield(ctx, || Retry);
         } else {
             ctx.notify_later(Retry, Duration::from_millis(1));
         }
     }
+}
+
+/// Sends the endpoint `message()` after yielding to the arbiter's other tasks (the supervisor,
+/// the agents): a plain self-notice is handled in the same turn, so a busy loop of them would
+/// keep the rest of the node from running.
+fn notify_after_yield<M>(ctx: &mut Context<ShmEndpoint>, message: impl FnOnce() -> M + 'static)
+where
+    M: actix::Message<Result = ()> + 'static,
+    ShmEndpoint: Handler<M>,
+{
+    ctx.spawn(
+        actix::fut::wrap_future::<_, ShmEndpoint>(tokio::task::yield_now())
+            .map(move |_, _, ctx| ctx.notify(message())),
+    );
 }
 
 /// Writes queued control records; `false` when the ring filled up first.
@@ -376,14 +385,7 @@ impl Handler<Poll> for ShmEndpoint {
         }
         .and_then(|_| reader.on_tick(Instant::now()));
         match outcome {
-            // Yield to the arbiter's other tasks (the supervisor, the agents) between polls: a
-            // plain self-notice would be handled in the same turn, forever.
-            Ok(()) => {
-                ctx.spawn(
-                    actix::fut::wrap_future::<_, Self>(tokio::task::yield_now())
-                        .map(|_, _, ctx| ctx.notify(Poll)),
-                );
-            }
+            Ok(()) => notify_after_yield(ctx, || Poll),
             Err(reason) => {
                 tracing::info!(link = %self.setup.link, segment = %self.setup.name, %reason, "shared-memory link down");
                 self.report_closed(reason);
