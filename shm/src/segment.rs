@@ -14,6 +14,13 @@
 //! slot, so a second opener gets [`SegmentError::Busy`]; a segment serves one peer only (its
 //! rings are mid-stream afterwards). A segment whose creator has died is stale and is removed by
 //! the next creator.
+//!
+//! Orderings: every header field is written before the layout version's Release store and read
+//! after the opener's Acquire load of it (the SYNC POINTs in `create` and `open`). Pids and
+//! heartbeat counters are liveness hints read on their own, never to publish other memory, so
+//! they are Relaxed. The closed flag is stored Release after a side's last ring writes and loaded
+//! Acquire (`peer_closed`), so a reader that sees it also sees those writes. The opener slot is a
+//! compare-and-swap (AcqRel) so exactly one opener wins.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -149,6 +149,7 @@ impl ShmEndpoint {
 
     /// Stops the pump, tells the peer, removes the segment's name (creator).
     fn shut_down(&mut self) {
+        // Release: pairs with the pump's Acquire load; it stops after seeing it.
         self.stop.store(true, Ordering::Release);
         if let Some(segment) = &self.segment {
             segment.close();
