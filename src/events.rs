@@ -1,6 +1,6 @@
 //! Events the node publishes to subscribers of
 //! [`Swarm::subscribe_swarm_events`](crate::Swarm::subscribe_swarm_events): link state changes
-//! and undeliverable messages.
+//! nodes joining and leaving a bus (NATS), and undeliverable messages.
 
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::Message;
@@ -30,6 +30,23 @@ pub enum SwarmEvent {
         peer: String,
         /// Failed attempts.
         attempts: u32,
+    },
+    /// A node became reachable through a bus link (NATS): its first presence was heard.
+    NodeUp {
+        /// The node's name.
+        node: String,
+        /// Transport name of the bus (`nats`).
+        transport: &'static str,
+    },
+    /// A node on a bus link left (said goodbye) or fell silent for the heartbeat timeout; its
+    /// agents are no longer routable (unless another node offers them too).
+    NodeDown {
+        /// The node's name.
+        node: String,
+        /// Transport name of the bus (`nats`).
+        transport: &'static str,
+        /// Why (`"left: …"` or `"silent for …"`).
+        reason: String,
     },
     /// A fire-and-forget message could not be delivered.
     Undeliverable {

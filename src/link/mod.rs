@@ -12,8 +12,11 @@
 //!   [`LinkClose`] (close and stop);
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
+pub mod burst;
 pub mod credit;
 pub mod in_process;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(all(feature = "shared-memory", target_os = "linux"))]
 pub mod shared_memory;
 #[cfg(feature = "websocket")]
@@ -185,6 +188,17 @@ pub struct LinkClosed {
     pub reason: String,
 }
 
+/// Link → supervisor: publish `event` to the node's event subscribers (bus links report the
+/// nodes they hear of this way).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkReport {
+    /// The link.
+    pub link: LinkId,
+    /// The event.
+    pub event: crate::events::SwarmEvent,
+}
+
 /// Supervisor → link: write this message.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
@@ -255,6 +269,8 @@ pub struct LinkContext {
     pub supervisor: Addr<Supervisor>,
     /// The node's configuration (limits, timeouts).
     pub config: Arc<TransportConfig>,
+    /// The node's name (bus links announce the node under it).
+    pub node: String,
 }
 
 /// Starts outbound links; the supervisor calls it on the first connect and on every

@@ -16,7 +16,7 @@ use super::Supervisor;
 use crate::clock::Instant;
 use crate::link::{
     CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened,
+    LinkInboundBatch, LinkOpened, LinkReport,
 };
 
 impl Supervisor {
@@ -290,5 +290,15 @@ impl Handler<LinkClosed> for Supervisor {
         let span = self.link_span(closed.link);
         let _entered = span.enter();
         self.link_down(closed.link, closed.reason, ctx);
+    }
+}
+
+impl Handler<LinkReport> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, report: LinkReport, _: &mut Context<Self>) {
+        if self.links.contains_key(&report.link) {
+            self.publish(report.event);
+        }
     }
 }

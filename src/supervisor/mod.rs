@@ -535,6 +535,7 @@ impl Supervisor {
             link,
             supervisor: ctx.address(),
             config: self.config.clone(),
+            node: self.node.clone(),
         });
         self.reschedule(ctx);
     }

@@ -116,6 +116,7 @@ impl LinkConnector for WsLink {
                 link,
                 supervisor,
                 config,
+                ..
             } = ctx;
             let mut request = this
                 .http_client()

@@ -1,10 +1,9 @@
 //! What the two ends of a WebSocket link share: the link id, the supervisor, frame handling,
 //! and the bookkeeping that turns bursts of frames into few supervisor messages.
 //!
-//! Inbound messages of one burst travel to the supervisor in one [`LinkInboundBatch`]: the
-//! actor notifies itself on the first item of a burst, and that notice is handled after
-//! everything already in its mailbox. Pending inbound messages are always handed over before
-//! the link reports itself closed, so nothing received is lost to ordering.
+//! Inbound messages of one burst travel to the supervisor together ([`InboundBurst`]).
+//! Pending inbound messages are always handed over before the link reports itself closed, so
+//! nothing received is lost to ordering.
 //! Written data messages are acknowledged through [`WriteCredit`].
 
 use std::sync::Arc;
@@ -16,10 +15,12 @@ use swarm_protocol::Message;
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::config::TransportConfig;
+pub use crate::link::burst::FlushInbound;
+use crate::link::burst::InboundBurst;
 use crate::link::credit::WriteCredit;
 use crate::link::{
-    InboundGauge, Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened, LinkOutbound, LinkOutboundBatch,
+    Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkOpened, LinkOutbound,
+    LinkOutboundBatch,
 };
 use crate::supervisor::Supervisor;
 
@@ -37,10 +38,7 @@ pub struct LinkEnd {
     pub frames: Frames,
     /// Peer address, for logs.
     pub peer: String,
-    inbound: Vec<(Arc<Message>, usize)>,
-    inbound_bytes: usize,
-    gauge: InboundGauge,
-    inbound_limit: usize,
+    inbound: InboundBurst,
     credit: WriteCredit,
     closed_reported: bool,
 }
@@ -56,15 +54,12 @@ impl LinkEnd {
     ) -> Self {
         LinkEnd {
             link,
-            supervisor,
             frames,
             peer,
-            inbound: Vec::new(),
-            inbound_bytes: 0,
-            gauge: InboundGauge::default(),
-            inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
+            inbound: InboundBurst::new(link, supervisor.clone(), config),
             credit: WriteCredit::new(config),
             closed_reported: false,
+            supervisor,
         }
     }
 
@@ -105,42 +100,15 @@ impl LinkEnd {
     /// Adds a decoded message to the inbound burst; `Ok(true)` when it starts one. Fails when
     /// the peer is ahead of the supervisor by more than the inbound limit.
     pub fn push_inbound(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Fault> {
-        let waiting = self.gauge.pending() + self.inbound_bytes + size;
-        if waiting > self.inbound_limit {
-            return Err(Fault {
-                code: actix_http::ws::CloseCode::Policy,
-                reason: format!(
-                    "inbound flood: {waiting} bytes wait for the node, limit {}",
-                    self.inbound_limit
-                ),
-            });
-        }
-        self.inbound.push((message, size));
-        self.inbound_bytes += size;
-        Ok(self.inbound.len() == 1)
+        self.inbound.push(message, size).map_err(|flooded| Fault {
+            code: actix_http::ws::CloseCode::Policy,
+            reason: flooded.to_string(),
+        })
     }
 
     /// Hands the inbound burst to the supervisor.
     pub fn flush_inbound(&mut self) {
-        let ticket = Some(self.gauge.ticket(std::mem::take(&mut self.inbound_bytes)));
-        match self.inbound.len() {
-            0 => {}
-            1 => {
-                if let Some((message, size)) = self.inbound.pop() {
-                    self.supervisor.do_send(LinkInbound {
-                        link: self.link,
-                        message,
-                        size,
-                        ticket,
-                    });
-                }
-            }
-            _ => self.supervisor.do_send(LinkInboundBatch {
-                link: self.link,
-                messages: std::mem::take(&mut self.inbound),
-                ticket,
-            }),
-        }
+        self.inbound.flush();
     }
 
     /// Encodes an outbound message into a frame with its size; a message that cannot be
@@ -178,8 +146,3 @@ impl LinkEnd {
         tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket connection");
     }
 }
-
-/// A link actor's notice to itself: hand over the burst of inbound messages.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-pub struct FlushInbound;

@@ -1,0 +1,104 @@
+//! Inbound bursts: the messages a link actor decodes in one go travel to the supervisor in one
+//! [`LinkInboundBatch`] (one [`LinkInbound`] for a lone message).
+//!
+//! The actor notifies itself with [`FlushInbound`] on the first message of a burst; that
+//! notice is handled after everything already in its mailbox and streams, so a burst is as
+//! long as what arrived together. Bytes handed over but not yet handled by the supervisor are
+//! counted in an [`InboundGauge`]; a push that would put the node more than the inbound limit
+//! behind is refused, and the transport decides what that means (a socket closes the peer).
+
+use std::sync::Arc;
+
+use actix::Addr;
+use swarm_protocol::Message;
+
+use super::{InboundGauge, LinkId, LinkInbound, LinkInboundBatch};
+use crate::config::TransportConfig;
+use crate::supervisor::Supervisor;
+
+/// A push refused because the node is too far behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flooded {
+    /// Bytes that would wait for the node.
+    pub waiting: usize,
+    /// The limit (`link_inbound_bytes`, at least `max_message_size`).
+    pub limit: usize,
+}
+
+impl std::fmt::Display for Flooded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "inbound flood: {} bytes wait for the node, limit {}",
+            self.waiting, self.limit
+        )
+    }
+}
+
+/// The inbound burst of one link.
+#[derive(Debug)]
+pub struct InboundBurst {
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    messages: Vec<(Arc<Message>, usize)>,
+    bytes: usize,
+    gauge: InboundGauge,
+    limit: usize,
+}
+
+impl InboundBurst {
+    /// The burst of `link`, with the inbound limit of `config`.
+    pub fn new(link: LinkId, supervisor: Addr<Supervisor>, config: &TransportConfig) -> Self {
+        InboundBurst {
+            link,
+            supervisor,
+            messages: Vec::new(),
+            bytes: 0,
+            gauge: InboundGauge::default(),
+            limit: config.link_inbound_bytes.max(config.max_message_size),
+        }
+    }
+
+    /// Adds a decoded message; `Ok(true)` when it starts a burst (the actor must notify itself
+    /// with [`FlushInbound`] and then call [`InboundBurst::flush`]).
+    pub fn push(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Flooded> {
+        let waiting = self.gauge.pending() + self.bytes + size;
+        if waiting > self.limit {
+            return Err(Flooded {
+                waiting,
+                limit: self.limit,
+            });
+        }
+        self.messages.push((message, size));
+        self.bytes += size;
+        Ok(self.messages.len() == 1)
+    }
+
+    /// Hands the burst to the supervisor.
+    pub fn flush(&mut self) {
+        let ticket = Some(self.gauge.ticket(std::mem::take(&mut self.bytes)));
+        match self.messages.len() {
+            0 => {}
+            1 => {
+                if let Some((message, size)) = self.messages.pop() {
+                    self.supervisor.do_send(LinkInbound {
+                        link: self.link,
+                        message,
+                        size,
+                        ticket,
+                    });
+                }
+            }
+            _ => self.supervisor.do_send(LinkInboundBatch {
+                link: self.link,
+                messages: std::mem::take(&mut self.messages),
+                ticket,
+            }),
+        }
+    }
+}
+
+/// A link actor's notice to itself: hand over the burst of inbound messages.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct FlushInbound;

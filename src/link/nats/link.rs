@@ -1,0 +1,750 @@
+//! The NATS link actor: one async-nats connection as one link of the supervisor (see the
+//! [module docs](super) for the scheme).
+//!
+//! Outbound messages are encoded here and handed, in order, to a writer task that publishes
+//! them (async-nats' `publish` waits for room in its command channel) and returns write credit.
+//! Inbound NATS messages arrive through one stream per subscription and reach the supervisor in
+//! bursts ([`InboundBurst`]). The link joins the bus — subscribes to presence, topics, events
+//! and its own no-responders subjects, and starts publishing presence — only once it has
+//! answered the supervisor's `Hello`, so nothing reaches the supervisor before the handshake.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use async_nats::connection::State;
+use async_nats::{Client, Event, ServerAddr, StatusCode};
+use bytes::{Bytes, BytesMut};
+use swarm_protocol::codec::Codec;
+use swarm_protocol::core::handshake::{Role, CAP_GZIP};
+use swarm_protocol::ProtocolVersion;
+use swarm_protocol::{error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType};
+use tokio::sync::mpsc;
+
+use super::presence::NodeDirectory;
+use super::reply_routes::ReplyRoutes;
+use super::subjects::{Subject, Subjects};
+use super::{NatsLink, TRANSPORT};
+use crate::clock::Instant;
+use crate::config::TransportConfig;
+use crate::events::SwarmEvent;
+use crate::link::burst::{FlushInbound, InboundBurst};
+use crate::link::credit::WriteCredit;
+use crate::link::{
+    Lane, LinkClose, LinkClosed, LinkConfigure, LinkContext, LinkHandle, LinkId, LinkOpened,
+    LinkOutbound, LinkOutboundBatch, LinkReport,
+};
+use crate::supervisor::Supervisor;
+
+/// Source name of the messages the link itself makes up (handshake answer, heartbeat echoes,
+/// no-responders errors).
+const BUS: &str = "nats";
+
+/// How long a closing link waits for its last publishes to reach the server.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
+/// Connects, then starts the link actor (or reports the link closed).
+pub(super) fn connect(spec: NatsLink, ctx: LinkContext) {
+    actix::spawn(async move {
+        let LinkContext {
+            link,
+            supervisor,
+            config,
+            node,
+        } = ctx;
+        let peer = crate::link::LinkConnector::peer(&spec);
+        let servers: Result<Vec<ServerAddr>, _> = spec.servers.iter().map(|s| s.parse()).collect();
+        let servers = match servers {
+            Ok(servers) => servers,
+            Err(e) => {
+                supervisor.do_send(LinkClosed {
+                    link,
+                    reason: format!("invalid NATS server address in {peer}: {e}"),
+                });
+                return;
+            }
+        };
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let options = spec
+            .options(
+                &node,
+                config.heartbeat_interval,
+                config.connection_timeout(),
+            )
+            .event_callback(move |event| {
+                // The actor may be gone; then nobody needs the event.
+                let _ = events_tx.send(event);
+                async {}
+            });
+        match options.connect(servers).await {
+            Ok(client) => {
+                NatsLinkActor::create(move |c| {
+                    c.add_stream(futures_util::stream::unfold(
+                        events_rx,
+                        |mut rx| async move { rx.recv().await.map(|event| (event, rx)) },
+                    ));
+                    NatsLinkActor::new(link, supervisor, node, peer, spec.subjects, client, &config)
+                });
+            }
+            Err(e) => supervisor.do_send(LinkClosed {
+                link,
+                reason: format!("cannot connect to NATS at {peer}: {e}"),
+            }),
+        }
+    });
+}
+
+/// One publish for the writer task; `target: None` only returns credit (a message that could
+/// not be sent still frees its place in the window).
+struct Publish {
+    target: Option<(String, Option<String>, Bytes)>,
+    lane: Lane,
+    size: usize,
+}
+
+/// The writer task stopped: the connection is gone.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct WriterFailed(String);
+
+/// The link actor.
+struct NatsLinkActor {
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    node: String,
+    peer: String,
+    subjects: Subjects,
+    client: Client,
+    codec: Codec,
+    arena: BytesMut,
+    inbound: InboundBurst,
+    credit: Option<WriteCredit>,
+    writer: Option<mpsc::UnboundedSender<Publish>>,
+    /// Agents this node reaches, each with its (queue) subscription once made.
+    offered: HashMap<String, Option<SpawnHandle>>,
+    nodes: NodeDirectory,
+    reply_routes: ReplyRoutes,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+    joined: bool,
+    closed_reported: bool,
+    dropped: u64,
+}
+
+impl NatsLinkActor {
+    fn new(
+        link: LinkId,
+        supervisor: Addr<Supervisor>,
+        node: String,
+        peer: String,
+        subjects: Subjects,
+        client: Client,
+        config: &TransportConfig,
+    ) -> Self {
+        NatsLinkActor {
+            link,
+            inbound: InboundBurst::new(link, supervisor.clone(), config),
+            supervisor,
+            node,
+            peer,
+            subjects,
+            client,
+            codec: Codec::new(config.codec_config()),
+            arena: BytesMut::new(),
+            credit: Some(WriteCredit::new(config)),
+            writer: None,
+            offered: HashMap::new(),
+            nodes: NodeDirectory::default(),
+            reply_routes: ReplyRoutes::new(config.max_pending_requests.max(65_536)),
+            heartbeat_interval: config.heartbeat_interval,
+            heartbeat_timeout: config.heartbeat_timeout,
+            joined: false,
+            closed_reported: false,
+            dropped: 0,
+        }
+    }
+
+    // ----- toward the supervisor -----------------------------------------------------------
+
+    /// Hands a message to the supervisor (in the current burst).
+    fn deliver(&mut self, message: Message, size: usize, ctx: &mut Context<Self>) {
+        match self.inbound.push(Arc::new(message), size) {
+            Ok(true) => ctx.notify(FlushInbound),
+            Ok(false) => {}
+            Err(flooded) => {
+                // NATS cannot be told to slow down: like a slow consumer at the server, the
+                // message is dropped — counted and logged, never silently.
+                self.dropped += 1;
+                tracing::warn!(link = %self.link, dropped = self.dropped, "{flooded}: NATS message dropped");
+            }
+        }
+    }
+
+    fn control(&mut self, source: &str, operation: ControlOperation, ctx: &mut Context<Self>) {
+        self.deliver(Message::control(source, operation), 0, ctx);
+    }
+
+    fn report(&mut self, event: SwarmEvent) {
+        // What was received before the event reaches the supervisor before it.
+        self.inbound.flush();
+        self.supervisor.do_send(LinkReport {
+            link: self.link,
+            event,
+        });
+    }
+
+    /// An error response to request `id` of `agent`, made up here (the request never reached an
+    /// agent).
+    fn fail_request(
+        &mut self,
+        agent: String,
+        id: MessageId,
+        code: i32,
+        reason: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut reply = Message::new(
+            BUS,
+            MessageType::Response {
+                correlation_id: id,
+                result: Err(ErrorBody::new(code, reason)),
+            },
+        );
+        reply.destination = Some(agent.into());
+        self.deliver(reply, 0, ctx);
+    }
+
+    fn report_closed(&mut self, reason: String) {
+        if !self.closed_reported {
+            self.closed_reported = true;
+            self.inbound.flush();
+            self.supervisor.do_send(LinkClosed {
+                link: self.link,
+                reason,
+            });
+        }
+    }
+
+    fn fail(&mut self, reason: String, ctx: &mut Context<Self>) {
+        tracing::warn!(link = %self.link, peer = %self.peer, %reason, "NATS link closed");
+        self.report_closed(reason);
+        ctx.stop();
+    }
+
+    // ----- toward NATS ---------------------------------------------------------------------
+
+    fn publish(
+        &mut self,
+        target: Option<(String, Option<String>, Bytes)>,
+        lane: Lane,
+        size: usize,
+    ) {
+        if let Some(writer) = &self.writer {
+            // A send error means the writer stopped; it has told us why (WriterFailed).
+            let _ = writer.send(Publish { target, lane, size });
+        }
+    }
+
+    fn encode(&mut self, msg: &Message) -> Result<Bytes, String> {
+        self.codec
+            .encode_into(msg, &mut self.arena)
+            .map_err(|e| format!("cannot encode: {e}"))?;
+        let payload = self.arena.split().freeze();
+        let max = self.client.server_info().max_payload;
+        if payload.len() > max {
+            return Err(format!(
+                "{} bytes exceed the NATS server's max_payload of {max}",
+                payload.len()
+            ));
+        }
+        Ok(payload)
+    }
+
+    fn write(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
+        let msg = &out.message;
+        let destination = msg.destination.as_deref();
+        let (subject, reply) = match (&msg.payload, destination) {
+            (MessageType::Control { operation }, _) => {
+                self.on_control(operation, ctx);
+                return;
+            }
+            (MessageType::Heartbeat { seq, sent_at, echo }, _) => {
+                if !echo {
+                    self.probe(*seq, *sent_at, ctx);
+                }
+                return;
+            }
+            (MessageType::Broadcast { topic, .. }, _) => (self.subjects.topic(topic), None),
+            (MessageType::Event { name, .. }, None) => (self.subjects.event(name), None),
+            (MessageType::Request { .. }, Some(agent)) => (
+                self.subjects.agent(agent),
+                Some(self.subjects.no_reply(&self.node, &msg.source, msg.id)),
+            ),
+            (MessageType::Response { correlation_id, .. }, Some(agent)) => {
+                match self.reply_routes.take(*correlation_id) {
+                    Some(node) => (self.subjects.inbox(&node), None),
+                    None => (self.subjects.agent(agent), None),
+                }
+            }
+            (_, Some(agent)) => (self.subjects.agent(agent), None),
+            (_, None) => {
+                tracing::warn!(link = %self.link, id = %msg.id, "message without a destination not sent");
+                self.publish(None, out.lane, 0);
+                return;
+            }
+        };
+        match self.encode(msg) {
+            Ok(payload) => {
+                let size = payload.len();
+                self.publish(Some((subject, reply, payload)), out.lane, size);
+            }
+            Err(reason) => {
+                tracing::warn!(link = %self.link, id = %msg.id, %reason, "message not sent");
+                if msg.is_request() {
+                    let (source, id) = (msg.source.to_string(), msg.id);
+                    self.fail_request(
+                        source,
+                        id,
+                        error_code::INTERNAL,
+                        format!("not sent over NATS: {reason}"),
+                        ctx,
+                    );
+                }
+                self.publish(None, out.lane, 0);
+            }
+        }
+    }
+
+    /// Publishes this node's presence: what it reaches, or goodbye.
+    fn publish_presence(&mut self, operation: ControlOperation) {
+        let msg = Message::control(self.node.as_str(), operation);
+        match self.encode(&msg) {
+            Ok(payload) => {
+                let subject = self.subjects.presence(&self.node);
+                self.publish(Some((subject, None, payload)), Lane::Control, 0);
+            }
+            Err(reason) => tracing::warn!(link = %self.link, %reason, "presence not published"),
+        }
+    }
+
+    fn announce_presence(&mut self) {
+        let mut agents: Vec<String> = self.offered.keys().cloned().collect();
+        agents.sort();
+        self.publish_presence(ControlOperation::Announce { agents });
+    }
+
+    /// Subscribes to `subject` (in `queue` when given); for an agent's subject, `agent` is the
+    /// entry in `offered` that keeps the subscription.
+    fn subscribe(
+        &mut self,
+        subject: String,
+        queue: Option<String>,
+        agent: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let client = self.client.clone();
+        let what = subject.clone();
+        ctx.spawn(
+            async move {
+                match queue {
+                    Some(queue) => client.queue_subscribe(subject, queue).await,
+                    None => client.subscribe(subject).await,
+                }
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| match result {
+                Ok(subscriber) => {
+                    let handle = ctx.add_stream(subscriber);
+                    if let Some(agent) = agent {
+                        match act.offered.get_mut(&agent) {
+                            Some(slot @ None) => *slot = Some(handle),
+                            // Withdrawn meanwhile, or subscribed twice: drop this one.
+                            _ => {
+                                ctx.cancel_future(handle);
+                            }
+                        }
+                    }
+                }
+                Err(e) => act.fail(format!("cannot subscribe to {what}: {e}"), ctx),
+            }),
+        );
+    }
+
+    /// Answered the handshake: subscribe to the bus and start publishing presence.
+    fn join(&mut self, ctx: &mut Context<Self>) {
+        self.joined = true;
+        for subject in [
+            self.subjects.all_presence(),
+            self.subjects.all_topics(),
+            self.subjects.all_events(),
+            self.subjects.all_no_reply(&self.node),
+            self.subjects.inbox(&self.node),
+        ] {
+            self.subscribe(subject, None, None, ctx);
+        }
+        self.announce_presence();
+        ctx.run_interval(self.heartbeat_interval, |act, _| {
+            act.announce_presence();
+            let now = Instant::now();
+            for gone in act.nodes.expire(now, act.heartbeat_timeout) {
+                if !gone.withdraw.is_empty() {
+                    act.inbound_withdraw(&gone.node, gone.withdraw);
+                }
+                let reason = format!("silent for more than {:?}", act.heartbeat_timeout);
+                act.report(SwarmEvent::NodeDown {
+                    node: gone.node,
+                    transport: TRANSPORT,
+                    reason,
+                });
+            }
+        });
+    }
+
+    /// Tells the supervisor that agents of `node` are gone (outside a burst: used from timers).
+    fn inbound_withdraw(&mut self, node: &str, agents: Vec<String>) {
+        let msg = Message::control(node, ControlOperation::Withdraw { agents });
+        // A withdrawal is small and must not be refused by the flood limit.
+        self.inbound.flush();
+        self.supervisor.do_send(crate::link::LinkInbound {
+            link: self.link,
+            message: Arc::new(msg),
+            size: 0,
+            ticket: None,
+        });
+    }
+
+    fn on_control(&mut self, operation: &ControlOperation, ctx: &mut Context<Self>) {
+        match operation {
+            ControlOperation::Hello { capabilities, .. } => {
+                if self.joined {
+                    return;
+                }
+                // The bus accepts every node; compression only if this node's codec offers it
+                // (every node decodes compressed bodies).
+                let capabilities = capabilities
+                    .iter()
+                    .filter(|c| c.as_str() == CAP_GZIP)
+                    .cloned()
+                    .collect();
+                let mut metadata = BTreeMap::new();
+                metadata.insert("node".to_owned(), format!("{BUS}:{}", self.peer));
+                self.control(
+                    BUS,
+                    ControlOperation::HelloAck {
+                        version: ProtocolVersion::CURRENT,
+                        capabilities,
+                        metadata,
+                    },
+                    ctx,
+                );
+                self.join(ctx);
+            }
+            ControlOperation::Announce { agents } => {
+                let mut changed = false;
+                for agent in agents {
+                    if !self.offered.contains_key(agent) {
+                        self.offered.insert(agent.clone(), None);
+                        let subject = self.subjects.agent(agent);
+                        // The queue group is the agent's token: every node reaching the agent
+                        // is one member, so each message reaches one of them.
+                        let queue = subject.rsplit('.').next().unwrap_or_default().to_owned();
+                        self.subscribe(subject, Some(queue), Some(agent.clone()), ctx);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.announce_presence();
+                }
+            }
+            ControlOperation::Withdraw { agents } => {
+                let mut changed = false;
+                for agent in agents {
+                    if let Some(subscription) = self.offered.remove(agent) {
+                        if let Some(handle) = subscription {
+                            // Dropping the subscriber unsubscribes.
+                            ctx.cancel_future(handle);
+                        }
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.announce_presence();
+                }
+            }
+            ControlOperation::Goodbye { reason } => {
+                self.publish_presence(ControlOperation::Goodbye {
+                    reason: reason.clone(),
+                });
+            }
+            ControlOperation::HelloAck { .. }
+            | ControlOperation::Reject { .. }
+            | ControlOperation::FlowControl { .. } => {}
+        }
+    }
+
+    /// The supervisor's liveness probe: echoed once everything written so far has been flushed
+    /// to the server on a connected connection.
+    fn probe(&mut self, seq: u64, sent_at: u64, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        ctx.spawn(
+            async move {
+                client.flush().await.is_ok() && client.connection_state() == State::Connected
+            }
+            .into_actor(self)
+            .map(move |live, act, ctx| {
+                if live {
+                    act.deliver(Message::heartbeat(BUS, seq, sent_at, true), 0, ctx);
+                }
+            }),
+        );
+    }
+
+    // ----- from NATS -----------------------------------------------------------------------
+
+    fn on_presence(&mut self, node: String, payload: &[u8], ctx: &mut Context<Self>) {
+        let msg = match self.codec.decode(payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::warn!(link = %self.link, %node, error = %e, "undecodable presence ignored");
+                return;
+            }
+        };
+        match msg.payload {
+            MessageType::Control {
+                operation: ControlOperation::Announce { agents },
+            } => {
+                let change = self.nodes.on_presence(&node, &agents, Instant::now());
+                if change.node_up {
+                    tracing::info!(link = %self.link, %node, "node joined the bus");
+                    // The newcomer may have subscribed after our last presence: tell it now
+                    // rather than a heartbeat interval later.
+                    self.announce_presence();
+                    self.report(SwarmEvent::NodeUp {
+                        node: node.clone(),
+                        transport: TRANSPORT,
+                    });
+                }
+                if !change.announce.is_empty() {
+                    self.control(
+                        &node,
+                        ControlOperation::Announce {
+                            agents: change.announce,
+                        },
+                        ctx,
+                    );
+                }
+                if !change.withdraw.is_empty() {
+                    self.control(
+                        &node,
+                        ControlOperation::Withdraw {
+                            agents: change.withdraw,
+                        },
+                        ctx,
+                    );
+                }
+            }
+            MessageType::Control {
+                operation: ControlOperation::Goodbye { reason },
+            } => {
+                if let Some(gone) = self.nodes.on_goodbye(&node) {
+                    if !gone.withdraw.is_empty() {
+                        self.control(
+                            &node,
+                            ControlOperation::Withdraw {
+                                agents: gone.withdraw,
+                            },
+                            ctx,
+                        );
+                    }
+                    tracing::info!(link = %self.link, %node, %reason, "node left the bus");
+                    self.report(SwarmEvent::NodeDown {
+                        node,
+                        transport: TRANSPORT,
+                        reason: format!("left: {reason}"),
+                    });
+                }
+            }
+            _ => tracing::warn!(link = %self.link, %node, "unexpected presence message ignored"),
+        }
+    }
+}
+
+impl Actor for NatsLinkActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
+        self.writer = Some(tx);
+        let client = self.client.clone();
+        let (link, supervisor, me) = (self.link, self.supervisor.clone(), ctx.address());
+        let mut credit = self.credit.take().expect("credit is taken once, at start");
+        actix::spawn(async move {
+            while let Some(publish) = rx.recv().await {
+                if let Some((subject, reply, payload)) = publish.target {
+                    let result = match reply {
+                        Some(reply) => client.publish_with_reply(subject, reply, payload).await,
+                        None => client.publish(subject, payload).await,
+                    };
+                    if let Err(e) = result {
+                        me.do_send(WriterFailed(format!("NATS publish failed: {e}")));
+                        return;
+                    }
+                }
+                credit.written(publish.lane, publish.size, link, &supervisor);
+            }
+            // The link closed: hand the last publishes (a goodbye) to the server.
+            let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
+        });
+        let me = ctx.address();
+        self.supervisor.do_send(LinkOpened {
+            link: self.link,
+            transport: TRANSPORT,
+            peer: self.peer.clone(),
+            role: Role::Initiator,
+            handle: LinkHandle {
+                outbound: me.clone().recipient(),
+                outbound_batch: Some(me.clone().recipient()),
+                close: me.clone().recipient(),
+                configure: Some(me.recipient()),
+            },
+            // The server authenticated us; other nodes are trusted through it.
+            authenticated: true,
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.report_closed("NATS link stopped".into());
+    }
+}
+
+impl Handler<LinkOutbound> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
+        self.write(out, ctx);
+    }
+}
+
+impl Handler<LinkOutboundBatch> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
+        for out in batch.0 {
+            self.write(out, ctx);
+        }
+    }
+}
+
+impl Handler<LinkClose> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
+        if self.joined {
+            self.publish_presence(ControlOperation::Goodbye {
+                reason: close.reason.clone(),
+            });
+        }
+        self.report_closed(close.reason);
+        ctx.stop();
+    }
+}
+
+impl Handler<LinkConfigure> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, configure: LinkConfigure, _: &mut Context<Self>) {
+        let config = self.codec.config().clone();
+        let threshold = config.compression_threshold;
+        self.codec = Codec::new(config.with_compression(configure.compression, threshold));
+    }
+}
+
+impl Handler<FlushInbound> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushInbound, _: &mut Context<Self>) {
+        self.inbound.flush();
+    }
+}
+
+impl Handler<WriterFailed> for NatsLinkActor {
+    type Result = ();
+
+    fn handle(&mut self, failed: WriterFailed, ctx: &mut Context<Self>) {
+        self.fail(failed.0, ctx);
+    }
+}
+
+impl StreamHandler<async_nats::Message> for NatsLinkActor {
+    fn handle(&mut self, msg: async_nats::Message, ctx: &mut Context<Self>) {
+        let subject = self.subjects.parse(&msg.subject);
+        if let Some(status) = msg.status {
+            if let (StatusCode::NO_RESPONDERS, Some(Subject::NoReply { agent, id, .. })) =
+                (status, subject)
+            {
+                self.fail_request(
+                    agent,
+                    id,
+                    error_code::UNKNOWN_AGENT,
+                    "unknown agent: no node on NATS hosts it".into(),
+                    ctx,
+                );
+            }
+            return;
+        }
+        match subject {
+            Some(Subject::Presence(node)) => self.on_presence(node, &msg.payload, ctx),
+            Some(Subject::Agent(_) | Subject::Topic(_) | Subject::Event(_) | Subject::Inbox(_)) => {
+                match self.codec.decode(&msg.payload) {
+                    Ok(message) => {
+                        if message.is_request() {
+                            let from = msg.reply.as_deref().and_then(|r| self.subjects.parse(r));
+                            if let Some(Subject::NoReply { node, .. }) = from {
+                                self.reply_routes.remember(message.id, node);
+                            }
+                        }
+                        self.deliver(message, msg.payload.len(), ctx)
+                    }
+                    Err(e) => {
+                        // Someone else publishes on our subjects: nothing to close, log it.
+                        tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "undecodable NATS message dropped");
+                    }
+                }
+            }
+            Some(Subject::NoReply { .. }) | None => {
+                tracing::debug!(link = %self.link, subject = %msg.subject, "unexpected NATS message ignored");
+            }
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // A subscription ended (unsubscribed, or the connection closed — which the connection
+        // events report). The link goes on.
+    }
+}
+
+impl StreamHandler<Event> for NatsLinkActor {
+    fn handle(&mut self, event: Event, ctx: &mut Context<Self>) {
+        match event {
+            Event::Disconnected => self.fail("NATS connection lost".into(), ctx),
+            Event::Closed => self.fail("NATS connection closed".into(), ctx),
+            Event::SlowConsumer(sid) => {
+                self.dropped += 1;
+                tracing::warn!(link = %self.link, sid, "NATS slow consumer: messages dropped by the client");
+            }
+            Event::ServerError(e) => {
+                tracing::warn!(link = %self.link, error = %e, "NATS server error")
+            }
+            Event::ClientError(e) => {
+                tracing::warn!(link = %self.link, error = %e, "NATS client error")
+            }
+            Event::LameDuckMode => {
+                tracing::info!(link = %self.link, "NATS server entering lame duck mode")
+            }
+            Event::Connected | Event::Draining => {}
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}

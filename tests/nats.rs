@@ -1,0 +1,524 @@
+//! NATS links against a real `nats-server` (started per test on a free 127.0.0.1 port, stopped
+//! by its pid), with nodes in separate OS processes: each test starts this very test binary
+//! again as node processes (the ignored `node_process` entry point, told its name and server
+//! through the environment). Everything is checked through the swarm itself: the test node
+//! asks the other nodes' agents what they saw. Real time, bounded waits, no timing asserts.
+
+mod common;
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use common::nats_server::NatsServer;
+use common::*;
+use futures_util::StreamExt;
+use swarm_transport::link::nats::{NatsLink, Subjects};
+use swarm_transport::protocol::codec::{Codec, CodecConfig};
+use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::protocol::core::lifecycle::LinkState;
+use swarm_transport::protocol::error_code;
+use swarm_transport::protocol::{ControlOperation, MessageId};
+use swarm_transport::{
+    Delivery, ErrorBody, Message, MessageType, Swarm, SwarmEvent, TransportConfig, TransportError,
+    Value,
+};
+
+/// The pool every node process joins.
+const POOL: &str = "workers";
+/// The topic every node process subscribes to.
+const TOPIC: &str = "news";
+
+fn config(name: &str) -> TransportConfig {
+    init_tracing();
+    TransportConfig::default()
+        .with_node_name(name)
+        .with_heartbeat(Duration::from_millis(200), Duration::from_secs(2))
+        .with_request_timeout(Duration::from_secs(10))
+        .with_backoff(BackoffPolicy::new(
+            Duration::from_millis(50),
+            Duration::from_millis(500),
+            2,
+            None,
+        ))
+}
+
+/// A node process; killed (SIGKILL) when dropped.
+struct NodeProcess(Child);
+
+impl NodeProcess {
+    fn spawn(url: &str, node: &str) -> NodeProcess {
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "node_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SWARM_NATS_URL", url)
+            .env("SWARM_NATS_NODE", node)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        NodeProcess(child)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The agent of a node process, registered under the node's name and as a member of
+/// [`POOL`], subscribed to [`TOPIC`]. Methods: `echo` (params back), `news` (every broadcast
+/// received, in order), `work` (counts, answers with the node's name), `worked` (the count),
+/// `relay` (asks the node named in params to echo, answers with what came back).
+struct Probe {
+    swarm: Swarm,
+    node: String,
+    news: Vec<Value>,
+    work: i64,
+}
+
+impl Actor for Probe {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Probe {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let (method, params) = match &d.message.payload {
+            MessageType::Broadcast { data, .. } => {
+                self.news.push(data.clone());
+                return;
+            }
+            MessageType::Request { method, params } => (method.as_str(), params),
+            _ => return,
+        };
+        let result = match method {
+            "echo" => Ok(params.clone()),
+            "news" => Ok(Value::Array(self.news.clone())),
+            "work" => {
+                self.work += 1;
+                Ok(Value::from(self.node.clone()))
+            }
+            "worked" => Ok(Value::from(self.work)),
+            "relay" => {
+                let (swarm, node) = (self.swarm.clone(), self.node.clone());
+                let target = params.as_str().unwrap_or_default().to_owned();
+                actix::spawn(async move {
+                    let asked = Message::request(node, "echo", "relayed").to(target);
+                    let result = swarm
+                        .request(asked)
+                        .await
+                        .map_err(|e| ErrorBody::new(1, e.to_string()));
+                    swarm.do_send(d.reply(result));
+                });
+                return;
+            }
+            _ => Err(ErrorBody::new(
+                error_code::METHOD_NOT_FOUND,
+                "no such method",
+            )),
+        };
+        self.swarm.do_send(d.reply(result));
+    }
+}
+
+/// A node process: hosts a [`Probe`] and serves until killed.
+#[actix_rt::test]
+#[ignore = "entry point of the node processes the other tests start"]
+async fn node_process() {
+    let url = std::env::var("SWARM_NATS_URL").expect("started by a test");
+    let node = std::env::var("SWARM_NATS_NODE").unwrap();
+    let swarm = Swarm::start(config(&node));
+    let probe = Probe {
+        swarm: swarm.clone(),
+        node: node.clone(),
+        news: Vec::new(),
+        work: 0,
+    }
+    .start();
+    swarm.register(node.as_str(), probe.clone().recipient());
+    swarm.register(POOL, probe.clone().recipient());
+    swarm.subscribe(TOPIC, probe.recipient());
+    swarm.connect(NatsLink::new(url));
+    std::future::pending::<()>().await;
+}
+
+/// Calls `method` on `agent` from the test node.
+async fn call(
+    swarm: &Swarm,
+    agent: &str,
+    method: &str,
+    params: impl Into<Value>,
+) -> Result<Value, TransportError> {
+    swarm
+        .request(Message::request("tester", method, params).to(agent))
+        .await
+}
+
+/// Calls until `agent` answers `method` with something `done` accepts (bounded).
+async fn call_until(
+    swarm: &Swarm,
+    agent: &str,
+    method: &str,
+    what: &str,
+    done: impl FnMut(&Result<Value, TransportError>) -> bool,
+) -> Result<Value, TransportError> {
+    call_until_with(swarm, agent, method, (), what, done).await
+}
+
+/// As [`call_until`], with `params`.
+async fn call_until_with(
+    swarm: &Swarm,
+    agent: &str,
+    method: &str,
+    params: impl Into<Value>,
+    what: &str,
+    mut done: impl FnMut(&Result<Value, TransportError>) -> bool,
+) -> Result<Value, TransportError> {
+    let params = params.into();
+    for _ in 0..600 {
+        let result = swarm
+            .request(Message::request("tester", method, params.clone()).to(agent))
+            .timeout(Duration::from_secs(2))
+            .await;
+        if done(&result) {
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{agent} never answered {method} as expected: {what}");
+}
+
+fn values(v: &[i64]) -> Value {
+    Value::Array(v.iter().map(|i| Value::from(*i)).collect())
+}
+
+fn node_down(events: &Events, node: &str) -> Option<String> {
+    events.all().into_iter().find_map(|e| match e {
+        SwarmEvent::NodeDown {
+            node: n, reason, ..
+        } if n == node => Some(reason),
+        _ => None,
+    })
+}
+
+fn node_up(events: &Events, node: &str) -> bool {
+    events
+        .all()
+        .iter()
+        .any(|e| matches!(e, SwarmEvent::NodeUp { node: n, .. } if n == node))
+}
+
+#[actix_rt::test]
+async fn three_nodes_in_three_processes_requests_broadcasts_and_a_pool() {
+    let server = NatsServer::start();
+    let _a = NodeProcess::spawn(&server.url(), "node-a");
+    let _b = NodeProcess::spawn(&server.url(), "node-b");
+    let swarm = Swarm::start(config("tester-node"));
+    let events = Events::attach(&swarm);
+    let local = Recorder::default();
+    swarm.subscribe(TOPIC, local.start().recipient());
+    swarm.connect(NatsLink::new(server.url()));
+    for agent in ["node-a", "node-b", POOL] {
+        wait_route(&swarm, agent).await;
+    }
+    assert!(node_up(&events, "node-a") && node_up(&events, "node-b"));
+
+    // Request/response across nodes, both ways round: test → a, test → b, a → b, b → a.
+    assert_eq!(
+        call(&swarm, "node-a", "echo", "to a").await,
+        Ok(Value::from("to a"))
+    );
+    assert_eq!(
+        call(&swarm, "node-b", "echo", "to b").await,
+        Ok(Value::from("to b"))
+    );
+    // (node-a may hear of node-b a moment after we did: presence is eventually consistent.)
+    for (from, to) in [("node-a", "node-b"), ("node-b", "node-a")] {
+        let relayed = call_until_with(&swarm, from, "relay", to, "a relayed echo", Result::is_ok);
+        assert_eq!(relayed.await, Ok(Value::from("relayed")));
+    }
+    // An agent nobody hosts: an error, not a timeout.
+    assert!(matches!(
+        call(&swarm, "nobody", "echo", ()).await,
+        Err(TransportError::UnknownAgent(_))
+    ));
+
+    // Broadcasts: every subscriber on every node, exactly once, in order. A repeat of the
+    // first would arrive before the second (one publisher, one subject).
+    swarm.broadcast(Message::broadcast("tester", TOPIC, 1));
+    swarm.broadcast(Message::broadcast("tester", TOPIC, 2));
+    for node in ["node-a", "node-b"] {
+        let seen = call_until(
+            &swarm,
+            node,
+            "news",
+            "both broadcasts",
+            |r| matches!(r, Ok(Value::Array(v)) if v.len() >= 2),
+        )
+        .await;
+        assert_eq!(seen, Ok(values(&[1, 2])), "{node}");
+    }
+    assert_eq!(local.len(), 2);
+
+    // The pool: every request answered exactly once, spread over both members.
+    let requests: Vec<_> = (0..200)
+        .map(|i| {
+            swarm
+                .request(Message::request("tester", "work", i).to(POOL))
+                .into_future()
+        })
+        .collect();
+    let mut answered: HashMap<String, i64> = HashMap::new();
+    for result in futures_util::future::join_all(requests).await {
+        let node = result.expect("every pool request is answered");
+        *answered
+            .entry(node.as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(answered.values().sum::<i64>(), 200);
+    for node in ["node-a", "node-b"] {
+        let ran = call(&swarm, node, "worked", ()).await.unwrap();
+        let answers = answered.get(node).copied().unwrap_or(0);
+        assert_eq!(
+            ran,
+            Value::from(answers),
+            "{node} ran what it answered, once each"
+        );
+        assert!(answers > 0, "the pool spreads requests: {answered:?}");
+    }
+    swarm.shutdown();
+}
+
+#[actix_rt::test]
+async fn a_killed_node_is_reported_down_and_a_leaving_node_says_goodbye() {
+    let server = NatsServer::start();
+    let _a = NodeProcess::spawn(&server.url(), "node-a");
+    let mut b = NodeProcess::spawn(&server.url(), "node-b");
+    let swarm = Swarm::start(config("tester-node"));
+    let events = Events::attach(&swarm);
+    swarm.connect(NatsLink::new(server.url()));
+    let leaver = Swarm::start(config("leaver"));
+    echo(&leaver, "leaver-echo");
+    leaver.connect(NatsLink::new(server.url()));
+    for agent in ["node-a", "node-b", "leaver-echo"] {
+        wait_route(&swarm, agent).await;
+    }
+
+    b.kill();
+    wait_until(Duration::from_secs(60), "node-b reported down", || {
+        node_down(&events, "node-b").is_some()
+    })
+    .await;
+    assert!(node_down(&events, "node-b").unwrap().starts_with("silent"));
+    assert!(matches!(
+        call(&swarm, "node-b", "echo", ()).await,
+        Err(TransportError::UnknownAgent(_))
+    ));
+    assert_eq!(
+        call(&swarm, "node-a", "echo", "still").await,
+        Ok(Value::from("still"))
+    );
+    assert!(node_down(&events, "node-a").is_none());
+
+    // An orderly shutdown says goodbye: down at once, with the reason.
+    leaver.shutdown();
+    wait_until(Duration::from_secs(60), "leaver reported down", || {
+        node_down(&events, "leaver").is_some()
+    })
+    .await;
+    assert!(node_down(&events, "leaver").unwrap().starts_with("left"));
+    swarm.shutdown();
+}
+
+#[actix_rt::test]
+async fn nodes_come_back_after_the_nats_server_restarts() {
+    let mut server = NatsServer::start();
+    let _a = NodeProcess::spawn(&server.url(), "node-a");
+    let swarm = Swarm::start(config("tester-node"));
+    let events = Events::attach(&swarm);
+    swarm.connect(NatsLink::new(server.url()));
+    wait_route(&swarm, "node-a").await;
+    assert_eq!(call(&swarm, "node-a", "echo", 1).await, Ok(Value::from(1)));
+
+    let server = actix_rt::task::spawn_blocking(move || {
+        server.stop();
+        server
+    })
+    .await
+    .unwrap();
+    // While NATS is down a request ends (an error), it does not hang.
+    let during = swarm
+        .request(Message::request("tester", "echo", 2).to("node-a"))
+        .timeout(Duration::from_secs(3))
+        .await;
+    assert!(during.is_err(), "{during:?}");
+    let mut server = server;
+    let server = actix_rt::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+
+    // Both nodes reconnect and re-announce: the route and the subscriptions come back.
+    let back = call_until(
+        &swarm,
+        "node-a",
+        "echo",
+        "an answer after the restart",
+        |r| r.is_ok(),
+    )
+    .await;
+    assert_eq!(back, Ok(Value::Null));
+    assert!(events.count_link(LinkState::Closed) >= 1);
+    assert!(events.count_link(LinkState::Active) >= 2);
+    swarm.broadcast(Message::broadcast("tester", TOPIC, 3));
+    let seen = call_until(
+        &swarm,
+        "node-a",
+        "news",
+        "the broadcast after the restart",
+        |r| matches!(r, Ok(Value::Array(v)) if !v.is_empty()),
+    )
+    .await;
+    assert_eq!(seen, Ok(values(&[3])));
+    drop(server);
+    swarm.shutdown();
+}
+
+#[actix_rt::test]
+async fn messages_cross_a_two_server_cluster() {
+    let (server_a, server_b) = NatsServer::cluster_pair();
+    let _a = NodeProcess::spawn(&server_a.url(), "node-a");
+    let _b = NodeProcess::spawn(&server_b.url(), "node-b");
+    let swarm = Swarm::start(config("tester-node"));
+    // The test node sits on server B, node-a on server A: everything crosses the route.
+    swarm.connect(NatsLink::new(server_b.url()));
+    wait_route(&swarm, "node-a").await;
+    assert_eq!(
+        call(&swarm, "node-a", "echo", "across").await,
+        Ok(Value::from("across"))
+    );
+    let relayed = call_until_with(
+        &swarm,
+        "node-a",
+        "relay",
+        "node-b",
+        "a relayed echo",
+        Result::is_ok,
+    );
+    assert_eq!(relayed.await, Ok(Value::from("relayed")));
+    swarm.broadcast(Message::broadcast("tester", TOPIC, 7));
+    for node in ["node-a", "node-b"] {
+        let seen = call_until(
+            &swarm,
+            node,
+            "news",
+            "the broadcast",
+            |r| matches!(r, Ok(Value::Array(v)) if !v.is_empty()),
+        )
+        .await;
+        assert_eq!(seen, Ok(values(&[7])), "{node}");
+    }
+    swarm.shutdown();
+}
+
+/// A client of the NATS server that is not a node: publishes raw payloads.
+async fn raw_client(server: &NatsServer) -> async_nats::Client {
+    async_nats::connect(server.url()).await.unwrap()
+}
+
+#[actix_rt::test]
+async fn no_responders_garbage_and_foreign_publishers() {
+    let server = NatsServer::start();
+    let swarm = Swarm::start(config("tester-node"));
+    echo(&swarm, "tester-echo");
+    swarm.connect(NatsLink::new(server.url()));
+    let raw = raw_client(&server).await;
+    let codec = Codec::new(CodecConfig::default());
+    let subjects = Subjects::default();
+
+    // A "node" announces an agent but never subscribes to it: the route exists, nobody
+    // listens. The server's no-responders status turns the request into UnknownAgent at once.
+    let ghost = Message::control(
+        "ghost-node",
+        ControlOperation::Announce {
+            agents: vec!["ghost".into()],
+        },
+    );
+    let presence = Bytes::from(codec.encode(&ghost).unwrap());
+    loop {
+        raw.publish(subjects.presence("ghost-node"), presence.clone())
+            .await
+            .unwrap();
+        raw.flush().await.unwrap();
+        if swarm.locate("ghost").await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = swarm
+        .request(Message::request("tester", "echo", ()).to("ghost"))
+        .timeout(Duration::from_secs(30))
+        .await;
+    match answer {
+        Err(TransportError::UnknownAgent(why)) => assert!(why.contains("no node on NATS"), "{why}"),
+        other => panic!("expected UnknownAgent from no-responders, got {other:?}"),
+    }
+
+    // Garbage on an agent subject, a topic and the presence subject: dropped and logged; the
+    // link stays up and keeps serving.
+    for subject in [
+        subjects.agent("tester-echo"),
+        subjects.topic(TOPIC),
+        subjects.presence("ghost-node"),
+    ] {
+        raw.publish(subject, Bytes::from_static(b"\x00\xc1garbage"))
+            .await
+            .unwrap();
+    }
+    // A well-formed request from a foreign publisher that names no node in its reply subject
+    // is served (its response goes to the requester agent's subject).
+    let mut replies = raw.subscribe(subjects.agent("foreign")).await.unwrap();
+    raw.flush().await.unwrap();
+    let mut request = Message::request("foreign", "m", "hello").to("tester-echo");
+    request.id = MessageId(42);
+    raw.publish(
+        subjects.agent("tester-echo"),
+        Bytes::from(codec.encode(&request).unwrap()),
+    )
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(30), replies.next())
+        .await
+        .expect("the response is published")
+        .unwrap();
+    let reply = codec.decode(&reply.payload).unwrap();
+    match reply.payload {
+        MessageType::Response {
+            correlation_id,
+            result,
+        } => {
+            assert_eq!(correlation_id, MessageId(42));
+            assert_eq!(result, Ok(Value::from("hello")));
+        }
+        other => panic!("expected a response, got {other:?}"),
+    }
+    swarm.shutdown();
+}
