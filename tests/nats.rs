@@ -83,12 +83,14 @@ impl Drop for NodeProcess {
 /// The agent of a node process, registered under the node's name and as a member of
 /// [`POOL`], subscribed to [`TOPIC`]. Methods: `echo` (params back), `news` (every broadcast
 /// received, in order), `work` (counts, answers with the node's name), `worked` (the count),
-/// `relay` (asks the node named in params to echo, answers with what came back).
+/// `relay` (asks the node named in params to echo, answers with what came back), `slow`
+/// (answers after params milliseconds), `slept` (how many `slow` requests it ran).
 struct Probe {
     swarm: Swarm,
     node: String,
     news: Vec<Value>,
     work: i64,
+    slept: i64,
 }
 
 impl Actor for Probe {
@@ -98,7 +100,7 @@ impl Actor for Probe {
 impl Handler<Delivery> for Probe {
     type Result = ();
 
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+    fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
         let (method, params) = match &d.message.payload {
             MessageType::Broadcast { data, .. } => {
                 self.news.push(data.clone());
@@ -115,6 +117,15 @@ impl Handler<Delivery> for Probe {
                 Ok(Value::from(self.node.clone()))
             }
             "worked" => Ok(Value::from(self.work)),
+            "slow" => {
+                self.slept += 1;
+                let reply = d.reply(Ok(Value::from("slept")));
+                let swarm = self.swarm.clone();
+                let delay = Duration::from_millis(params.as_u64().unwrap_or(0));
+                ctx.run_later(delay, move |_, _| swarm.do_send(reply));
+                return;
+            }
+            "slept" => Ok(Value::from(self.slept)),
             "relay" => {
                 let (swarm, node) = (self.swarm.clone(), self.node.clone());
                 let target = params.as_str().unwrap_or_default().to_owned();
@@ -149,6 +160,7 @@ async fn node_process() {
         node: node.clone(),
         news: Vec::new(),
         work: 0,
+        slept: 0,
     }
     .start();
     swarm.register(node.as_str(), probe.clone().recipient());
@@ -356,6 +368,19 @@ async fn nodes_come_back_after_the_nats_server_restarts() {
     wait_route(&swarm, "node-a").await;
     assert_eq!(call(&swarm, "node-a", "echo", 1).await, Ok(Value::from(1)));
 
+    // An idempotent request in flight when NATS goes away is sent again after the reconnect
+    // and answered (node-a runs it at most once).
+    let idempotent = {
+        let swarm = swarm.clone();
+        actix_rt::spawn(async move {
+            swarm
+                .request(Message::request("tester", "slow", 1500).to("node-a"))
+                .timeout(Duration::from_secs(60))
+                .idempotent()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let server = actix_rt::task::spawn_blocking(move || {
         server.stop();
         server
@@ -386,6 +411,11 @@ async fn nodes_come_back_after_the_nats_server_restarts() {
     )
     .await;
     assert_eq!(back, Ok(Value::Null));
+    assert_eq!(idempotent.await.unwrap(), Ok(Value::from("slept")));
+    assert_eq!(
+        call(&swarm, "node-a", "slept", ()).await,
+        Ok(Value::from(1))
+    );
     assert!(events.count_link(LinkState::Closed) >= 1);
     assert!(events.count_link(LinkState::Active) >= 2);
     swarm.broadcast(Message::broadcast("tester", TOPIC, 3));
