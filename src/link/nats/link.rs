@@ -687,7 +687,7 @@ impl StreamHandler<async_nats::Message> for NatsLinkActor {
                     agent,
                     id,
                     error_code::UNKNOWN_AGENT,
-                    "unknown agent: no node on NATS hosts it".into(),
+                    "no node on NATS hosts it".into(),
                     ctx,
                 );
             }
