@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use async_nats::connection::State;
-use async_nats::{Client, Event, ServerAddr, StatusCode};
+use async_nats::{Client, Event, ServerAddr, StatusCode, Subject as NatsSubject};
 use bytes::{Bytes, BytesMut};
 use swarm_protocol::codec::Codec;
 use swarm_protocol::core::handshake::{Role, CAP_GZIP};
@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use super::presence::NodeDirectory;
 use super::reply_routes::ReplyRoutes;
-use super::subjects::{Subject, Subjects};
+use super::subjects::{Subject, SubjectCache, SubjectKind as Kind, Subjects};
 use super::{NatsLink, TRANSPORT};
 use crate::clock::Instant;
 use crate::config::TransportConfig;
@@ -98,7 +98,7 @@ pub(super) fn connect(spec: NatsLink, ctx: LinkContext) {
 /// One publish for the writer task; `target: None` only returns credit (a message that could
 /// not be sent still frees its place in the window).
 struct Publish {
-    target: Option<(String, Option<String>, Bytes)>,
+    target: Option<(NatsSubject, Option<NatsSubject>, Bytes)>,
     lane: Lane,
     size: usize,
 }
@@ -124,6 +124,7 @@ struct NatsLinkActor {
     /// Agents this node reaches, each with its (queue) subscription once made.
     offered: HashMap<String, Option<SpawnHandle>>,
     nodes: NodeDirectory,
+    cache: SubjectCache,
     reply_routes: ReplyRoutes,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
@@ -156,6 +157,7 @@ impl NatsLinkActor {
             writer: None,
             offered: HashMap::new(),
             nodes: NodeDirectory::default(),
+            cache: SubjectCache::default(),
             reply_routes: ReplyRoutes::new(config.max_pending_requests.max(65_536)),
             heartbeat_interval: config.heartbeat_interval,
             heartbeat_timeout: config.heartbeat_timeout,
@@ -236,7 +238,7 @@ impl NatsLinkActor {
 
     fn publish(
         &mut self,
-        target: Option<(String, Option<String>, Bytes)>,
+        target: Option<(NatsSubject, Option<NatsSubject>, Bytes)>,
         lane: Lane,
         size: usize,
     ) {
@@ -251,7 +253,7 @@ impl NatsLinkActor {
             .encode_into(msg, &mut self.arena)
             .map_err(|e| format!("cannot encode: {e}"))?;
         let payload = self.arena.split().freeze();
-        let max = self.client.server_info().max_payload;
+        let max = self.client.max_payload();
         if payload.len() > max {
             return Err(format!(
                 "{} bytes exceed the NATS server's max_payload of {max}",
@@ -275,19 +277,27 @@ impl NatsLinkActor {
                 }
                 return;
             }
-            (MessageType::Broadcast { topic, .. }, _) => (self.subjects.topic(topic), None),
-            (MessageType::Event { name, .. }, None) => (self.subjects.event(name), None),
+            (MessageType::Broadcast { topic, .. }, _) => {
+                (self.cache.get(Kind::Topic, topic, &self.subjects), None)
+            }
+            (MessageType::Event { name, .. }, None) => {
+                (self.cache.get(Kind::Event, name, &self.subjects), None)
+            }
             (MessageType::Request { .. }, Some(agent)) => (
-                self.subjects.agent(agent),
-                Some(self.subjects.no_reply(&self.node, &msg.source, msg.id)),
+                self.cache.get(Kind::Agent, agent, &self.subjects),
+                Some(
+                    self.subjects
+                        .no_reply(&self.node, &msg.source, msg.id)
+                        .into(),
+                ),
             ),
             (MessageType::Response { correlation_id, .. }, Some(agent)) => {
                 match self.reply_routes.take(*correlation_id) {
-                    Some(node) => (self.subjects.inbox(&node), None),
-                    None => (self.subjects.agent(agent), None),
+                    Some(node) => (self.cache.get(Kind::Inbox, &node, &self.subjects), None),
+                    None => (self.cache.get(Kind::Agent, agent, &self.subjects), None),
                 }
             }
-            (_, Some(agent)) => (self.subjects.agent(agent), None),
+            (_, Some(agent)) => (self.cache.get(Kind::Agent, agent, &self.subjects), None),
             (_, None) => {
                 tracing::warn!(link = %self.link, id = %msg.id, "message without a destination not sent");
                 self.publish(None, out.lane, 0);
@@ -321,7 +331,7 @@ impl NatsLinkActor {
         let msg = Message::control(self.node.as_str(), operation);
         match self.encode(&msg) {
             Ok(payload) => {
-                let subject = self.subjects.presence(&self.node);
+                let subject = self.subjects.presence(&self.node).into();
                 self.publish(Some((subject, None, payload)), Lane::Control, 0);
             }
             Err(reason) => tracing::warn!(link = %self.link, %reason, "presence not published"),
@@ -502,6 +512,25 @@ impl NatsLinkActor {
 
     // ----- from NATS -----------------------------------------------------------------------
 
+    /// A message on an agent, topic, event or inbox subject.
+    fn on_data(&mut self, msg: async_nats::Message, ctx: &mut Context<Self>) {
+        match self.codec.decode(&msg.payload) {
+            Ok(message) => {
+                if message.is_request() {
+                    let from = msg.reply.as_deref().and_then(|r| self.subjects.parse(r));
+                    if let Some(Subject::NoReply { node, .. }) = from {
+                        self.reply_routes.remember(message.id, node);
+                    }
+                }
+                self.deliver(message, msg.payload.len(), ctx)
+            }
+            Err(e) => {
+                // Someone else publishes on our subjects: nothing to close, log it.
+                tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "undecodable NATS message dropped");
+            }
+        }
+    }
+
     fn on_presence(&mut self, node: String, payload: &[u8], ctx: &mut Context<Self>) {
         let msg = match self.codec.decode(payload) {
             Ok(msg) => msg,
@@ -678,6 +707,10 @@ impl Handler<WriterFailed> for NatsLinkActor {
 
 impl StreamHandler<async_nats::Message> for NatsLinkActor {
     fn handle(&mut self, msg: async_nats::Message, ctx: &mut Context<Self>) {
+        if msg.status.is_none() && self.subjects.carries_data(&msg.subject) {
+            self.on_data(msg, ctx);
+            return;
+        }
         let subject = self.subjects.parse(&msg.subject);
         if let Some(status) = msg.status {
             if let (StatusCode::NO_RESPONDERS, Some(Subject::NoReply { agent, id, .. })) =
@@ -696,21 +729,7 @@ impl StreamHandler<async_nats::Message> for NatsLinkActor {
         match subject {
             Some(Subject::Presence(node)) => self.on_presence(node, &msg.payload, ctx),
             Some(Subject::Agent(_) | Subject::Topic(_) | Subject::Event(_) | Subject::Inbox(_)) => {
-                match self.codec.decode(&msg.payload) {
-                    Ok(message) => {
-                        if message.is_request() {
-                            let from = msg.reply.as_deref().and_then(|r| self.subjects.parse(r));
-                            if let Some(Subject::NoReply { node, .. }) = from {
-                                self.reply_routes.remember(message.id, node);
-                            }
-                        }
-                        self.deliver(message, msg.payload.len(), ctx)
-                    }
-                    Err(e) => {
-                        // Someone else publishes on our subjects: nothing to close, log it.
-                        tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "undecodable NATS message dropped");
-                    }
-                }
+                self.on_data(msg, ctx)
             }
             Some(Subject::NoReply { .. }) | None => {
                 tracing::debug!(link = %self.link, subject = %msg.subject, "unexpected NATS message ignored");

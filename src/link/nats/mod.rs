@@ -168,6 +168,8 @@ impl NatsLink {
             .name(node)
             // Our own broadcasts are delivered locally by the supervisor, never twice.
             .no_echo()
+            // Every subject we publish is built from escaped tokens (see `subjects`).
+            .skip_subject_validation(true)
             .connection_timeout(timeout)
             .ping_interval(ping)
             .subscription_capacity(self.subscription_capacity)

@@ -16,6 +16,7 @@
 //! themselves, every other byte is written `%HH` (so `.`, `*`, `>` and spaces in agent names
 //! cannot change a subject's shape), and the empty name is `%`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use swarm_protocol::MessageId;
@@ -203,6 +204,26 @@ impl Subjects {
         s
     }
 
+    /// Whether `subject` is an agent, topic, event or inbox subject (the subjects that carry
+    /// messages) — a cheap check without allocating, for the receive path. Every subject that
+    /// [`Subjects::parse`] reads as one of those passes it.
+    pub fn carries_data(&self, subject: &str) -> bool {
+        let Some(rest) = subject
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|r| r.strip_prefix('.'))
+        else {
+            return false;
+        };
+        let one_token = |t: &str| !t.is_empty() && !t.contains('.');
+        ["agent.", "topic.", "event."]
+            .iter()
+            .any(|kind| rest.strip_prefix(kind).is_some_and(one_token))
+            || rest
+                .strip_prefix("node.")
+                .and_then(|t| t.strip_suffix(".inbox"))
+                .is_some_and(one_token)
+    }
+
     /// What `subject` is; `None` for subjects that are not ours or malformed.
     pub fn parse(&self, subject: &str) -> Option<Subject> {
         let rest = subject.strip_prefix(&self.prefix)?.strip_prefix('.')?;
@@ -233,6 +254,56 @@ impl Subjects {
             None => Some(parsed),
             Some(_) => None,
         }
+    }
+}
+
+/// Which per-name subject a [`SubjectCache`] entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    /// [`Subjects::agent`].
+    Agent,
+    /// [`Subjects::topic`].
+    Topic,
+    /// [`Subjects::event`].
+    Event,
+    /// [`Subjects::inbox`].
+    Inbox,
+}
+
+/// Most recently used subjects, built once per name (a clone is a reference count), bounded:
+/// past [`SubjectCache::CAPACITY`] names per kind it starts over.
+#[derive(Debug, Default)]
+pub struct SubjectCache {
+    subjects: [HashMap<String, async_nats::Subject>; 4],
+}
+
+impl SubjectCache {
+    /// Names kept per kind.
+    pub const CAPACITY: usize = 4096;
+
+    /// The subject of `kind` for `name`.
+    pub fn get(
+        &mut self,
+        kind: SubjectKind,
+        name: &str,
+        subjects: &Subjects,
+    ) -> async_nats::Subject {
+        let map = &mut self.subjects[kind as usize];
+        if let Some(subject) = map.get(name) {
+            return subject.clone();
+        }
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        let subject: async_nats::Subject = match kind {
+            SubjectKind::Agent => subjects.agent(name),
+            SubjectKind::Topic => subjects.topic(name),
+            SubjectKind::Event => subjects.event(name),
+            SubjectKind::Inbox => subjects.inbox(name),
+        }
+        .into();
+        map.insert(name.to_owned(), subject.clone());
+        subject
     }
 }
 
@@ -287,6 +358,16 @@ mod tests {
 
     proptest! {
         #[test]
+        fn data_subjects_are_recognised_without_parsing(subject in "(p|q)\\.(agent|topic|event|node|x)\\.[a-z0-9%.*>]{0,8}(\\.inbox|\\.presence)?") {
+            let s = Subjects::new("p").unwrap();
+            let is_data = matches!(
+                s.parse(&subject),
+                Some(Subject::Agent(_) | Subject::Topic(_) | Subject::Event(_) | Subject::Inbox(_))
+            );
+            prop_assert!(!is_data || s.carries_data(&subject));
+        }
+
+        #[test]
         fn every_subject_parses_back(name in ".*", other in ".*", id in any::<u128>()) {
             let s = Subjects::new("t.swarm").unwrap();
             prop_assert_eq!(s.parse(&s.agent(&name)), Some(Subject::Agent(name.clone())));
@@ -294,6 +375,14 @@ mod tests {
             prop_assert_eq!(s.parse(&s.event(&name)), Some(Subject::Event(name.clone())));
             prop_assert_eq!(s.parse(&s.presence(&name)), Some(Subject::Presence(name.clone())));
             prop_assert_eq!(s.parse(&s.inbox(&name)), Some(Subject::Inbox(name.clone())));
+            for data in [s.agent(&name), s.topic(&name), s.event(&name), s.inbox(&name)] {
+                prop_assert!(s.carries_data(&data), "{}", data);
+            }
+            prop_assert!(!s.carries_data(&s.presence(&name)));
+            prop_assert!(!s.carries_data(&s.no_reply(&name, &other, MessageId(id))));
+            let mut cache = SubjectCache::default();
+            prop_assert_eq!(cache.get(SubjectKind::Agent, &name, &s).to_string(), s.agent(&name));
+            prop_assert_eq!(cache.get(SubjectKind::Inbox, &name, &s).to_string(), s.inbox(&name));
             let id = MessageId(id);
             prop_assert_eq!(
                 s.parse(&s.no_reply(&name, &other, id)),
