@@ -552,3 +552,116 @@ async fn no_responders_garbage_and_foreign_publishers() {
     }
     swarm.shutdown();
 }
+
+/// Whether the node's link to NATS came up (an `Active` link event).
+fn link_came_up(events: &Events) -> bool {
+    events.count_link(LinkState::Active) > 0
+}
+
+/// Waits until the node gave up connecting (its attempt limit reached) and checks that the
+/// link never came up.
+async fn assert_never_connects(swarm: &Swarm, events: &Events, what: &str) {
+    wait_until(Duration::from_secs(60), what, || {
+        events
+            .all()
+            .iter()
+            .any(|e| matches!(e, SwarmEvent::LinkGaveUp { .. }))
+    })
+    .await;
+    assert!(!link_came_up(events), "{what}: the link came up");
+    swarm.shutdown();
+}
+
+#[actix_rt::test]
+async fn credentials_and_tls_are_passed_to_nats() {
+    use swarm_transport::link::nats::NatsAuth;
+
+    // Token authentication.
+    let server = NatsServer::start_with(
+        common::nats_server::free_port(),
+        vec!["--auth".into(), "s3cret".into()],
+    );
+    let host = Swarm::start(config("host"));
+    echo(&host, "host-echo");
+    host.connect(NatsLink::new(server.url()).with_auth(NatsAuth::Token("s3cret".into())));
+    let guest = Swarm::start(config("guest"));
+    guest.connect(NatsLink::new(server.url()).with_auth(NatsAuth::Token("s3cret".into())));
+    wait_route(&guest, "host-echo").await;
+    assert_echo(&guest, "host-echo", "with a token").await;
+    let intruder = Swarm::start(config("intruder").with_retry_attempts(2));
+    let events = Events::attach(&intruder);
+    intruder.connect(NatsLink::new(server.url()).with_auth(NatsAuth::Token("wrong".into())));
+    assert_never_connects(&intruder, &events, "a wrong token is refused").await;
+    guest.shutdown();
+    host.shutdown();
+    drop(server);
+
+    // User and password.
+    let server = NatsServer::start_with(
+        common::nats_server::free_port(),
+        vec![
+            "--user".into(),
+            "alice".into(),
+            "--pass".into(),
+            "pw".into(),
+        ],
+    );
+    let alice = NatsAuth::UserPassword("alice".into(), "pw".into());
+    let host = Swarm::start(config("host"));
+    echo(&host, "host-echo");
+    host.connect(NatsLink::new(server.url()).with_auth(alice.clone()));
+    let guest = Swarm::start(config("guest"));
+    guest.connect(NatsLink::new(server.url()).with_auth(alice));
+    wait_route(&guest, "host-echo").await;
+    assert_echo(&guest, "host-echo", "as alice").await;
+    let intruder = Swarm::start(config("intruder").with_retry_attempts(2));
+    let events = Events::attach(&intruder);
+    intruder.connect(
+        NatsLink::new(server.url()).with_auth(NatsAuth::UserPassword("alice".into(), "no".into())),
+    );
+    assert_never_connects(&intruder, &events, "a wrong password is refused").await;
+    guest.shutdown();
+    host.shutdown();
+    drop(server);
+
+    // TLS with a certificate generated here; a node that does not trust it never connects.
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("swarm-nats-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let server = NatsServer::start_with(
+        common::nats_server::free_port(),
+        vec![
+            "--tls".into(),
+            "--tlscert".into(),
+            cert_path.display().to_string(),
+            "--tlskey".into(),
+            key_path.display().to_string(),
+        ],
+    );
+    let url = format!("tls://127.0.0.1:{}", server.port);
+    let trusting = |name: &str| {
+        let swarm = Swarm::start(config(name));
+        swarm.connect(
+            NatsLink::new(url.clone())
+                .require_tls(true)
+                .with_root_certificates(&cert_path),
+        );
+        swarm
+    };
+    let host = trusting("host");
+    echo(&host, "host-echo");
+    let guest = trusting("guest");
+    wait_route(&guest, "host-echo").await;
+    assert_echo(&guest, "host-echo", "over tls").await;
+    let doubtful = Swarm::start(config("doubtful").with_retry_attempts(2));
+    let events = Events::attach(&doubtful);
+    doubtful.connect(NatsLink::new(url.clone()).require_tls(true));
+    assert_never_connects(&doubtful, &events, "an untrusted certificate is refused").await;
+    guest.shutdown();
+    host.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
