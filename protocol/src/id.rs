@@ -29,7 +29,7 @@ impl MessageId {
         self.0 == 0
     }
 
-    fn write_hex(self, buf: &mut [u8; 32]) -> &str {
+    pub(crate) fn write_hex(self, buf: &mut [u8; 32]) -> &str {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         for (i, b) in buf.iter_mut().enumerate() {
             let nibble = (self.0 >> (124 - 4 * i)) & 0xf;

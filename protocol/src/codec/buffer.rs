@@ -29,44 +29,56 @@ pub trait FrameBuffer {
 }
 
 impl FrameBuffer for Vec<u8> {
+    #[inline]
     fn len(&self) -> usize {
         Vec::len(self)
     }
+    #[inline]
     fn truncate(&mut self, len: usize) {
         Vec::truncate(self, len)
     }
+    #[inline]
     fn append(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes)
     }
+    #[inline]
     fn reserve(&mut self, additional: usize) {
         Vec::reserve(self, additional)
     }
+    #[inline]
     fn tail(&self, start: usize) -> &[u8] {
         &self[start..]
     }
     type Writer<'a> = &'a mut Vec<u8>;
+    #[inline]
     fn writer(&mut self) -> Self::Writer<'_> {
         self
     }
 }
 
 impl FrameBuffer for BytesMut {
+    #[inline]
     fn len(&self) -> usize {
         BytesMut::len(self)
     }
+    #[inline]
     fn truncate(&mut self, len: usize) {
         BytesMut::truncate(self, len)
     }
+    #[inline]
     fn append(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes)
     }
+    #[inline]
     fn reserve(&mut self, additional: usize) {
         BytesMut::reserve(self, additional)
     }
+    #[inline]
     fn tail(&self, start: usize) -> &[u8] {
         &self[start..]
     }
     type Writer<'a> = bytes::buf::Writer<&'a mut BytesMut>;
+    #[inline]
     fn writer(&mut self) -> Self::Writer<'_> {
         BufMut::writer(self)
     }

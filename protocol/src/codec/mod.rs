@@ -13,6 +13,7 @@
 
 mod buffer;
 mod compress;
+pub mod direct;
 mod error;
 pub mod header;
 
@@ -175,8 +176,7 @@ impl Codec {
                 .map_err(|e| CodecError::Encode(e.to_string())),
             WireFormat::MessagePack => {
                 out.append(&[FrameHeader { gzip: false }.to_byte()]);
-                rmp_serde::encode::write_named(&mut out.writer(), msg)
-                    .map_err(|e| CodecError::Encode(e.to_string()))?;
+                direct::write::encode(msg, out)?;
                 let body_len = out.len() - start - 1;
                 if self.config.compression && body_len > self.config.compression_threshold {
                     let mut compressed = Vec::with_capacity(body_len / 2 + 32);
@@ -235,14 +235,22 @@ impl Codec {
                 let body = &frame[1..];
                 if info.header.gzip {
                     let plain = gunzip_capped(body, self.config.max_message_size)?;
-                    Ok(rmp_serde::from_slice(&plain)?)
+                    decode_msgpack(&plain)
                 } else {
-                    Ok(rmp_serde::from_slice(body)?)
+                    decode_msgpack(body)
                 }
             }
         }
     }
 }
 
+/// The direct reader first; serde for the forms it declines (and for their errors).
+fn decode_msgpack(body: &[u8]) -> Result<Message, CodecError> {
+    match direct::read::decode(body) {
+        Some(msg) => Ok(msg),
+        None => Ok(rmp_serde::from_slice(body)?),
+    }
+}
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -113,7 +113,7 @@ fn payload() -> impl Strategy<Value = MessageType> {
     ]
 }
 
-fn message() -> impl Strategy<Value = Message> {
+pub(crate) fn message() -> impl Strategy<Value = Message> {
     (
         any::<u128>(),
         ".{0,10}",

@@ -1,0 +1,384 @@
+//! Writes a [`Message`] as MessagePack with named fields, byte for byte what
+//! `rmp_serde::encode::write_named` writes for it (the tests compare the two), without going
+//! through serde: no per-field trait dispatch, no `io::Write` adapter, one buffer append per
+//! primitive.
+
+use crate::codec::{CodecError, FrameBuffer};
+use crate::message::{ControlOperation, ErrorBody, Message, MessageType, RejectCode};
+use crate::value::Value;
+use crate::version::ProtocolVersion;
+use crate::MessageId;
+
+/// A field name or variant tag as its encoded bytes (fixstr marker, then the name), built at
+/// compile time: one append per key.
+macro_rules! key {
+    ($name:literal) => {{
+        const KEY: &[u8] = &{
+            let name = $name.as_bytes();
+            let mut out = [0u8; $name.len() + 1];
+            out[0] = 0xa0 | name.len() as u8;
+            let mut i = 0;
+            while i < name.len() {
+                out[i + 1] = name[i];
+                i += 1;
+            }
+            out
+        };
+        KEY
+    }};
+}
+
+/// Appends MessagePack primitives to a frame buffer.
+struct Writer<'a, B: FrameBuffer> {
+    out: &'a mut B,
+}
+
+impl<B: FrameBuffer> Writer<'_, B> {
+    fn marker_and(&mut self, marker: u8, bytes: &[u8]) {
+        let mut head = [0u8; 9];
+        head[0] = marker;
+        head[1..=bytes.len()].copy_from_slice(bytes);
+        self.out.append(&head[..=bytes.len()]);
+    }
+
+    fn uint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.out.append(&[v as u8]);
+        } else if v <= 0xff {
+            self.out.append(&[0xcc, v as u8]);
+        } else if v <= 0xffff {
+            self.marker_and(0xcd, &(v as u16).to_be_bytes());
+        } else if v <= 0xffff_ffff {
+            self.marker_and(0xce, &(v as u32).to_be_bytes());
+        } else {
+            self.marker_and(0xcf, &v.to_be_bytes());
+        }
+    }
+
+    fn sint(&mut self, v: i64) {
+        if v >= 0 {
+            self.uint(v as u64);
+        } else if v >= -32 {
+            self.out.append(&[v as i8 as u8]);
+        } else if v >= -128 {
+            self.out.append(&[0xd0, v as i8 as u8]);
+        } else if v >= -32_768 {
+            self.marker_and(0xd1, &(v as i16).to_be_bytes());
+        } else if v >= -2_147_483_648 {
+            self.marker_and(0xd2, &(v as i32).to_be_bytes());
+        } else {
+            self.marker_and(0xd3, &v.to_be_bytes());
+        }
+    }
+
+    /// A length-prefixed family: fix marker (with `fix_max`), then 8-, 16- and 32-bit forms.
+    fn len(
+        &mut self,
+        n: usize,
+        fix: Option<(u8, usize)>,
+        wide: [Option<u8>; 3],
+    ) -> Result<(), CodecError> {
+        match fix {
+            Some((base, max)) if n <= max => {
+                self.out.append(&[base | n as u8]);
+                return Ok(());
+            }
+            _ => {}
+        }
+        match wide {
+            [Some(m8), _, _] if n <= 0xff => self.out.append(&[m8, n as u8]),
+            [_, Some(m16), _] if n <= 0xffff => self.marker_and(m16, &(n as u16).to_be_bytes()),
+            [_, _, Some(m32)] if n <= 0xffff_ffff => {
+                self.marker_and(m32, &(n as u32).to_be_bytes())
+            }
+            _ => {
+                return Err(CodecError::Encode(format!(
+                    "length {n} does not fit MessagePack"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn str(&mut self, s: &str) -> Result<(), CodecError> {
+        self.len(
+            s.len(),
+            Some((0xa0, 31)),
+            [Some(0xd9), Some(0xda), Some(0xdb)],
+        )?;
+        self.out.append(s.as_bytes());
+        Ok(())
+    }
+
+    fn bin(&mut self, b: &[u8]) -> Result<(), CodecError> {
+        self.len(b.len(), None, [Some(0xc4), Some(0xc5), Some(0xc6)])?;
+        self.out.append(b);
+        Ok(())
+    }
+
+    fn array(&mut self, n: usize) -> Result<(), CodecError> {
+        self.len(n, Some((0x90, 15)), [None, Some(0xdc), Some(0xdd)])
+    }
+
+    fn map(&mut self, n: usize) -> Result<(), CodecError> {
+        self.len(n, Some((0x80, 15)), [None, Some(0xde), Some(0xdf)])
+    }
+
+    fn nil(&mut self) {
+        self.out.append(&[0xc0]);
+    }
+
+    fn bool(&mut self, b: bool) {
+        self.out.append(&[if b { 0xc3 } else { 0xc2 }]);
+    }
+
+    /// A field name (struct fields are map entries keyed by name), from [`key!`].
+    fn key(&mut self, encoded: &[u8]) -> Result<(), CodecError> {
+        self.out.append(encoded);
+        Ok(())
+    }
+
+    fn id(&mut self, id: MessageId) -> Result<(), CodecError> {
+        let mut buf = [0u8; 32];
+        self.str(id.write_hex(&mut buf))
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) -> Result<(), CodecError> {
+        match s {
+            Some(s) => self.str(s),
+            None => {
+                self.nil();
+                Ok(())
+            }
+        }
+    }
+
+    fn strings(&mut self, items: &[String]) -> Result<(), CodecError> {
+        self.array(items.len())?;
+        items.iter().try_for_each(|s| self.str(s))
+    }
+
+    fn string_map<'m>(
+        &mut self,
+        len: usize,
+        entries: impl Iterator<Item = (&'m String, &'m String)>,
+    ) -> Result<(), CodecError> {
+        self.map(len)?;
+        for (k, v) in entries {
+            self.str(k)?;
+            self.str(v)?;
+        }
+        Ok(())
+    }
+
+    fn version(&mut self, v: ProtocolVersion) -> Result<(), CodecError> {
+        self.map(2)?;
+        self.key(key!("major"))?;
+        self.uint(v.major.into());
+        self.key(key!("minor"))?;
+        self.uint(v.minor.into());
+        Ok(())
+    }
+
+    fn value(&mut self, v: &Value) -> Result<(), CodecError> {
+        match v {
+            Value::Null => self.nil(),
+            Value::Bool(b) => self.bool(*b),
+            Value::Int(i) => self.sint(*i),
+            Value::UInt(u) => self.uint(*u),
+            Value::Float(f) => self.marker_and(0xcb, &f.to_bits().to_be_bytes()),
+            Value::String(s) => self.str(s)?,
+            Value::Bytes(b) => self.bin(b)?,
+            Value::Array(items) => {
+                self.array(items.len())?;
+                for item in items {
+                    self.value(item)?;
+                }
+            }
+            Value::Map(entries) => {
+                self.map(entries.len())?;
+                for (k, v) in entries {
+                    self.str(k)?;
+                    self.value(v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An externally tagged enum variant with named fields: `{variant: {field: ...}}`.
+    fn variant(&mut self, name: &[u8], fields: usize) -> Result<(), CodecError> {
+        self.map(1)?;
+        self.key(name)?;
+        self.map(fields)
+    }
+
+    fn error_body(&mut self, e: &ErrorBody) -> Result<(), CodecError> {
+        self.map(3)?;
+        self.key(key!("code"))?;
+        self.sint(e.code.into());
+        self.key(key!("message"))?;
+        self.str(&e.message)?;
+        self.key(key!("data"))?;
+        self.value(&e.data)
+    }
+
+    fn payload(&mut self, p: &MessageType) -> Result<(), CodecError> {
+        match p {
+            MessageType::Request { method, params } => {
+                self.variant(key!("request"), 2)?;
+                self.key(key!("method"))?;
+                self.str(method)?;
+                self.key(key!("params"))?;
+                self.value(params)
+            }
+            MessageType::Response {
+                correlation_id,
+                result,
+            } => {
+                self.variant(key!("response"), 2)?;
+                self.key(key!("correlation_id"))?;
+                self.id(*correlation_id)?;
+                self.key(key!("result"))?;
+                self.map(1)?;
+                match result {
+                    Ok(v) => {
+                        self.key(key!("Ok"))?;
+                        self.value(v)
+                    }
+                    Err(e) => {
+                        self.key(key!("Err"))?;
+                        self.error_body(e)
+                    }
+                }
+            }
+            MessageType::Event { name, data } => {
+                self.variant(key!("event"), 2)?;
+                self.key(key!("name"))?;
+                self.str(name)?;
+                self.key(key!("data"))?;
+                self.value(data)
+            }
+            MessageType::Broadcast { topic, data } => {
+                self.variant(key!("broadcast"), 2)?;
+                self.key(key!("topic"))?;
+                self.str(topic)?;
+                self.key(key!("data"))?;
+                self.value(data)
+            }
+            MessageType::Heartbeat { seq, sent_at, echo } => {
+                self.variant(key!("heartbeat"), 3)?;
+                self.key(key!("seq"))?;
+                self.uint(*seq);
+                self.key(key!("sent_at"))?;
+                self.uint(*sent_at);
+                self.key(key!("echo"))?;
+                self.bool(*echo);
+                Ok(())
+            }
+            MessageType::Control { operation } => {
+                self.variant(key!("control"), 1)?;
+                self.key(key!("operation"))?;
+                self.control(operation)
+            }
+        }
+    }
+
+    fn control(&mut self, op: &ControlOperation) -> Result<(), CodecError> {
+        match op {
+            ControlOperation::Hello {
+                version,
+                capabilities,
+                metadata,
+            } => self.hello(key!("hello"), *version, capabilities, metadata),
+            ControlOperation::HelloAck {
+                version,
+                capabilities,
+                metadata,
+            } => self.hello(key!("hello_ack"), *version, capabilities, metadata),
+            ControlOperation::Reject { code, reason } => {
+                self.variant(key!("reject"), 2)?;
+                self.key(key!("code"))?;
+                self.str(reject_code(*code))?;
+                self.key(key!("reason"))?;
+                self.str(reason)
+            }
+            ControlOperation::Announce { agents } => {
+                self.variant(key!("announce"), 1)?;
+                self.key(key!("agents"))?;
+                self.strings(agents)
+            }
+            ControlOperation::Withdraw { agents } => {
+                self.variant(key!("withdraw"), 1)?;
+                self.key(key!("agents"))?;
+                self.strings(agents)
+            }
+            ControlOperation::FlowControl { credit } => {
+                self.variant(key!("flow_control"), 1)?;
+                self.key(key!("credit"))?;
+                self.uint((*credit).into());
+                Ok(())
+            }
+            ControlOperation::Goodbye { reason } => {
+                self.variant(key!("goodbye"), 1)?;
+                self.key(key!("reason"))?;
+                self.str(reason)
+            }
+        }
+    }
+
+    fn hello(
+        &mut self,
+        name: &[u8],
+        version: ProtocolVersion,
+        capabilities: &[String],
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), CodecError> {
+        self.variant(name, 3)?;
+        self.key(key!("version"))?;
+        self.version(version)?;
+        self.key(key!("capabilities"))?;
+        self.strings(capabilities)?;
+        self.key(key!("metadata"))?;
+        self.string_map(metadata.len(), metadata.iter())
+    }
+}
+
+/// The wire name of a reject code (a unit variant: its snake_case name as a string).
+pub(super) fn reject_code(code: RejectCode) -> &'static str {
+    match code {
+        RejectCode::Version => "version",
+        RejectCode::Auth => "auth",
+        RejectCode::Limits => "limits",
+        RejectCode::Protocol => "protocol",
+        RejectCode::Timeout => "timeout",
+    }
+}
+
+/// Appends the MessagePack body of `msg` to `out`.
+pub fn encode<B: FrameBuffer>(msg: &Message, out: &mut B) -> Result<(), CodecError> {
+    let mut w = Writer { out };
+    w.map(9)?;
+    w.key(key!("id"))?;
+    w.id(msg.id)?;
+    w.key(key!("source"))?;
+    w.str(&msg.source)?;
+    w.key(key!("destination"))?;
+    w.opt_str(msg.destination.as_deref())?;
+    w.key(key!("timestamp"))?;
+    w.uint(msg.timestamp);
+    w.key(key!("version"))?;
+    w.version(msg.version)?;
+    w.key(key!("payload"))?;
+    w.payload(&msg.payload)?;
+    w.key(key!("headers"))?;
+    w.string_map(msg.headers.len(), msg.headers.iter())?;
+    w.key(key!("priority"))?;
+    w.uint(msg.priority.into());
+    w.key(key!("ttl"))?;
+    match msg.ttl {
+        Some(ttl) => w.uint(ttl.into()),
+        None => w.nil(),
+    }
+    Ok(())
+}
