@@ -12,6 +12,7 @@
 //!   [`LinkClose`] (close and stop);
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
+pub mod arena;
 pub mod burst;
 pub mod credit;
 pub mod in_process;

@@ -15,13 +15,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use async_nats::connection::State;
 use async_nats::{Client, Event, ServerAddr, StatusCode, Subject as NatsSubject};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use swarm_protocol::codec::Codec;
 use swarm_protocol::core::handshake::{Role, CAP_GZIP};
 use swarm_protocol::ProtocolVersion;
 use swarm_protocol::{error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType};
 use tokio::sync::mpsc;
 
+use super::batch;
 use super::presence::NodeDirectory;
 use super::reply_routes::ReplyRoutes;
 use super::subjects::{Subject, SubjectCache, SubjectKind as Kind, Subjects};
@@ -29,6 +30,7 @@ use super::{NatsLink, TRANSPORT};
 use crate::clock::Instant;
 use crate::config::TransportConfig;
 use crate::events::SwarmEvent;
+use crate::link::arena::FrameArena;
 use crate::link::burst::{FlushInbound, InboundBurst};
 use crate::link::credit::WriteCredit;
 use crate::link::{
@@ -103,6 +105,99 @@ struct Publish {
     size: usize,
 }
 
+/// Most publishes the writer takes from its queue at once (and so may join into batches).
+const MAX_QUEUED: usize = 1024;
+
+impl Publish {
+    /// Whether this publish may share a NATS message with `next` (a data message for the same
+    /// subject, neither a request: a request's reply subject is its own).
+    fn joins(&self, next: &Publish) -> bool {
+        match (&self.target, &next.target) {
+            (Some((a, None, _)), Some((b, None, _))) => {
+                self.lane == Lane::Data && next.lane == Lane::Data && a == b
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How many publishes from the start of `queued` go out as one NATS message: consecutive ones
+/// that join, within `max_payload` and [`batch::MAX_FRAMES`]; at least one.
+fn run_length(queued: &[Publish], max_payload: usize) -> usize {
+    let Some(first) = queued.first() else {
+        return 0;
+    };
+    let mut bytes = first.size;
+    let mut n = 1;
+    while let Some(next) = queued.get(n) {
+        if n == batch::MAX_FRAMES
+            || !first.joins(next)
+            || batch::batch_len(n + 1, bytes + next.size) > max_payload
+        {
+            break;
+        }
+        bytes += next.size;
+        n += 1;
+    }
+    n
+}
+
+/// The writer task: publishes in order what the link actor encoded, joining runs of messages
+/// for one subject that queued up meanwhile into batches, and returns write credit.
+async fn write_loop(
+    client: Client,
+    mut rx: mpsc::UnboundedReceiver<Publish>,
+    mut credit: WriteCredit,
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    me: Addr<NatsLinkActor>,
+) {
+    let mut queued: Vec<Publish> = Vec::new();
+    let mut joined = FrameArena::default();
+    while let Some(first) = rx.recv().await {
+        queued.push(first);
+        while queued.len() < MAX_QUEUED {
+            match rx.try_recv() {
+                Ok(next) => queued.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut at = 0;
+        while at < queued.len() {
+            let run = &queued[at..at + run_length(&queued[at..], client.max_payload())];
+            let result = match (&run[0].target, run.len()) {
+                (None, _) => Ok(()),
+                (Some((subject, Some(reply), payload)), _) => {
+                    client
+                        .publish_with_reply(subject.clone(), reply.clone(), payload.clone())
+                        .await
+                }
+                (Some((subject, None, payload)), 1) => {
+                    client.publish(subject.clone(), payload.clone()).await
+                }
+                (Some((subject, None, _)), _) => {
+                    let frames = run
+                        .iter()
+                        .filter_map(|p| p.target.as_ref().map(|(_, _, payload)| &payload[..]));
+                    let payload = joined.build(|out| batch::join(frames, out));
+                    client.publish(subject.clone(), payload).await
+                }
+            };
+            if let Err(e) = result {
+                me.do_send(WriterFailed(format!("NATS publish failed: {e}")));
+                return;
+            }
+            for publish in run {
+                credit.written(publish.lane, publish.size, link, &supervisor);
+            }
+            at += run.len();
+        }
+        queued.clear();
+    }
+    // The link closed: hand the last publishes (a goodbye) to the server.
+    let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
+}
+
 /// The writer task stopped: the connection is gone.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
@@ -117,7 +212,7 @@ struct NatsLinkActor {
     subjects: Subjects,
     client: Client,
     codec: Codec,
-    arena: BytesMut,
+    arena: FrameArena,
     inbound: InboundBurst,
     credit: Option<WriteCredit>,
     writer: Option<mpsc::UnboundedSender<Publish>>,
@@ -152,7 +247,7 @@ impl NatsLinkActor {
             subjects,
             client,
             codec: Codec::new(config.codec_config()),
-            arena: BytesMut::new(),
+            arena: FrameArena::default(),
             credit: Some(WriteCredit::new(config)),
             writer: None,
             offered: HashMap::new(),
@@ -249,10 +344,10 @@ impl NatsLinkActor {
     }
 
     fn encode(&mut self, msg: &Message) -> Result<Bytes, String> {
-        self.codec
-            .encode_into(msg, &mut self.arena)
+        let payload = self
+            .arena
+            .encode(&self.codec, msg)
             .map_err(|e| format!("cannot encode: {e}"))?;
-        let payload = self.arena.split().freeze();
         let max = self.client.max_payload();
         if payload.len() > max {
             return Err(format!(
@@ -514,19 +609,43 @@ impl NatsLinkActor {
 
     /// A message on an agent, topic, event or inbox subject.
     fn on_data(&mut self, msg: async_nats::Message, ctx: &mut Context<Self>) {
-        match self.codec.decode(&msg.payload) {
+        if !batch::is_batch(&msg.payload) {
+            self.on_frame(&msg.payload, msg.reply.as_deref(), &msg.subject, ctx);
+            return;
+        }
+        for frame in batch::split(&msg.payload) {
+            match frame {
+                Ok(frame) => self.on_frame(frame, None, &msg.subject, ctx),
+                Err(e) => {
+                    tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "rest of a NATS batch dropped");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One frame from an agent, topic, event or inbox subject; `reply` is the NATS reply
+    /// subject it came with (requests name their node there).
+    fn on_frame(
+        &mut self,
+        frame: &[u8],
+        reply: Option<&str>,
+        subject: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        match self.codec.decode(frame) {
             Ok(message) => {
                 if message.is_request() {
-                    let from = msg.reply.as_deref().and_then(|r| self.subjects.parse(r));
+                    let from = reply.and_then(|r| self.subjects.parse(r));
                     if let Some(Subject::NoReply { node, .. }) = from {
                         self.reply_routes.remember(message.id, node);
                     }
                 }
-                self.deliver(message, msg.payload.len(), ctx)
+                self.deliver(message, frame.len(), ctx)
             }
             Err(e) => {
                 // Someone else publishes on our subjects: nothing to close, log it.
-                tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "undecodable NATS message dropped");
+                tracing::warn!(link = %self.link, %subject, error = %e, "undecodable NATS message dropped");
             }
         }
     }
@@ -603,28 +722,14 @@ impl Actor for NatsLinkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Publish>();
+        let (tx, rx) = mpsc::unbounded_channel::<Publish>();
         self.writer = Some(tx);
         let client = self.client.clone();
         let (link, supervisor, me) = (self.link, self.supervisor.clone(), ctx.address());
-        let mut credit = self.credit.take().expect("credit is taken once, at start");
-        actix::spawn(async move {
-            while let Some(publish) = rx.recv().await {
-                if let Some((subject, reply, payload)) = publish.target {
-                    let result = match reply {
-                        Some(reply) => client.publish_with_reply(subject, reply, payload).await,
-                        None => client.publish(subject, payload).await,
-                    };
-                    if let Err(e) = result {
-                        me.do_send(WriterFailed(format!("NATS publish failed: {e}")));
-                        return;
-                    }
-                }
-                credit.written(publish.lane, publish.size, link, &supervisor);
-            }
-            // The link closed: hand the last publishes (a goodbye) to the server.
-            let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
-        });
+        // `started` runs once: the credit moves to the writer task here.
+        if let Some(credit) = self.credit.take() {
+            actix::spawn(write_loop(client, rx, credit, link, supervisor, me));
+        }
         let me = ctx.address();
         self.supervisor.do_send(LinkOpened {
             link: self.link,

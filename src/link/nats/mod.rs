@@ -3,6 +3,7 @@
 //! clustering, fan-out and load balancing, we do not run a broker of our own.
 //!
 //! * [`subjects`] — the subject scheme (one subject per agent, topic, event name; presence).
+//! * [`batch`] — several frames for one subject in one NATS message.
 //! * [`presence`] — which nodes are alive and which agents each reaches.
 //! * [`reply_routes`] — which node each response goes back to.
 //! * [`link`] — the link actor: the bus as one link of the supervisor.
@@ -40,6 +41,7 @@
 //! subscription buffer loses messages at the server or the client. Both are counted and logged
 //! (`slow consumer`), never silent.
 
+pub mod batch;
 pub mod link;
 pub mod presence;
 pub mod reply_routes;

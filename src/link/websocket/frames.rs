@@ -10,8 +10,8 @@
 
 use std::sync::Arc;
 
+use crate::link::arena::FrameArena;
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
-use bytes::BytesMut;
 use swarm_protocol::codec::{Codec, CodecError};
 use swarm_protocol::{Message, WireFormat};
 
@@ -83,7 +83,7 @@ pub struct Frames {
     /// Outbound MessagePack frames are encoded here and split off as `Bytes`; once the
     /// transport has written them the memory is reused, so a burst of large messages does not
     /// allocate (and fault in fresh pages) per message.
-    arena: BytesMut,
+    arena: FrameArena,
 }
 
 impl Frames {
@@ -92,7 +92,7 @@ impl Frames {
         Frames {
             codec: Codec::new(config.codec_config().with_format(format)),
             reassembly: Reassembly::new(config.max_message_size),
-            arena: BytesMut::new(),
+            arena: FrameArena::default(),
         }
     }
 
@@ -147,8 +147,7 @@ impl Frames {
     pub fn encode(&mut self, msg: &Message) -> Result<(WsMessage, usize), CodecError> {
         match self.format() {
             WireFormat::MessagePack => {
-                self.codec.encode_into(msg, &mut self.arena)?;
-                let body = self.arena.split().freeze();
+                let body = self.arena.encode(&self.codec, msg)?;
                 let size = body.len();
                 Ok((WsMessage::Binary(body), size))
             }
