@@ -475,7 +475,7 @@ async fn raw_client(server: &NatsServer) -> async_nats::Client {
 }
 
 #[actix_rt::test]
-async fn no_responders_garbage_and_foreign_publishers() {
+async fn no_responders_garbage_batches_and_foreign_publishers() {
     let server = NatsServer::start();
     let swarm = Swarm::start(config("tester-node"));
     echo(&swarm, "tester-echo");
@@ -519,9 +519,15 @@ async fn no_responders_garbage_and_foreign_publishers() {
         subjects.topic(TOPIC),
         subjects.presence("ghost-node"),
     ] {
-        raw.publish(subject, Bytes::from_static(b"\x00\xc1garbage"))
-            .await
-            .unwrap();
+        for garbage in [
+            &b"\x00\xc1garbage"[..],
+            // A batch whose first length runs past the end.
+            &b"\x80\x00\x00\x00\x09\x00"[..],
+        ] {
+            raw.publish(subject.clone(), Bytes::from_static(garbage))
+                .await
+                .unwrap();
+        }
     }
     // A well-formed request from a foreign publisher that names no node in its reply subject
     // is served (its response goes to the requester agent's subject).
@@ -535,22 +541,64 @@ async fn no_responders_garbage_and_foreign_publishers() {
     )
     .await
     .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(30), replies.next())
+    // Then a batch of two requests (the batch frame of docs/PROTOCOL.md): both served, in
+    // order.
+    let mut batch = vec![0x80u8];
+    for (id, text) in [(43, "one"), (44, "two")] {
+        let mut request = Message::request("foreign", "m", text).to("tester-echo");
+        request.id = MessageId(id);
+        let frame = codec.encode(&request).unwrap();
+        batch.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        batch.extend_from_slice(&frame);
+    }
+    raw.publish(subjects.agent("tester-echo"), Bytes::from(batch))
         .await
-        .expect("the response is published")
         .unwrap();
-    let reply = codec.decode(&reply.payload).unwrap();
-    match reply.payload {
-        MessageType::Response {
-            correlation_id,
-            result,
-        } => {
-            assert_eq!(correlation_id, MessageId(42));
-            assert_eq!(result, Ok(Value::from("hello")));
+    // Responses queued together for one subject may come back as a batch too.
+    let mut responses = Vec::new();
+    while responses.len() < 3 {
+        let nats_msg = tokio::time::timeout(Duration::from_secs(30), replies.next())
+            .await
+            .expect("the responses are published")
+            .unwrap();
+        responses.extend(frames_of(&nats_msg.payload).map(|f| codec.decode(f).unwrap()));
+    }
+    assert_eq!(responses.len(), 3);
+    for ((id, text), reply) in [(42, "hello"), (43, "one"), (44, "two")]
+        .into_iter()
+        .zip(responses)
+    {
+        match reply.payload {
+            MessageType::Response {
+                correlation_id,
+                result,
+            } => {
+                assert_eq!(correlation_id, MessageId(id));
+                assert_eq!(result, Ok(Value::from(text)));
+            }
+            other => panic!("expected a response, got {other:?}"),
         }
-        other => panic!("expected a response, got {other:?}"),
     }
     swarm.shutdown();
+}
+
+/// The frames of a NATS payload: a plain frame, or the frames of a batch (docs/PROTOCOL.md:
+/// `0x80`, then u32 big-endian length + frame, repeated).
+fn frames_of(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let batch = payload.first() == Some(&0x80);
+    let mut rest = if batch { &payload[1..] } else { payload };
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        if !batch {
+            return Some(std::mem::take(&mut rest));
+        }
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        let (frame, tail) = rest[4..].split_at(len);
+        rest = tail;
+        Some(frame)
+    })
 }
 
 /// Whether the node's link to NATS came up (an `Active` link event).
