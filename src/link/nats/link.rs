@@ -146,7 +146,7 @@ fn run_length(queued: &[Publish], max_payload: usize) -> usize {
 /// for one subject that queued up meanwhile into batches, and returns write credit.
 async fn write_loop(
     client: Client,
-    mut rx: mpsc::UnboundedReceiver<Publish>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Publish>>,
     mut credit: WriteCredit,
     link: LinkId,
     supervisor: Addr<Supervisor>,
@@ -154,11 +154,11 @@ async fn write_loop(
 ) {
     let mut queued: Vec<Publish> = Vec::new();
     let mut joined = FrameArena::default();
-    while let Some(first) = rx.recv().await {
-        queued.push(first);
+    while let Some(mut first) = rx.recv().await {
+        queued.append(&mut first);
         while queued.len() < MAX_QUEUED {
             match rx.try_recv() {
-                Ok(next) => queued.push(next),
+                Ok(mut next) => queued.append(&mut next),
                 Err(_) => break,
             }
         }
@@ -215,7 +215,9 @@ struct NatsLinkActor {
     arena: FrameArena,
     inbound: InboundBurst,
     credit: Option<WriteCredit>,
-    writer: Option<mpsc::UnboundedSender<Publish>>,
+    writer: Option<mpsc::UnboundedSender<Vec<Publish>>>,
+    /// Publishes of the message being handled, sent to the writer at its end.
+    pending: Vec<Publish>,
     /// Agents this node reaches, each with its (queue) subscription once made.
     offered: HashMap<String, Option<SpawnHandle>>,
     nodes: NodeDirectory,
@@ -250,6 +252,7 @@ impl NatsLinkActor {
             arena: FrameArena::default(),
             credit: Some(WriteCredit::new(config)),
             writer: None,
+            pending: Vec::new(),
             offered: HashMap::new(),
             nodes: NodeDirectory::default(),
             cache: SubjectCache::default(),
@@ -337,9 +340,18 @@ impl NatsLinkActor {
         lane: Lane,
         size: usize,
     ) {
+        self.pending.push(Publish { target, lane, size });
+    }
+
+    /// Hands what this handler published to the writer task, in one piece.
+    fn send_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
         if let Some(writer) = &self.writer {
             // A send error means the writer stopped; it has told us why (WriterFailed).
-            let _ = writer.send(Publish { target, lane, size });
+            let _ = writer.send(pending);
         }
     }
 
@@ -491,6 +503,7 @@ impl NatsLinkActor {
         self.announce_presence();
         ctx.run_interval(self.heartbeat_interval, |act, _| {
             act.announce_presence();
+            act.send_pending();
             let now = Instant::now();
             for gone in act.nodes.expire(now, act.heartbeat_timeout) {
                 if !gone.withdraw.is_empty() {
@@ -722,7 +735,7 @@ impl Actor for NatsLinkActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (tx, rx) = mpsc::unbounded_channel::<Publish>();
+        let (tx, rx) = mpsc::unbounded_channel::<Vec<Publish>>();
         self.writer = Some(tx);
         let client = self.client.clone();
         let (link, supervisor, me) = (self.link, self.supervisor.clone(), ctx.address());
@@ -757,6 +770,7 @@ impl Handler<LinkOutbound> for NatsLinkActor {
 
     fn handle(&mut self, out: LinkOutbound, ctx: &mut Context<Self>) {
         self.write(out, ctx);
+        self.send_pending();
     }
 }
 
@@ -767,6 +781,7 @@ impl Handler<LinkOutboundBatch> for NatsLinkActor {
         for out in batch.0 {
             self.write(out, ctx);
         }
+        self.send_pending();
     }
 }
 
@@ -778,6 +793,7 @@ impl Handler<LinkClose> for NatsLinkActor {
             self.publish_presence(ControlOperation::Goodbye {
                 reason: close.reason.clone(),
             });
+            self.send_pending();
         }
         self.report_closed(close.reason);
         ctx.stop();
@@ -832,7 +848,11 @@ impl StreamHandler<async_nats::Message> for NatsLinkActor {
             return;
         }
         match subject {
-            Some(Subject::Presence(node)) => self.on_presence(node, &msg.payload, ctx),
+            Some(Subject::Presence(node)) => {
+                self.on_presence(node, &msg.payload, ctx);
+                // Hearing a newcomer publishes our presence.
+                self.send_pending();
+            }
             Some(Subject::Agent(_) | Subject::Topic(_) | Subject::Event(_) | Subject::Inbox(_)) => {
                 self.on_data(msg, ctx)
             }

@@ -274,6 +274,7 @@ pub enum SubjectKind {
 /// past [`SubjectCache::CAPACITY`] names per kind it starts over.
 #[derive(Debug, Default)]
 pub struct SubjectCache {
+    // The default (SipHash) hasher: names here may be chosen by peers.
     subjects: [HashMap<String, async_nats::Subject>; 4],
 }
 
