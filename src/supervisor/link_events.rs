@@ -228,7 +228,6 @@ impl Supervisor {
         };
         slot.counters.record_in(size);
         self.counters.record_in(size);
-        let now = Instant::now();
         match slot.state {
             LinkState::Handshaking => {
                 self.on_handshake_message(link, &message, ctx);
@@ -241,6 +240,8 @@ impl Supervisor {
             MessageType::Heartbeat { seq, sent_at, echo } => {
                 if *echo {
                     let seq = *seq;
+                    // The clock is read for heartbeats only, not per data message.
+                    let now = Instant::now();
                     if slot
                         .heartbeat
                         .as_mut()
