@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use common::{timed, Echo};
+use common::{event_batch, timed, Echo};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
 use nats_server::NatsServer;
@@ -94,17 +94,6 @@ async fn raw_batch(raw: &async_nats::Client, n: u64) {
     raw.request(RAW_SUBJECT, body).await.unwrap();
 }
 
-async fn swarm_batch(sender: &Swarm, n: u64) {
-    let body = Value::from(vec![0u8; SIZE]);
-    for _ in 0..n {
-        sender.do_send(Message::event("bench", "data", body.clone()).to("echo"));
-    }
-    sender
-        .request(Message::request("bench", "end", body).to("echo"))
-        .await
-        .unwrap();
-}
-
 fn benches(c: &mut Criterion) {
     let system = System::new();
     let s = setup(&system);
@@ -117,7 +106,11 @@ fn benches(c: &mut Criterion) {
         b.iter_custom(|iters| timed(&system, iters, || raw_batch(raw, BATCH)))
     });
     g.bench_function("swarm/one_way_64B", |b| {
-        b.iter_custom(|iters| timed(&system, iters, || swarm_batch(sender, BATCH)))
+        b.iter_custom(|iters| {
+            timed(&system, iters, || {
+                event_batch(sender, "echo", "echo", BATCH, SIZE)
+            })
+        })
     });
 
     g.throughput(Throughput::Elements(1));

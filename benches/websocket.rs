@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use actix_web_actors::ws;
-use common::{timed, Echo};
+use common::{event_batch, timed, Echo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
@@ -182,17 +182,6 @@ async fn raw_batch(conn: RawConn, n: u64, size: usize) {
     }
 }
 
-async fn swarm_batch(client: &Swarm, n: u64, size: usize) {
-    let body = Value::from(vec![0u8; size]);
-    for _ in 0..n {
-        client.do_send(Message::event("client", "data", body.clone()).to("sink"));
-    }
-    client
-        .request(Message::request("client", "end", body).to("echo"))
-        .await
-        .unwrap();
-}
-
 fn benches(c: &mut Criterion) {
     let system = System::new();
     let s = setup(&system);
@@ -216,7 +205,11 @@ fn benches(c: &mut Criterion) {
             BenchmarkId::new("swarm", name),
             &(n, size),
             |b, &(n, size)| {
-                b.iter_custom(|iters| timed(&system, iters, || swarm_batch(client, n, size)))
+                b.iter_custom(|iters| {
+                    timed(&system, iters, || {
+                        event_batch(client, "sink", "echo", n, size)
+                    })
+                })
             },
         );
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use swarm_transport::{Delivery, Swarm};
+use swarm_transport::{Delivery, Message, Swarm, Value};
 
 /// Answers requests with their params; ignores everything else.
 pub struct Echo(pub Swarm);
@@ -38,4 +38,17 @@ pub fn timed<F: Future<Output = ()>>(
         }
         start.elapsed()
     })
+}
+
+/// One pipelined batch: `n` events of `size` bytes to `data_agent`, then a request to
+/// `end_agent` whose answer ends the batch.
+pub async fn event_batch(sender: &Swarm, data_agent: &str, end_agent: &str, n: u64, size: usize) {
+    let body = Value::from(vec![0u8; size]);
+    for _ in 0..n {
+        sender.do_send(Message::event("bench", "data", body.clone()).to(data_agent));
+    }
+    sender
+        .request(Message::request("bench", "end", body).to(end_agent))
+        .await
+        .unwrap();
 }
