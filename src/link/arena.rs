@@ -23,22 +23,24 @@ pub struct FrameArena {
 }
 
 impl FrameArena {
-    fn make_room(&mut self) {
-        if self.buf.capacity() - self.buf.len() < MIN_ROOM {
-            self.buf.reserve(CHUNK);
+    /// Makes sure `len` bytes (at least [`MIN_ROOM`]) fit without growing mid-frame.
+    fn make_room(&mut self, len: usize) {
+        let need = len.max(MIN_ROOM);
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve(need.max(CHUNK));
         }
     }
 
     /// Encodes `msg` with `codec` into a frame of its own.
     pub fn encode(&mut self, codec: &Codec, msg: &Message) -> Result<Bytes, CodecError> {
-        self.make_room();
+        self.make_room(0);
         codec.encode_into(msg, &mut self.buf)?;
         Ok(self.buf.split().freeze())
     }
 
-    /// Writes whatever `fill` appends into a frame of its own.
-    pub fn build(&mut self, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
-        self.make_room();
+    /// Writes whatever `fill` appends (`len` bytes, or about that) into a frame of its own.
+    pub fn build(&mut self, len: usize, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
+        self.make_room(len);
         fill(&mut self.buf);
         self.buf.split().freeze()
     }
@@ -69,7 +71,7 @@ mod tests {
             .filter(|w| w[0].as_ptr().wrapping_add(w[0].len()) == w[1].as_ptr())
             .count();
         assert!(adjacent > 900, "{adjacent}");
-        let built = arena.build(|b| b.put_slice(b"xyz"));
+        let built = arena.build(3, |b| b.put_slice(b"xyz"));
         assert_eq!(&built[..], b"xyz");
     }
 }

@@ -179,7 +179,8 @@ async fn write_loop(
                     let frames = run
                         .iter()
                         .filter_map(|p| p.target.as_ref().map(|(_, _, payload)| &payload[..]));
-                    let payload = joined.build(|out| batch::join(frames, out));
+                    let len = batch::batch_len(run.len(), run.iter().map(|p| p.size).sum());
+                    let payload = joined.build(len, |out| batch::join(frames, out));
                     client.publish(subject.clone(), payload).await
                 }
             };
