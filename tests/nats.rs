@@ -529,6 +529,11 @@ async fn no_responders_garbage_batches_and_foreign_publishers() {
                 .unwrap();
         }
     }
+    // Every one of them is counted as dropped: 3 subjects × (undecodable + malformed batch).
+    wait_stats(&swarm, "six drops counted", |stats| {
+        stats.counters.drops >= 6
+    })
+    .await;
     // A well-formed request from a foreign publisher that names no node in its reply subject
     // is served (its response goes to the requester agent's subject).
     let mut replies = raw.subscribe(subjects.agent("foreign")).await.unwrap();

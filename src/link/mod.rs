@@ -200,6 +200,18 @@ pub struct LinkReport {
     pub event: crate::events::SwarmEvent,
 }
 
+/// Link → supervisor: the link dropped `messages` it received or was handed (undecodable,
+/// over a limit, or lost by the transport itself); counted in the link's and the node's `drops`
+/// (each drop is also logged by the link).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkDropped {
+    /// The link.
+    pub link: LinkId,
+    /// How many messages.
+    pub messages: u64,
+}
+
 /// Supervisor → link: write this message.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]

@@ -15,7 +15,7 @@ use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
 use crate::link::{
-    CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkFlushed, LinkId, LinkInbound,
+    CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkDropped, LinkFlushed, LinkId, LinkInbound,
     LinkInboundBatch, LinkOpened, LinkReport,
 };
 
@@ -300,6 +300,17 @@ impl Handler<LinkReport> for Supervisor {
     fn handle(&mut self, report: LinkReport, _: &mut Context<Self>) {
         if self.links.contains_key(&report.link) {
             self.publish(report.event);
+        }
+    }
+}
+
+impl Handler<LinkDropped> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, dropped: LinkDropped, _: &mut Context<Self>) {
+        if let Some(slot) = self.links.get_mut(&dropped.link) {
+            slot.counters.drops += dropped.messages;
+            self.counters.drops += dropped.messages;
         }
     }
 }

@@ -34,8 +34,8 @@ use crate::link::arena::FrameArena;
 use crate::link::burst::{FlushInbound, InboundBurst};
 use crate::link::credit::WriteCredit;
 use crate::link::{
-    Lane, LinkClose, LinkClosed, LinkConfigure, LinkContext, LinkHandle, LinkId, LinkOpened,
-    LinkOutbound, LinkOutboundBatch, LinkReport,
+    Lane, LinkClose, LinkClosed, LinkConfigure, LinkContext, LinkDropped, LinkHandle, LinkId,
+    LinkOpened, LinkOutbound, LinkOutboundBatch, LinkReport,
 };
 use crate::supervisor::Supervisor;
 
@@ -228,7 +228,6 @@ struct NatsLinkActor {
     heartbeat_timeout: Duration,
     joined: bool,
     closed_reported: bool,
-    dropped: u64,
 }
 
 impl NatsLinkActor {
@@ -262,7 +261,6 @@ impl NatsLinkActor {
             heartbeat_timeout: config.heartbeat_timeout,
             joined: false,
             closed_reported: false,
-            dropped: 0,
         }
     }
 
@@ -276,14 +274,22 @@ impl NatsLinkActor {
             Err(flooded) => {
                 // NATS cannot be told to slow down: like a slow consumer at the server, the
                 // message is dropped — counted and logged, never silently.
-                self.dropped += 1;
-                tracing::warn!(link = %self.link, dropped = self.dropped, "{flooded}: NATS message dropped");
+                tracing::warn!(link = %self.link, "{flooded}: NATS message dropped");
+                self.dropped(1);
             }
         }
     }
 
     fn control(&mut self, source: &str, operation: ControlOperation, ctx: &mut Context<Self>) {
         self.deliver(Message::control(source, operation), 0, ctx);
+    }
+
+    /// Counts `messages` dropped in the node's statistics (the caller logs why).
+    fn dropped(&self, messages: u64) {
+        self.supervisor.do_send(LinkDropped {
+            link: self.link,
+            messages,
+        });
     }
 
     fn report(&mut self, event: SwarmEvent) {
@@ -408,6 +414,7 @@ impl NatsLinkActor {
             (_, Some(agent)) => (self.cache.get(Kind::Agent, agent, &self.subjects), None),
             (_, None) => {
                 tracing::warn!(link = %self.link, id = %msg.id, "message without a destination not sent");
+                self.dropped(1);
                 self.publish(None, out.lane, 0);
                 return;
             }
@@ -419,6 +426,7 @@ impl NatsLinkActor {
             }
             Err(reason) => {
                 tracing::warn!(link = %self.link, id = %msg.id, %reason, "message not sent");
+                self.dropped(1);
                 if msg.is_request() {
                     let (source, id) = (msg.source.to_string(), msg.id);
                     self.fail_request(
@@ -632,6 +640,7 @@ impl NatsLinkActor {
                 Ok(frame) => self.on_frame(frame, None, &msg.subject, ctx),
                 Err(e) => {
                     tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "rest of a NATS batch dropped");
+                    self.dropped(1);
                     break;
                 }
             }
@@ -660,6 +669,7 @@ impl NatsLinkActor {
             Err(e) => {
                 // Someone else publishes on our subjects: nothing to close, log it.
                 tracing::warn!(link = %self.link, %subject, error = %e, "undecodable NATS message dropped");
+                self.dropped(1);
             }
         }
     }
@@ -669,6 +679,7 @@ impl NatsLinkActor {
             Ok(msg) => msg,
             Err(e) => {
                 tracing::warn!(link = %self.link, %node, error = %e, "undecodable presence ignored");
+                self.dropped(1);
                 return;
             }
         };
@@ -875,8 +886,8 @@ impl StreamHandler<Event> for NatsLinkActor {
             Event::Disconnected => self.fail("NATS connection lost".into(), ctx),
             Event::Closed => self.fail("NATS connection closed".into(), ctx),
             Event::SlowConsumer(sid) => {
-                self.dropped += 1;
                 tracing::warn!(link = %self.link, sid, "NATS slow consumer: messages dropped by the client");
+                self.dropped(1);
             }
             Event::ServerError(e) => {
                 tracing::warn!(link = %self.link, error = %e, "NATS server error")
