@@ -137,14 +137,16 @@ impl Swarm {
     /// Stamps a message and delivers it straight to a local agent when it is for one, or
     /// completes the request it answers when that request waits on this node; otherwise hands
     /// it back for the supervisor.
-    fn deliver_locally(&self, mut message: Message) -> Option<Arc<Message>> {
+    fn deliver_locally(&self, mut message: Message) -> Option<(Arc<Message>, bool)> {
         self.stamper.stamp(&mut message);
         if message.correlation_id().is_some() {
-            return (!self.pending.complete(&message)).then(|| Arc::new(message));
+            return (!self.pending.complete(&message)).then(|| (Arc::new(message), false));
         }
         match self.directory.deliver(message) {
             LocalDelivery::Delivered => None,
-            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => Some(m.into_shared()),
+            // A stopped agent is the supervisor's to unregister: let it look again.
+            LocalDelivery::Gone(m) => Some((m.into_shared(), false)),
+            LocalDelivery::NotLocal(m) => Some((m.into_shared(), true)),
         }
     }
 
@@ -165,13 +167,13 @@ impl Swarm {
     /// supervisor's backlog (`max_backlog`) is full, handing the message back. Routing failures
     /// found later are handled as for [`Swarm::do_send`].
     pub fn try_send(&self, message: Message) -> Result<(), SendError> {
-        let Some(message) = self.deliver_locally(message) else {
+        let Some((message, not_local)) = self.deliver_locally(message) else {
             return Ok(());
         };
         if !self.backlog.try_reserve() {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
         }
-        self.addr.do_send(Post(message));
+        self.addr.do_send(Post { message, not_local });
         Ok(())
     }
 
@@ -183,7 +185,7 @@ impl Swarm {
     /// Sends a message and waits until it is routed: delivered to a local agent's mailbox or
     /// queued on the link toward it. A failure hands the message back.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
-        let Some(message) = self.deliver_locally(message) else {
+        let Some((message, _)) = self.deliver_locally(message) else {
             return Ok(());
         };
         if !self.backlog.try_reserve() {

@@ -61,7 +61,14 @@ pub struct Send(pub Arc<Message>);
 /// [`SwarmEvent::Undeliverable`].
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Post(pub Arc<Message>);
+pub struct Post {
+    /// The message.
+    pub message: Arc<Message>,
+    /// The sender already looked its destination up among the local agents and found none:
+    /// the supervisor goes straight to the remote routes (one directory lookup per message, not
+    /// two).
+    pub not_local: bool,
+}
 
 /// Sends a request and completes `waiter` with the response, an error or a timeout.
 #[derive(actix::Message)]
@@ -181,9 +188,19 @@ impl Handler<Send> for Supervisor {
 impl Handler<Post> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, Post(message): Post, _: &mut Context<Self>) {
+    fn handle(&mut self, post: Post, _: &mut Context<Self>) {
         self.backlog.release();
-        if let Err(e) = self.route(message, None) {
+        let Post { message, not_local } = post;
+        let addressed = matches!(
+            message.payload,
+            MessageType::Request { .. } | MessageType::Event { .. }
+        ) && message.destination.is_some();
+        let routed = if not_local && addressed {
+            self.route_remote(message, None)
+        } else {
+            self.route(message, None)
+        };
+        if let Err(e) = routed {
             self.undeliverable(e);
         }
     }

@@ -222,6 +222,12 @@ impl Supervisor {
             LocalDelivery::Gone(msg) => return self.agent_gone(msg.into_shared()),
             LocalDelivery::NotLocal(msg) => msg.into_shared(),
         };
+        self.route_remote(msg, from)
+    }
+
+    /// Routes a message whose destination is not a local agent: to the link that reaches it,
+    /// never back to the link it came from.
+    fn route_remote(&mut self, msg: Arc<Message>, from: Option<LinkId>) -> Result<(), SendError> {
         match msg
             .destination
             .as_deref()
