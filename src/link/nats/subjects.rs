@@ -276,6 +276,8 @@ pub enum SubjectKind {
 pub struct SubjectCache {
     // The default (SipHash) hasher: names here may be chosen by peers.
     subjects: [HashMap<String, async_nats::Subject>; 4],
+    /// The last subject handed out: a stream to one destination skips the hash.
+    last: Option<(SubjectKind, String, async_nats::Subject)>,
 }
 
 impl SubjectCache {
@@ -284,6 +286,30 @@ impl SubjectCache {
 
     /// The subject of `kind` for `name`.
     pub fn get(
+        &mut self,
+        kind: SubjectKind,
+        name: &str,
+        subjects: &Subjects,
+    ) -> async_nats::Subject {
+        if let Some((k, n, subject)) = &self.last {
+            if *k == kind && n == name {
+                return subject.clone();
+            }
+        }
+        let subject = self.lookup(kind, name, subjects);
+        match &mut self.last {
+            Some((k, n, s)) => {
+                *k = kind;
+                n.clear();
+                n.push_str(name);
+                *s = subject.clone();
+            }
+            None => self.last = Some((kind, name.to_owned(), subject.clone())),
+        }
+        subject
+    }
+
+    fn lookup(
         &mut self,
         kind: SubjectKind,
         name: &str,
