@@ -82,6 +82,7 @@ pub mod error;
 pub mod events;
 pub mod link;
 pub mod pending;
+pub mod post_queue;
 pub mod random;
 pub mod stamp;
 pub mod stats;

@@ -20,12 +20,13 @@ use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::LinkConnector;
 use crate::pending::{PendingRequest, SharedPending};
+use crate::post_queue::{Post, PostQueue};
 use crate::random;
 use crate::stamp::Stamper;
 use crate::stats::NodeStats;
 use crate::supervisor::commands::{
-    AgentLocation, AgentRegistered, AgentUnregistered, Connect, GetStats, Locate, Post, Rearm,
-    Request, Send, Shutdown, Subscribe, SubscribeEvents,
+    AgentLocation, AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate,
+    Rearm, Request, Send, Shutdown, Subscribe, SubscribeEvents,
 };
 use crate::supervisor::routing::SubscriptionKind;
 use crate::supervisor::Supervisor;
@@ -34,6 +35,7 @@ use crate::supervisor::Supervisor;
 #[derive(Clone)]
 pub struct Swarm {
     addr: Addr<Supervisor>,
+    posts: Arc<PostQueue>,
     node: Arc<str>,
     config: Arc<TransportConfig>,
     directory: Arc<LocalDirectory>,
@@ -72,7 +74,7 @@ impl Swarm {
         let backlog = Arc::new(Backlog::new(config.max_backlog));
         let sessions = Arc::new(Backlog::new(config.max_sessions));
         let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
-        let addr = start(Supervisor::new(
+        let supervisor = Supervisor::new(
             node.to_string(),
             config.clone(),
             directory.clone(),
@@ -80,9 +82,12 @@ impl Swarm {
             backlog.clone(),
             stamper.clone(),
             seed,
-        ));
+        );
+        let posts = supervisor.post_queue();
+        let addr = start(supervisor);
         Swarm {
             addr,
+            posts,
             node,
             config,
             directory,
@@ -173,7 +178,9 @@ impl Swarm {
         if !self.backlog.try_reserve() {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
         }
-        self.addr.do_send(Post { message, not_local });
+        if self.posts.push(Post { message, not_local }) {
+            self.addr.do_send(DrainPosts);
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{CloseKind, LinkConnector, LinkId};
 use crate::pending::{PendingRequest, Waiter};
+use crate::post_queue::Post;
 use crate::stats::NodeStats;
 
 /// A handle registered a local agent in the directory: announce it to the links.
@@ -57,18 +58,11 @@ pub struct SubscribeEvents(pub Recipient<SwarmEvent>);
 #[rtype(result = "Result<(), SendError>")]
 pub struct Send(pub Arc<Message>);
 
-/// Routes a stamped message, fire and forget; failures are counted, logged and published as
-/// [`SwarmEvent::Undeliverable`].
+/// Routes the posts queued in the node's [`PostQueue`](crate::post_queue::PostQueue), fire and
+/// forget; failures are counted, logged and published as [`SwarmEvent::Undeliverable`].
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Post {
-    /// The message.
-    pub message: Arc<Message>,
-    /// The sender already looked its destination up among the local agents and found none:
-    /// the supervisor goes straight to the remote routes (one directory lookup per message, not
-    /// two).
-    pub not_local: bool,
-}
+pub struct DrainPosts;
 
 /// Sends a request and completes `waiter` with the response, an error or a timeout.
 #[derive(actix::Message)]
@@ -185,24 +179,29 @@ impl Handler<Send> for Supervisor {
     }
 }
 
-impl Handler<Post> for Supervisor {
+impl Handler<DrainPosts> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, post: Post, _: &mut Context<Self>) {
-        self.backlog.release();
-        let Post { message, not_local } = post;
-        let addressed = matches!(
-            message.payload,
-            MessageType::Request { .. } | MessageType::Event { .. }
-        ) && message.destination.is_some();
-        let routed = if not_local && addressed {
-            self.route_remote(message, None)
-        } else {
-            self.route(message, None)
-        };
-        if let Err(e) = routed {
-            self.undeliverable(e);
+    fn handle(&mut self, _: DrainPosts, _: &mut Context<Self>) {
+        let mut posts = std::mem::take(&mut self.spare_posts);
+        self.posts.take(&mut posts);
+        for Post { message, not_local } in posts.drain(..) {
+            self.backlog.release();
+            let addressed = matches!(
+                message.payload,
+                MessageType::Request { .. } | MessageType::Event { .. }
+            ) && message.destination.is_some();
+            let routed = if not_local && addressed {
+                self.route_remote(message, None)
+            } else {
+                self.route(message, None)
+            };
+            if let Err(e) = routed {
+                self.undeliverable(e);
+            }
         }
+        // The emptied vector's allocation serves the next pushes.
+        self.spare_posts = posts;
     }
 }
 

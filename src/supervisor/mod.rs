@@ -47,6 +47,7 @@ use crate::link::{
     CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound, LinkOutboundBatch,
 };
 use crate::pending::SharedPending;
+use crate::post_queue::{Post, PostQueue};
 use crate::random::SplitMix64;
 use crate::stamp::Stamper;
 use crate::stats::{Counters, NodeStats};
@@ -64,8 +65,12 @@ pub struct Supervisor {
     supervised: HashMap<SpecId, SupervisedLink>,
     next_spec: SpecId,
     pending: Arc<SharedPending>,
-    /// Messages from handles waiting in this actor's mailbox.
+    /// Messages from handles waiting in this actor's mailbox or post queue.
     backlog: Arc<Backlog>,
+    /// Fire-and-forget sends from the node's handles.
+    posts: Arc<PostQueue>,
+    /// The post queue's previous vector, kept for its allocation.
+    spare_posts: Vec<Post>,
     /// Link each forwarded request arrived on, so the response can retrace the path.
     return_paths: RecentMap<MessageId, LinkId>,
     /// Ids of flooded broadcasts and events already handled.
@@ -104,6 +109,8 @@ impl Supervisor {
             next_spec: 1,
             pending,
             backlog,
+            posts: Arc::default(),
+            spare_posts: Vec::new(),
             return_paths: RecentMap::new(config.max_pending_requests),
             seen: RecentSet::new(config.dedup_window),
             replay: RecentMap::new(config.dedup_window),
@@ -117,6 +124,12 @@ impl Supervisor {
             node,
             config,
         }
+    }
+
+    /// The queue the node's handles post fire-and-forget sends to (then send
+    /// [`DrainPosts`](commands::DrainPosts) when [`PostQueue::push`] says so).
+    pub fn post_queue(&self) -> Arc<PostQueue> {
+        self.posts.clone()
     }
 
     /// Gives a message sent from this node its id and timestamp (if it has none yet).
