@@ -228,6 +228,8 @@ struct NatsLinkActor {
     heartbeat_timeout: Duration,
     joined: bool,
     closed_reported: bool,
+    /// Messages async-nats dropped because a subscription's buffer was full.
+    slow_consumer_drops: u64,
 }
 
 impl NatsLinkActor {
@@ -261,6 +263,7 @@ impl NatsLinkActor {
             heartbeat_timeout: config.heartbeat_timeout,
             joined: false,
             closed_reported: false,
+            slow_consumer_drops: 0,
         }
     }
 
@@ -886,7 +889,11 @@ impl StreamHandler<Event> for NatsLinkActor {
             Event::Disconnected => self.fail("NATS connection lost".into(), ctx),
             Event::Closed => self.fail("NATS connection closed".into(), ctx),
             Event::SlowConsumer(sid) => {
-                tracing::warn!(link = %self.link, sid, "NATS slow consumer: messages dropped by the client");
+                self.slow_consumer_drops += 1;
+                // One line per power of two: an overload is visible without flooding the log.
+                if self.slow_consumer_drops.is_power_of_two() {
+                    tracing::warn!(link = %self.link, sid, dropped = self.slow_consumer_drops, "NATS slow consumer: messages dropped by the client");
+                }
                 self.dropped(1);
             }
             Event::ServerError(e) => {
