@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use common::{event_batch, timed, Echo};
+use common::{echo_round_trip, event_batch, timed, Echo};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::StreamExt;
 use nats_server::NatsServer;
 use swarm_transport::link::nats::NatsLink;
-use swarm_transport::{Message, Swarm, TransportConfig, Value};
+use swarm_transport::{Swarm, TransportConfig};
 
 const BATCH: u64 = 5_000;
 const SIZE: usize = 64;
@@ -127,16 +127,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function("swarm/round_trip", |b| {
-        b.iter_custom(|iters| {
-            timed(&system, iters, || async move {
-                sender
-                    .request(
-                        Message::request("bench", "m", Value::from(vec![1u8; SIZE])).to("echo"),
-                    )
-                    .await
-                    .unwrap();
-            })
-        })
+        b.iter_custom(|iters| timed(&system, iters, || echo_round_trip(sender, SIZE)))
     });
     g.finish();
 }

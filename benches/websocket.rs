@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use actix_web_actors::ws;
-use common::{event_batch, timed, Echo};
+use common::{echo_round_trip, event_batch, timed, Echo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
-use swarm_transport::{Message, Swarm, TransportConfig, Value};
+use swarm_transport::{Swarm, TransportConfig};
 
 const ONE_WAY_BATCH: u64 = 5_000;
 const LARGE_BATCH: u64 = 200;
@@ -63,12 +63,28 @@ struct Setup {
     colocated: Swarm,
 }
 
+/// Serves the app `factory` builds on one HTTP worker with `TCP_NODELAY` (as the docs
+/// recommend for the swarm route) on a free loopback port; evaluates to its address.
+macro_rules! serve_one_worker {
+    ($factory:expr) => {{
+        let server = HttpServer::new($factory)
+            .tcp_nodelay(true)
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+        let addr = server.addrs()[0];
+        actix_rt::spawn(server.run());
+        addr
+    }};
+}
+
 /// A hub node started on the (single) worker thread of its HTTP server, as the raw echo
 /// runs there too: no thread hop between the WebSocket session and the node.
 async fn colocated_hub(config: TransportConfig) -> std::net::SocketAddr {
     let cell = std::sync::Arc::new(std::sync::OnceLock::<Swarm>::new());
     let in_worker = cell.clone();
-    let server = HttpServer::new(move || {
+    serve_one_worker!(move || {
         let hub = in_worker.get_or_init(|| {
             let hub = Swarm::start(config.clone());
             hub.register("echo", Echo(hub.clone()).start().recipient());
@@ -78,14 +94,6 @@ async fn colocated_hub(config: TransportConfig) -> std::net::SocketAddr {
             .app_data(web::Data::new(hub.clone()))
             .service(websocket::scope("/swarm"))
     })
-    .tcp_nodelay(true)
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let addr = server.addrs()[0];
-    actix_rt::spawn(server.run());
-    addr
 }
 
 fn setup(system: &SystemRunner) -> Setup {
@@ -105,20 +113,13 @@ fn setup(system: &SystemRunner) -> Setup {
         hub.register("echo", echo.recipient());
         hub.register("sink", sink.recipient());
         let data = web::Data::new(hub.clone());
-        let server = HttpServer::new(move || {
+        // The raw route shares the server (and its TCP_NODELAY).
+        let addr = serve_one_worker!(move || {
             App::new()
                 .app_data(data.clone())
                 .service(websocket::scope("/swarm"))
                 .route("/raw", web::get().to(raw_route))
-        })
-        // As docs recommend for the swarm route; the raw route shares the server.
-        .tcp_nodelay(true)
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let addr = server.addrs()[0];
-        actix_rt::spawn(server.run());
+        });
         let client = Swarm::start(config().with_node_name("client"));
         client.connect(WsLink::client(format!("ws://{addr}/swarm")));
         while client.locate("sink").await.unwrap().is_none() {
@@ -239,15 +240,7 @@ fn benches(c: &mut Criterion) {
         ("swarm/round_trip_colocated_hub", &s.colocated),
     ] {
         g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                timed(&system, iters, || async move {
-                    node.request(
-                        Message::request("client", "m", Value::from(vec![1u8; 64])).to("echo"),
-                    )
-                    .await
-                    .unwrap();
-                })
-            })
+            b.iter_custom(|iters| timed(&system, iters, || echo_round_trip(node, 64)))
         });
     }
     g.finish();

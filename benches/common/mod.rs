@@ -52,3 +52,11 @@ pub async fn event_batch(sender: &Swarm, data_agent: &str, end_agent: &str, n: u
         .await
         .unwrap();
 }
+
+/// One request of `size` bytes to `echo`, awaited (the round-trip benches).
+pub async fn echo_round_trip(sender: &Swarm, size: usize) {
+    sender
+        .request(Message::request("bench", "m", Value::from(vec![1u8; size])).to("echo"))
+        .await
+        .unwrap();
+}

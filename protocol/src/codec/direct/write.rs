@@ -253,18 +253,10 @@ impl<B: FrameBuffer> Writer<'_, B> {
                 }
             }
             MessageType::Event { name, data } => {
-                self.variant(key!("event"), 2)?;
-                self.key(key!("name"))?;
-                self.str(name)?;
-                self.key(key!("data"))?;
-                self.value(data)
+                self.named_data((key!("event"), key!("name")), name, data)
             }
             MessageType::Broadcast { topic, data } => {
-                self.variant(key!("broadcast"), 2)?;
-                self.key(key!("topic"))?;
-                self.str(topic)?;
-                self.key(key!("data"))?;
-                self.value(data)
+                self.named_data((key!("broadcast"), key!("topic")), topic, data)
             }
             MessageType::Heartbeat { seq, sent_at, echo } => {
                 self.variant(key!("heartbeat"), 3)?;
@@ -282,6 +274,27 @@ impl<B: FrameBuffer> Writer<'_, B> {
                 self.control(operation)
             }
         }
+    }
+
+    /// `event` and `broadcast`: a variant with a name field (`name` / `topic`) and `data`.
+    fn named_data(
+        &mut self,
+        (variant, label): (&[u8], &[u8]),
+        name: &str,
+        data: &Value,
+    ) -> Result<(), CodecError> {
+        self.variant(variant, 2)?;
+        self.key(label)?;
+        self.str(name)?;
+        self.key(key!("data"))?;
+        self.value(data)
+    }
+
+    /// `announce` and `withdraw`: a variant with an `agents` list.
+    fn agents(&mut self, variant: &[u8], agents: &[String]) -> Result<(), CodecError> {
+        self.variant(variant, 1)?;
+        self.key(key!("agents"))?;
+        self.strings(agents)
     }
 
     fn control(&mut self, op: &ControlOperation) -> Result<(), CodecError> {
@@ -303,16 +316,8 @@ impl<B: FrameBuffer> Writer<'_, B> {
                 self.key(key!("reason"))?;
                 self.str(reason)
             }
-            ControlOperation::Announce { agents } => {
-                self.variant(key!("announce"), 1)?;
-                self.key(key!("agents"))?;
-                self.strings(agents)
-            }
-            ControlOperation::Withdraw { agents } => {
-                self.variant(key!("withdraw"), 1)?;
-                self.key(key!("agents"))?;
-                self.strings(agents)
-            }
+            ControlOperation::Announce { agents } => self.agents(key!("announce"), agents),
+            ControlOperation::Withdraw { agents } => self.agents(key!("withdraw"), agents),
             ControlOperation::FlowControl { credit } => {
                 self.variant(key!("flow_control"), 1)?;
                 self.key(key!("credit"))?;
