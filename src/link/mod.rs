@@ -13,6 +13,7 @@
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
 pub mod arena;
+pub mod buffer_pool;
 pub mod burst;
 pub mod credit;
 pub mod in_process;

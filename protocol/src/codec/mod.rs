@@ -22,6 +22,8 @@ pub use compress::{gunzip_capped, gzip_into};
 pub use error::CodecError;
 pub use header::FrameHeader;
 
+use bytes::Bytes;
+
 use crate::message::Message;
 
 /// Default limit on one message, encoded or decompressed: 10 MiB (the seed's default).
@@ -242,11 +244,35 @@ impl Codec {
             }
         }
     }
+
+    /// Decodes one complete frame held in shared memory of its own: byte payloads
+    /// ([`Value::Bytes`](crate::Value::Bytes)) of a MessagePack frame become slices of `frame`
+    /// (of the decompressed body, if it was gzipped) instead of copies, so they keep that
+    /// allocation alive as long as they live. Otherwise the same as [`Codec::decode`].
+    pub fn decode_shared(&self, frame: &Bytes) -> Result<Message, CodecError> {
+        let info = self.check(frame)?;
+        match self.config.format {
+            WireFormat::Json => Ok(serde_json::from_slice(frame)?),
+            WireFormat::MessagePack if info.header.gzip => {
+                let plain = Bytes::from(gunzip_capped(&frame[1..], self.config.max_message_size)?);
+                decode_msgpack_shared(&plain, &plain)
+            }
+            WireFormat::MessagePack => decode_msgpack_shared(&frame[1..], frame),
+        }
+    }
 }
 
 /// The direct reader first; serde for the forms it declines (and for their errors).
 fn decode_msgpack(body: &[u8]) -> Result<Message, CodecError> {
     match direct::read::decode(body) {
+        Some(msg) => Ok(msg),
+        None => Ok(rmp_serde::from_slice(body)?),
+    }
+}
+
+/// As [`decode_msgpack`], with `bin` values sliced out of `source` (which holds `body`).
+fn decode_msgpack_shared(body: &[u8], source: &Bytes) -> Result<Message, CodecError> {
+    match direct::read::decode_shared(body, source) {
         Some(msg) => Ok(msg),
         None => Ok(rmp_serde::from_slice(body)?),
     }

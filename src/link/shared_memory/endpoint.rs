@@ -36,15 +36,8 @@ use crate::supervisor::Supervisor;
 /// to a 1 ms timer.
 const EAGER_RETRY: Duration = Duration::from_micros(500);
 
-/// Encode buffers kept for reuse: enough for a burst of a full link window of small messages
-/// (256 × at most 4 KiB), or a few large ones.
-const SPARE_BUFFERS: usize = 256;
-/// Up to this capacity a buffer counts as small.
-const SMALL_BUFFER: usize = 4 << 10;
-/// Large encode buffers kept for reuse.
-const SPARE_LARGE_BUFFERS: usize = 8;
-/// Largest encode buffer kept for reuse.
-const SPARE_MAX_BYTES: usize = 4 << 20;
+/// Largest encode buffer kept for the next message (a larger one is freed after use).
+const KEEP_FRAME_BYTES: usize = 8 << 20;
 
 /// Pump → endpoint: the segment is ready (and, for a creator, the peer has attached).
 #[derive(actix::Message)]
@@ -74,10 +67,9 @@ struct Retry;
 #[rtype(result = "()")]
 struct Poll;
 
-/// An encoded message not (completely) written yet.
-struct Pending {
+/// The message being written: encoded, some of its fragments in the ring.
+struct Writing {
     lane: Lane,
-    frame: Vec<u8>,
     /// Fragments written so far.
     written: usize,
 }
@@ -98,12 +90,16 @@ pub struct EndpointSetup {
 pub struct ShmEndpoint {
     setup: EndpointSetup,
     codec: Codec,
-    /// Encode buffers of written messages, reused so that a stream of large messages does
-    /// not allocate (and fault in fresh pages) per message.
-    spare: Vec<Vec<u8>>,
+    /// The encoded form of `writing`; one buffer, reused, so that a stream of large messages
+    /// neither allocates nor faults in fresh pages per message.
+    frame: Vec<u8>,
+    /// The message whose fragments are being written, if any.
+    writing: Option<Writing>,
     producer: Option<Producer<SegmentRing>>,
     segment: Option<Arc<Segment>>,
-    backlog: VecDeque<Pending>,
+    /// Data messages waiting for the ring, encoded only when their turn comes (so a backlog
+    /// costs no encoded copies).
+    backlog: VecDeque<LinkOutbound>,
     control: VecDeque<Vec<u8>>,
     credit: WriteCredit,
     stop: Arc<AtomicBool>,
@@ -123,7 +119,8 @@ impl ShmEndpoint {
         ShmEndpoint {
             setup,
             codec,
-            spare: Vec::new(),
+            frame: Vec::new(),
+            writing: None,
             producer: None,
             segment: None,
             backlog: VecDeque::new(),
@@ -172,36 +169,48 @@ impl ShmEndpoint {
             if !write_control(producer, &mut self.control) {
                 break;
             }
-            let Some(front) = self.backlog.front_mut() else {
-                publish(producer);
-                self.full_since = None;
-                return;
+            let writing = match self.writing.as_mut() {
+                Some(writing) => writing,
+                None => {
+                    let Some(out) = self.backlog.pop_front() else {
+                        publish(producer);
+                        self.full_since = None;
+                        return;
+                    };
+                    self.frame.clear();
+                    if let Err(e) = self.codec.encode_into(&out.message, &mut self.frame) {
+                        tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                        self.credit
+                            .written(out.lane, 0, self.setup.link, &self.setup.supervisor);
+                        continue;
+                    }
+                    self.writing.insert(Writing {
+                        lane: out.lane,
+                        written: 0,
+                    })
+                }
             };
-            let count = front.frame.len().div_ceil(max).max(1);
-            if front.written < count {
-                let start = front.written * max;
-                let end = (start + max).min(front.frame.len());
-                match producer.try_push(flag(front.written, count), &front.frame[start..end]) {
-                    Ok(()) => front.written += 1,
+            let count = self.frame.len().div_ceil(max).max(1);
+            if writing.written < count {
+                let start = writing.written * max;
+                let end = (start + max).min(self.frame.len());
+                match producer.try_push(flag(writing.written, count), &self.frame[start..end]) {
+                    Ok(()) => writing.written += 1,
                     Err(PushError::Full) => break,
                     Err(PushError::TooLarge(_)) => unreachable!("fragments fit a record"),
                 }
                 continue;
             }
-            let done = self.backlog.pop_front().expect("front exists");
+            let lane = writing.lane;
+            self.writing = None;
             self.credit.written(
-                done.lane,
-                done.frame.len(),
+                lane,
+                self.frame.len(),
                 self.setup.link,
                 &self.setup.supervisor,
             );
-            let keep = if done.frame.capacity() <= SMALL_BUFFER {
-                self.spare.len() < SPARE_BUFFERS
-            } else {
-                self.spare.len() < SPARE_LARGE_BUFFERS && done.frame.capacity() <= SPARE_MAX_BYTES
-            };
-            if keep {
-                self.spare.push(done.frame);
+            if self.frame.capacity() > KEEP_FRAME_BYTES {
+                self.frame = Vec::new();
             }
         }
         if producer.position() != before {
@@ -337,26 +346,24 @@ impl Handler<LinkOutboundBatch> for ShmEndpoint {
 }
 
 impl ShmEndpoint {
-    /// Encodes `out` into the control queue or the data backlog.
+    /// Queues `out`: control messages encoded at once into the control queue (written ahead
+    /// of data), data in the backlog.
     fn enqueue(&mut self, out: LinkOutbound) {
-        let mut frame = self.spare.pop().unwrap_or_default();
-        frame.clear();
+        if out.lane != Lane::Control {
+            self.backlog.push_back(out);
+            return;
+        }
+        let mut frame = Vec::new();
         if let Err(e) = self.codec.encode_into(&out.message, &mut frame) {
-            tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
-            self.spare.push(frame);
-            self.credit
-                .written(out.lane, 0, self.setup.link, &self.setup.supervisor);
+            tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "control message not sent: cannot encode");
             return;
         }
         let max = self.producer.as_ref().map_or(0, |p| p.max_payload());
-        if out.lane == Lane::Control && frame.len() <= max {
+        if frame.len() <= max {
             self.control.push_back(frame);
         } else {
-            self.backlog.push_back(Pending {
-                lane: out.lane,
-                frame,
-                written: 0,
-            });
+            // Larger than a record (a big Hello, say): in turn with data, fragmented.
+            self.backlog.push_back(out);
         }
     }
 }

@@ -3,6 +3,14 @@
 //! between the fragments of a message (control messages overtake a large message being
 //! written, so heartbeats are never stuck behind it); fragments of two messages never
 //! interleave.
+//!
+//! Fragments are joined in a buffer from the link's [`BufferPool`], handed on whole (the
+//! decoded message's byte payloads are slices of it) and returned to the pool when the
+//! message is dropped.
+
+use std::sync::Arc;
+
+use crate::link::buffer_pool::BufferPool;
 
 /// Record flag: a whole message.
 pub const WHOLE: u32 = 0;
@@ -28,8 +36,9 @@ pub fn flag(index: usize, count: usize) -> u32 {
 pub enum Assembled<'a> {
     /// One record, read in place.
     Whole(&'a [u8]),
-    /// Fragments joined (in the reassembly buffer, reused for the next message).
-    Joined(&'a [u8]),
+    /// Fragments joined, in a buffer taken from the pool (give it back through
+    /// [`BufferPool::share`] or [`BufferPool::give_back`]).
+    Joined(Vec<u8>),
 }
 
 /// Why the fragments do not make a message.
@@ -46,25 +55,23 @@ pub enum FragmentError {
     },
 }
 
-/// A reassembly buffer larger than this is freed after use rather than kept for the next
-/// message.
-const KEEP_CAPACITY: usize = 8 << 20;
-
 /// Reassembly state of one direction.
 #[derive(Debug)]
 pub struct Reassembly {
     buffer: Vec<u8>,
     active: bool,
     max: usize,
+    pool: Arc<BufferPool>,
 }
 
 impl Reassembly {
-    /// Joins messages of at most `max` bytes.
-    pub fn new(max: usize) -> Self {
+    /// Joins messages of at most `max` bytes in buffers from `pool`.
+    pub fn new(max: usize, pool: Arc<BufferPool>) -> Self {
         Reassembly {
             buffer: Vec::new(),
             active: false,
             max,
+            pool,
         }
     }
 
@@ -74,14 +81,11 @@ impl Reassembly {
         flags: u32,
         payload: &'a [u8],
     ) -> Result<Option<Assembled<'a>>, FragmentError> {
-        if !self.active && self.buffer.capacity() > KEEP_CAPACITY {
-            self.buffer = Vec::new();
-        }
         match (flags, self.active) {
             (WHOLE, _) => Ok(Some(Assembled::Whole(payload))),
             (FIRST, false) => {
                 self.active = true;
-                self.buffer.clear();
+                self.buffer = self.pool.take();
                 self.append(payload)?;
                 Ok(None)
             }
@@ -92,7 +96,7 @@ impl Reassembly {
             (LAST, true) => {
                 self.append(payload)?;
                 self.active = false;
-                Ok(Some(Assembled::Joined(&self.buffer)))
+                Ok(Some(Assembled::Joined(std::mem::take(&mut self.buffer))))
             }
             (other, _) => Err(FragmentError::OutOfOrder(other)),
         }
@@ -100,7 +104,7 @@ impl Reassembly {
 
     fn append(&mut self, payload: &[u8]) -> Result<(), FragmentError> {
         if self.buffer.len() + payload.len() > self.max {
-            self.buffer = Vec::new();
+            self.pool.give_back(std::mem::take(&mut self.buffer));
             self.active = false;
             return Err(FragmentError::TooLarge { max: self.max });
         }
@@ -115,20 +119,20 @@ mod tests {
 
     #[test]
     fn fragments_join_in_order_within_the_limit() {
-        let mut r = Reassembly::new(10);
+        let mut r = Reassembly::new(10, BufferPool::new(0));
         assert_eq!(r.push(WHOLE, b"ab"), Ok(Some(Assembled::Whole(b"ab"))));
         assert_eq!(r.push(FIRST, b"abc"), Ok(None));
         assert_eq!(r.push(MORE, b"def"), Ok(None));
         assert_eq!(
             r.push(LAST, b"g"),
-            Ok(Some(Assembled::Joined(&b"abcdefg"[..])))
+            Ok(Some(Assembled::Joined(b"abcdefg".to_vec())))
         );
         assert_eq!(r.push(MORE, b"x"), Err(FragmentError::OutOfOrder(MORE)));
         assert_eq!(r.push(FIRST, b"123"), Ok(None));
         // A whole record between fragments is its own message.
         assert_eq!(r.push(WHOLE, b"x"), Ok(Some(Assembled::Whole(b"x"))));
         assert_eq!(r.push(FIRST, b"4"), Err(FragmentError::OutOfOrder(FIRST)));
-        let mut r = Reassembly::new(10);
+        let mut r = Reassembly::new(10, BufferPool::new(0));
         r.push(FIRST, b"123456").unwrap();
         assert_eq!(
             r.push(LAST, b"78901"),

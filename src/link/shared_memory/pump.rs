@@ -24,12 +24,19 @@ use swarm_shm::segment::{pid_alive, Segment, SegmentRing, Side};
 use super::endpoint::{Attached, PumpEnded, ShmEndpoint};
 use super::fragments::{Assembled, Reassembly};
 use super::TRANSPORT;
+use crate::link::arena::FrameArena;
+use crate::link::buffer_pool::BufferPool;
 use crate::link::{InboundGauge, LinkHandle, LinkId, LinkInbound, LinkInboundBatch, LinkOpened};
 use crate::supervisor::Supervisor;
 use swarm_protocol::core::handshake::Role;
 
 /// Records read per hand-over at most.
 const BATCH: usize = 1024;
+/// Records up to this size are copied out of the ring into shared chunks of a
+/// [`FrameArena`]; larger ones into buffers of the link's [`BufferPool`].
+const SMALL_RECORD: usize = 16 << 10;
+/// Spare capacity the link's pool of large receive buffers keeps at most.
+const POOL_BYTES: usize = 8 << 20;
 /// Empty-ring checks between two clock reads while spinning.
 const SPINS_PER_CLOCK_READ: usize = 256;
 
@@ -148,6 +155,10 @@ pub struct Reader {
     segment: Arc<Segment>,
     consumer: Consumer<SegmentRing>,
     reassembly: Reassembly,
+    /// Where small records are copied out of the ring (their byte payloads are slices of it).
+    arena: FrameArena,
+    /// Where large records and joined fragments live (likewise).
+    pool: Arc<BufferPool>,
     gauge: InboundGauge,
     codec: Codec,
     link: LinkId,
@@ -161,10 +172,13 @@ pub struct Reader {
 
 impl Reader {
     fn new(setup: &PumpSetup, segment: &Arc<Segment>) -> Self {
+        let pool = BufferPool::new(POOL_BYTES);
         Reader {
             segment: segment.clone(),
             consumer: Consumer::new(segment.inbound()),
-            reassembly: Reassembly::new(setup.max_message_size),
+            reassembly: Reassembly::new(setup.max_message_size, pool.clone()),
+            arena: FrameArena::default(),
+            pool,
             gauge: InboundGauge::default(),
             codec: setup.codec.clone(),
             link: setup.link,
@@ -216,23 +230,27 @@ impl Reader {
         let mut bytes = 0;
         let mut fault = None;
         let (reassembly, codec) = (&mut self.reassembly, &self.codec);
+        let (arena, pool) = (&mut self.arena, &self.pool);
         let read = self
             .consumer
             .poll(BATCH, |flags, payload| {
                 if fault.is_some() {
                     return;
                 }
-                let decoded = match reassembly.push(flags, payload) {
+                // One copy out of the ring; byte payloads are then slices of that copy.
+                let frame = match reassembly.push(flags, payload) {
                     Ok(None) => return,
-                    Ok(Some(Assembled::Whole(frame) | Assembled::Joined(frame))) => {
-                        codec.decode(frame).map(|m| (m, frame.len()))
+                    Ok(Some(Assembled::Whole(record))) if record.len() <= SMALL_RECORD => {
+                        arena.build(record.len(), |buf| buf.extend_from_slice(record))
                     }
+                    Ok(Some(Assembled::Whole(record))) => pool.copy(record),
+                    Ok(Some(Assembled::Joined(joined))) => pool.share(joined),
                     Err(e) => {
                         fault = Some(e.to_string());
                         return;
                     }
                 };
-                match decoded {
+                match codec.decode_shared(&frame).map(|m| (m, frame.len())) {
                     Ok((message, size)) => {
                         bytes += size;
                         batch.push((Arc::new(message), size));

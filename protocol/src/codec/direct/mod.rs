@@ -32,6 +32,25 @@ mod tests {
         }
 
         #[test]
+        fn shared_reads_equal_copying_reads_and_borrow_the_source(msg in message()) {
+            let mut frame = vec![0u8; 3];
+            write::encode(&msg, &mut frame).unwrap();
+            frame.extend_from_slice(b"tail");
+            let source = bytes::Bytes::from(frame);
+            let body = &source[3..source.len() - 4];
+            let shared = read::decode_shared(body, &source).expect("our own body is read");
+            let copied = read::decode(body).expect("our own body is read");
+            prop_assert_eq!(
+                rmp_serde::to_vec_named(&shared).unwrap(),
+                rmp_serde::to_vec_named(&copied).unwrap()
+            );
+            let range = source.as_ptr_range();
+            for bytes in bins(&shared.payload) {
+                prop_assert!(bytes.is_empty() || range.contains(&bytes.as_ptr()), "a bin was copied");
+            }
+        }
+
+        #[test]
         fn reads_only_what_serde_reads_the_same(body in proptest::collection::vec(any::<u8>(), 0..256)) {
             if let Some(msg) = read::decode(&body) {
                 let serde: crate::Message = rmp_serde::from_slice(&body).expect("serde reads it too");
@@ -53,6 +72,40 @@ mod tests {
                 prop_assert_eq!(rmp_serde::to_vec_named(&serde).unwrap(), rmp_serde::to_vec_named(&direct).unwrap());
             }
         }
+    }
+
+    /// Every `bin` value in a payload.
+    fn bins(payload: &crate::MessageType) -> Vec<bytes::Bytes> {
+        fn walk(v: &crate::Value, out: &mut Vec<bytes::Bytes>) {
+            match v {
+                crate::Value::Bytes(b) => out.push(b.clone()),
+                crate::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+                crate::Value::Map(m) => m.values().for_each(|i| walk(i, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        match payload {
+            crate::MessageType::Request { params, .. } => walk(params, &mut out),
+            crate::MessageType::Event { data, .. } | crate::MessageType::Broadcast { data, .. } => {
+                walk(data, &mut out)
+            }
+            crate::MessageType::Response { result: Ok(v), .. } => walk(v, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    #[test]
+    fn shared_decoding_slices_a_large_payload() {
+        let msg = crate::Message::event("a", "e", crate::Value::from(vec![7u8; 100_000])).to("b");
+        let codec = crate::codec::Codec::default();
+        let frame = bytes::Bytes::from(codec.encode(&msg).unwrap());
+        let back = codec.decode_shared(&frame).unwrap();
+        assert_eq!(back, msg);
+        let bin = bins(&back.payload).pop().unwrap();
+        assert!(frame.as_ptr_range().contains(&bin.as_ptr()));
+        assert_eq!(codec.decode(&frame).unwrap(), back);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub const MAX_DEPTH: usize = 64;
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The buffer `buf` lies in, when it is shared: `bin` values are then slices of it
+    /// (no copy) instead of copies.
+    source: Option<&'a Bytes>,
 }
 
 impl<'a> Reader<'a> {
@@ -195,7 +198,11 @@ impl<'a> Reader<'a> {
                     0xc5 => self.len16()?,
                     _ => self.len32()?,
                 };
-                Value::Bytes(Bytes::copy_from_slice(self.take(n)?))
+                let bytes = self.take(n)?;
+                Value::Bytes(match self.source {
+                    Some(source) => source.slice_ref(bytes),
+                    None => Bytes::copy_from_slice(bytes),
+                })
             }
             0x90..=0x9f | 0xdc | 0xdd => {
                 self.pos -= 1;
@@ -482,7 +489,33 @@ fn reject_code(name: &str) -> Option<RejectCode> {
 /// Reads a whole MessagePack body as a message; `None` when it is not in a form this reader
 /// takes (see the module docs).
 pub fn decode(body: &[u8]) -> Option<Message> {
-    let mut r = Reader { buf: body, pos: 0 };
+    decode_from(body, None)
+}
+
+/// As [`decode`], for a body that lies inside `source` (`&source[a..b]`): `bin` values become
+/// slices of `source` instead of copies, so they keep its allocation alive.
+///
+/// # Panics
+/// If `body` is not a part of `source`.
+pub fn decode_shared(body: &[u8], source: &Bytes) -> Option<Message> {
+    let (start, end) = (
+        source.as_ptr() as usize,
+        source.as_ptr() as usize + source.len(),
+    );
+    let at = body.as_ptr() as usize;
+    assert!(
+        body.is_empty() || (at >= start && at + body.len() <= end),
+        "body is not a part of source"
+    );
+    decode_from(body, Some(source))
+}
+
+fn decode_from(body: &[u8], source: Option<&Bytes>) -> Option<Message> {
+    let mut r = Reader {
+        buf: body,
+        pos: 0,
+        source,
+    };
     let (mut id, mut source, mut destination, mut timestamp, mut version) =
         (None, None, None, None, None);
     let (mut payload, mut headers, mut priority, mut ttl) = (None, None, None, None);
