@@ -1,9 +1,11 @@
 //! What agents receive: a [`Delivery`] carrying the [`Message`] itself (in-process agents never
 //! see an encoded copy).
 //!
-//! A message sent to one local agent travels by value inside the delivery (one allocation, the
-//! mailbox envelope); a broadcast or a message that arrived over a link is shared between its
-//! receivers behind an `Arc`. Either way [`DeliveredMessage`] derefs to `&Message`.
+//! A message sent to one local agent is moved to it in a `Box`; a broadcast or a message that
+//! arrived over a link is shared between its receivers behind an `Arc`. Either way
+//! [`DeliveredMessage`] derefs to `&Message`, and a delivery is two words: the mailbox
+//! envelope that carries it is a small allocation (the allocator serves those from its fast
+//! lists, where a message-sized envelope took its slow path on every burst).
 //!
 //! An agent is any actix actor that handles `Delivery`; register its `recipient()` with
 //! [`Swarm::register`](crate::Swarm::register). To answer a request, send
@@ -17,8 +19,9 @@ use swarm_protocol::{ErrorBody, Message, MessageType, Value};
 /// A delivered message: owned (unicast) or shared (fan-out, links).
 #[derive(Debug, Clone)]
 pub enum DeliveredMessage {
-    /// The only copy, moved to the receiver.
-    Owned(Message),
+    /// The only copy, moved to the receiver (boxed, so that a delivery — and the mailbox
+    /// envelope carrying it — stays small).
+    Owned(Box<Message>),
     /// Shared with other receivers.
     Shared(Arc<Message>),
 }
@@ -27,7 +30,7 @@ impl DeliveredMessage {
     /// The message as an `Arc` (allocates only if it was owned).
     pub fn into_shared(self) -> Arc<Message> {
         match self {
-            DeliveredMessage::Owned(m) => Arc::new(m),
+            DeliveredMessage::Owned(m) => Arc::new(*m),
             DeliveredMessage::Shared(m) => m,
         }
     }
@@ -35,7 +38,7 @@ impl DeliveredMessage {
     /// The message by value (clones only if it is shared with someone else).
     pub fn into_owned(self) -> Message {
         match self {
-            DeliveredMessage::Owned(m) => m,
+            DeliveredMessage::Owned(m) => *m,
             DeliveredMessage::Shared(m) => Arc::unwrap_or_clone(m),
         }
     }
@@ -54,7 +57,7 @@ impl Deref for DeliveredMessage {
 
 impl From<Message> for DeliveredMessage {
     fn from(m: Message) -> Self {
-        DeliveredMessage::Owned(m)
+        DeliveredMessage::Owned(Box::new(m))
     }
 }
 
