@@ -10,6 +10,7 @@
 //!
 //! [`Swarm`]: crate::Swarm
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,16 +18,19 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use actix::Recipient;
 
+use swarm_protocol::Message;
+
 use crate::agent::{DeliveredMessage, Delivery};
 
-/// Outcome of [`LocalDirectory::deliver`].
-pub enum LocalDelivery {
+/// Outcome of [`LocalDirectory::deliver`]: a message not delivered comes back in the form it
+/// was given (nothing is boxed or wrapped for a message that goes elsewhere).
+pub enum LocalDelivery<M> {
     /// In the agent's mailbox.
     Delivered,
     /// The destination is registered here but its actor has stopped.
-    Gone(DeliveredMessage),
+    Gone(M),
     /// The destination is not a local agent (or there is none).
-    NotLocal(DeliveredMessage),
+    NotLocal(M),
 }
 
 /// A fast multiply-rotate hash (FxHash's construction) for the directory's keys. Only
@@ -120,15 +124,23 @@ impl LocalDirectory {
         self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Hands `msg` to its destination if that is a live local agent.
-    pub fn deliver(&self, msg: impl Into<DeliveredMessage>) -> LocalDelivery {
-        let msg = msg.into();
+    /// Hands `msg` (a `Message` or an `Arc<Message>`) to its destination if that is a live
+    /// local agent.
+    pub fn deliver<M>(&self, msg: M) -> LocalDelivery<M>
+    where
+        M: Borrow<Message> + Into<DeliveredMessage>,
+    {
         let agents = self.read();
-        match msg.destination.as_deref().and_then(|d| agents.get(d)) {
+        match msg
+            .borrow()
+            .destination
+            .as_deref()
+            .and_then(|d| agents.get(d))
+        {
             // Past the agent's soft mailbox capacity the message is queued anyway, as actix's
             // do_send does; agents that want a hard bound set their own mailbox capacity.
             Some(recipient) if recipient.connected() => {
-                recipient.do_send(Delivery::new(msg));
+                recipient.do_send(Delivery::new(msg.into()));
                 self.count_delivered(1);
                 LocalDelivery::Delivered
             }

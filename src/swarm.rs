@@ -150,8 +150,8 @@ impl Swarm {
         match self.directory.deliver(message) {
             LocalDelivery::Delivered => None,
             // A stopped agent is the supervisor's to unregister: let it look again.
-            LocalDelivery::Gone(m) => Some((m.into_shared(), false)),
-            LocalDelivery::NotLocal(m) => Some((m.into_shared(), true)),
+            LocalDelivery::Gone(m) => Some((Arc::new(m), false)),
+            LocalDelivery::NotLocal(m) => Some((Arc::new(m), true)),
         }
     }
 
@@ -328,7 +328,7 @@ impl Swarm {
             LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
                 let completion = self.pending.lock().complete(id);
                 if let swarm_protocol::core::correlation::Completion::Waiter(p) = completion {
-                    self.request_via_supervisor(m.into_owned(), timeout, p.waiter);
+                    self.request_via_supervisor(m, timeout, p.waiter);
                 }
             }
         }

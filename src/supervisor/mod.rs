@@ -232,8 +232,8 @@ impl Supervisor {
     ) -> Result<(), SendError> {
         let msg = match self.directory.deliver(msg) {
             LocalDelivery::Delivered => return Ok(()),
-            LocalDelivery::Gone(msg) => return self.agent_gone(msg.into_shared()),
-            LocalDelivery::NotLocal(msg) => msg.into_shared(),
+            LocalDelivery::Gone(msg) => return self.agent_gone(msg),
+            LocalDelivery::NotLocal(msg) => msg,
         };
         self.route_remote(msg, from)
     }
