@@ -161,7 +161,14 @@ impl<S: RingStorage> Producer<S> {
 
     /// Writes one record (not yet visible: [`Producer::publish`]).
     pub fn try_push(&mut self, flags: u32, payload: &[u8]) -> Result<(), PushError> {
-        let len = payload.len();
+        self.try_push_parts(flags, &[payload])
+    }
+
+    /// Writes one record whose payload is `parts` one after the other (a frame kept in
+    /// pieces is written without being joined first). Not yet visible:
+    /// [`Producer::publish`].
+    pub fn try_push_parts(&mut self, flags: u32, parts: &[&[u8]]) -> Result<(), PushError> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         if len > self.max_payload() {
             return Err(PushError::TooLarge(len));
         }
@@ -183,12 +190,17 @@ impl<S: RingStorage> Producer<S> {
             self.head += to_end;
             offset = 0;
         }
-        let offset = offset as usize;
-        // SAFETY: the record fits before the end (record <= to_end, or we wrapped to 0 and
-        // record <= capacity / 2); the space is free (has_room); only this producer writes.
+        let mut at = offset as usize;
+        // SAFETY: the record (header + `len` payload bytes, the sum of the parts) fits before
+        // the end (record <= to_end, or we wrapped to 0 and record <= capacity / 2); the space
+        // is free (has_room); only this producer writes.
         unsafe {
-            self.storage.write(offset, &header(len as u32, flags));
-            self.storage.write(offset + RECORD_HEADER, payload);
+            self.storage.write(at, &header(len as u32, flags));
+            at += RECORD_HEADER;
+            for part in parts {
+                self.storage.write(at, part);
+                at += part.len();
+            }
         }
         self.head += record;
         Ok(())
@@ -428,6 +440,26 @@ mod tests {
         assert!(drain(&mut c).is_empty());
         assert!(!p.publish());
         assert_eq!(drain(&mut c), vec![(7, b"hello".to_vec())]);
+    }
+
+    #[test]
+    fn a_record_written_in_parts_reads_as_one_payload() {
+        let (mut p, mut c) = pair(64);
+        p.try_push_parts(3, &[b"he", b"", b"llo", b" world"])
+            .unwrap();
+        assert_eq!(
+            p.try_push_parts(0, &[&[0; 20], &[0; 5]]),
+            Err(PushError::TooLarge(25))
+        );
+        p.publish();
+        assert_eq!(drain(&mut c), vec![(3, b"hello world".to_vec())]);
+        // Across a wrap: parts land contiguously after the marker.
+        for i in 0..10u8 {
+            while p.try_push_parts(i.into(), &[&[i; 10], &[i; 9]]).is_err() {
+                p.publish();
+                assert!(drain(&mut c).iter().all(|(f, b)| b == &vec![*f as u8; 19]));
+            }
+        }
     }
 
     #[test]

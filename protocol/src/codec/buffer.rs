@@ -1,8 +1,12 @@
 //! Where an encoded frame is appended: a `Vec<u8>`, or a `BytesMut` a link reuses as an arena
 //! (encode, split off the frame as `Bytes`, and the next frame reuses the memory once the
-//! previous ones are written — no allocation and no fresh pages per message).
+//! previous ones are written — no allocation and no fresh pages per message) — or a
+//! [`GatherFrame`](super::GatherFrame) that references large byte payloads instead of copying
+//! them.
 
-use bytes::{BufMut, BytesMut};
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// A growable byte buffer the codec can append a frame to and roll back on error.
 pub trait FrameBuffer {
@@ -16,10 +20,16 @@ pub trait FrameBuffer {
     fn truncate(&mut self, len: usize);
     /// Appends `bytes`.
     fn append(&mut self, bytes: &[u8]);
+    /// Appends a byte payload of the message; a buffer that can reference it instead of
+    /// copying it does so.
+    #[inline]
+    fn append_bytes(&mut self, bytes: &Bytes) {
+        self.append(bytes)
+    }
     /// Makes room for `additional` more bytes.
     fn reserve(&mut self, additional: usize);
-    /// The bytes from `start` on.
-    fn tail(&self, start: usize) -> &[u8];
+    /// The bytes from `start` on (joined, if the buffer keeps them in pieces).
+    fn tail(&self, start: usize) -> Cow<'_, [u8]>;
     /// Appends through [`std::io::Write`] (what the serializers take).
     type Writer<'a>: std::io::Write
     where
@@ -46,8 +56,8 @@ impl FrameBuffer for Vec<u8> {
         Vec::reserve(self, additional)
     }
     #[inline]
-    fn tail(&self, start: usize) -> &[u8] {
-        &self[start..]
+    fn tail(&self, start: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self[start..])
     }
     type Writer<'a> = &'a mut Vec<u8>;
     #[inline]
@@ -74,8 +84,8 @@ impl FrameBuffer for BytesMut {
         BytesMut::reserve(self, additional)
     }
     #[inline]
-    fn tail(&self, start: usize) -> &[u8] {
-        &self[start..]
+    fn tail(&self, start: usize) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self[start..])
     }
     type Writer<'a> = bytes::buf::Writer<&'a mut BytesMut>;
     #[inline]
@@ -92,9 +102,9 @@ mod tests {
         b.append(b"ab");
         std::io::Write::write_all(&mut b.writer(), b"cd").unwrap();
         assert_eq!(b.len(), 4);
-        assert_eq!(b.tail(1), b"bcd");
+        assert_eq!(&b.tail(1)[..], b"bcd");
         b.truncate(1);
-        assert_eq!(b.tail(0), b"a");
+        assert_eq!(&b.tail(0)[..], b"a");
     }
 
     #[test]

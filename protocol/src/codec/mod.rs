@@ -15,11 +15,13 @@ mod buffer;
 mod compress;
 pub mod direct;
 mod error;
+mod gather;
 pub mod header;
 
 pub use buffer::FrameBuffer;
 pub use compress::{gunzip_capped, gzip_into};
 pub use error::CodecError;
+pub use gather::GatherFrame;
 pub use header::FrameHeader;
 
 use bytes::Bytes;
@@ -182,7 +184,7 @@ impl Codec {
                 let body_len = out.len() - start - 1;
                 if self.config.compression && body_len > self.config.compression_threshold {
                     let mut compressed = Vec::with_capacity(body_len / 2 + 32);
-                    gzip_into(out.tail(start + 1), &mut compressed)?;
+                    gzip_into(&out.tail(start + 1), &mut compressed)?;
                     if compressed.len() < body_len {
                         out.truncate(start);
                         out.append(&[FrameHeader { gzip: true }.to_byte()]);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler};
-use swarm_protocol::codec::Codec;
+use swarm_protocol::codec::{Codec, FrameBuffer, GatherFrame};
 use swarm_shm::futex;
 use swarm_shm::ring::{Producer, PushError, RingStorage};
 use swarm_shm::segment::{Segment, SegmentRing, Side};
@@ -90,9 +90,10 @@ pub struct EndpointSetup {
 pub struct ShmEndpoint {
     setup: EndpointSetup,
     codec: Codec,
-    /// The encoded form of `writing`; one buffer, reused, so that a stream of large messages
-    /// neither allocates nor faults in fresh pages per message.
-    frame: Vec<u8>,
+    /// The encoded form of `writing`: one buffer, reused, so that a stream of messages
+    /// neither allocates nor faults in fresh pages per message; large byte payloads are
+    /// referenced, not copied, and go straight from the message into the ring.
+    frame: GatherFrame,
     /// The message whose fragments are being written, if any.
     writing: Option<Writing>,
     producer: Option<Producer<SegmentRing>>,
@@ -119,7 +120,7 @@ impl ShmEndpoint {
         ShmEndpoint {
             setup,
             codec,
-            frame: Vec::new(),
+            frame: GatherFrame::new(),
             writing: None,
             producer: None,
             segment: None,
@@ -194,7 +195,13 @@ impl ShmEndpoint {
             if writing.written < count {
                 let start = writing.written * max;
                 let end = (start + max).min(self.frame.len());
-                match producer.try_push(flag(writing.written, count), &self.frame[start..end]) {
+                match push_range(
+                    producer,
+                    flag(writing.written, count),
+                    &self.frame,
+                    start,
+                    end,
+                ) {
                     Ok(()) => writing.written += 1,
                     Err(PushError::Full) => break,
                     Err(PushError::TooLarge(_)) => unreachable!("fragments fit a record"),
@@ -209,8 +216,9 @@ impl ShmEndpoint {
                 self.setup.link,
                 &self.setup.supervisor,
             );
-            if self.frame.capacity() > KEEP_FRAME_BYTES {
-                self.frame = Vec::new();
+            self.frame.clear();
+            if self.frame.encoded_capacity() > KEEP_FRAME_BYTES {
+                self.frame = GatherFrame::new();
             }
         }
         if producer.position() != before {
@@ -260,6 +268,22 @@ fn write_control(producer: &mut Producer<SegmentRing>, control: &mut VecDeque<Ve
         }
     }
     true
+}
+
+/// Writes bytes `start..end` of `frame` as one record.
+fn push_range(
+    producer: &mut Producer<SegmentRing>,
+    flags: u32,
+    frame: &GatherFrame,
+    start: usize,
+    end: usize,
+) -> Result<(), PushError> {
+    if !frame.has_references() {
+        return producer.try_push(flags, &frame.encoded()[start..end]);
+    }
+    let mut parts = Vec::new();
+    frame.pieces(start, end, |piece| parts.push(piece));
+    producer.try_push_parts(flags, &parts)
 }
 
 /// Publishes what was written and wakes the peer's reader if it sleeps.

@@ -3,6 +3,8 @@
 //! through serde: no per-field trait dispatch, no `io::Write` adapter, one buffer append per
 //! primitive.
 
+use bytes::Bytes;
+
 use crate::codec::{CodecError, FrameBuffer};
 use crate::message::{ControlOperation, ErrorBody, Message, MessageType, RejectCode};
 use crate::value::Value;
@@ -110,9 +112,9 @@ impl<B: FrameBuffer> Writer<'_, B> {
         Ok(())
     }
 
-    fn bin(&mut self, b: &[u8]) -> Result<(), CodecError> {
+    fn bin(&mut self, b: &Bytes) -> Result<(), CodecError> {
         self.len(b.len(), None, [Some(0xc4), Some(0xc5), Some(0xc6)])?;
-        self.out.append(b);
+        self.out.append_bytes(b);
         Ok(())
     }
 
