@@ -7,7 +7,13 @@
 //! data, even between the fragments of a large message, so a 64 MiB transfer never delays a
 //! heartbeat echo past the timeout.
 //!
-//! When the ring is full, encoded messages wait in a backlog and the actor retries: at once
+//! Data messages wait in a backlog as they came (`Arc<Message>`) and are encoded only when
+//! their turn comes, one at a time, into one reused [`GatherFrame`]: a backlog costs no
+//! encoded copies, and byte payloads of 16 KiB or more are not copied into the frame at all
+//! but straight from the message into the ring (`Producer::try_push_parts`), so a large
+//! message is copied once on this side.
+//!
+//! When the ring is full, messages wait in the backlog and the actor retries: at once
 //! (yielding to the arbiter) while the reader makes progress, and every millisecond once it
 //! has made none for a while. The backlog is bounded
 //! by the supervisor's link window (it hands out no more until written messages are

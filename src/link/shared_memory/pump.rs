@@ -3,13 +3,19 @@
 //! peer, then moves records from the inbound ring to the supervisor as typed messages, and
 //! watches the peer's liveness.
 //!
-//! The loop: read every published record (decoding each straight from the ring), hand the
+//! The loop: read every published record, hand the
 //! burst to the supervisor in one message; when the ring is empty, spin for `spin`, then sleep
 //! on the ring's futex word for at most one `tick` (so an idle link costs ~0 CPU). Every tick
 //! it bumps this side's heartbeat counter and checks the peer: closed in order, process gone,
 //! or counter stopped for `heartbeat_timeout` ends the link. When the supervisor falls behind
 //! by more than `link_inbound_bytes`, the pump stops reading: the ring fills and the peer's
 //! writer waits — nothing is dropped.
+//!
+//! Each record is copied out of the ring once — small ones into shared 64 KiB chunks of a
+//! [`FrameArena`], large ones (and joined fragments) into buffers of the link's
+//! [`BufferPool`] — and decoded with [`Codec::decode_shared`]: byte payloads are slices of
+//! that copy, never copied again. (A payload kept by an agent keeps its chunk, at most 64 KiB,
+//! or its pooled buffer alive.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
