@@ -396,6 +396,14 @@ fn link(c: &mut Criterion) {
         }
     });
     round_trip(&mut g, &system, "typed/round_trip_64B_busy_poll", &busy);
+    g.throughput(Throughput::Elements(ONE_WAY));
+    g.bench_function("typed/one_way_64B_busy_poll", |b| {
+        b.iter_custom(|iters| {
+            timed(&system, iters, || {
+                common::event_batch(&busy, "echo", "echo", ONE_WAY, 64)
+            })
+        })
+    });
     g.finish();
     busy.shutdown();
     system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });

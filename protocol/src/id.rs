@@ -30,15 +30,64 @@ impl MessageId {
     }
 
     pub(crate) fn write_hex(self, buf: &mut [u8; 32]) -> &str {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (i, b) in buf.iter_mut().enumerate() {
-            let nibble = (self.0 >> (124 - 4 * i)) & 0xf;
-            *b = HEX[nibble as usize];
-        }
+        *buf = self.hex_digits();
         // Only ASCII hex digits were written.
         std::str::from_utf8(buf).unwrap_or_default()
     }
+
+    /// The id as 32 lowercase hex digits (ASCII), most significant first.
+    #[inline]
+    pub(crate) fn hex_digits(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, pair) in out.chunks_exact_mut(2).enumerate() {
+            let byte = (self.0 >> (120 - 8 * i)) as u8;
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+        }
+        out
+    }
+
+    /// The id written as exactly 32 lowercase hex digits; `None` for anything else (other
+    /// lengths and upper case take [`FromStr`]).
+    #[inline]
+    pub(crate) fn from_hex_digits(digits: &[u8; 32]) -> Option<MessageId> {
+        let mut n: u128 = 0;
+        let mut invalid = 0u8;
+        for &d in digits {
+            let v = HEX_VALUES[usize::from(d)];
+            invalid |= v;
+            n = (n << 4) | u128::from(v & 0x0f);
+        }
+        (invalid & 0xf0 == 0).then_some(MessageId(n))
+    }
 }
+
+/// Two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = [DIGITS[b >> 4], DIGITS[b & 0x0f]];
+        b += 1;
+    }
+    table
+};
+
+/// The value of every lowercase hex digit; 0xff for every other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut d = 0;
+    while d < 10 {
+        table[b'0' as usize + d] = d as u8;
+        d += 1;
+    }
+    let mut d = 0;
+    while d < 6 {
+        table[b'a' as usize + d] = 10 + d as u8;
+        d += 1;
+    }
+    table
+};
 
 impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,6 +186,29 @@ impl IdGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn fast_hex_agrees_with_display_and_parse(n in proptest::prelude::any::<u128>()) {
+            let id = MessageId(n);
+            let digits = id.hex_digits();
+            let shown = id.to_string();
+            proptest::prop_assert_eq!(&digits[..], shown.as_bytes());
+            proptest::prop_assert_eq!(MessageId::from_hex_digits(&digits), Some(id));
+            let upper: [u8; 32] = digits.map(|d| d.to_ascii_uppercase());
+            let has_letters = digits.iter().any(u8::is_ascii_alphabetic);
+            proptest::prop_assert_eq!(MessageId::from_hex_digits(&upper).is_none(), has_letters);
+        }
+    }
+
+    #[test]
+    fn fast_hex_refuses_non_digits() {
+        let mut digits = MessageId(42).hex_digits();
+        for bad in [b'g', b'G', b' ', b'-', 0xff, b'/', b':', b'`'] {
+            digits[7] = bad;
+            assert_eq!(MessageId::from_hex_digits(&digits), None, "{bad}");
+        }
+    }
 
     #[test]
     fn hex_round_trip() {

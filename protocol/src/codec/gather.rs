@@ -88,6 +88,7 @@ impl GatherFrame {
 }
 
 impl FrameBuffer for GatherFrame {
+    #[inline]
     fn len(&self) -> usize {
         self.encoded.len() + self.referenced_len
     }
@@ -111,10 +112,12 @@ impl FrameBuffer for GatherFrame {
             .truncate(len.saturating_sub(self.referenced_len));
     }
 
+    #[inline]
     fn append(&mut self, bytes: &[u8]) {
         self.encoded.extend_from_slice(bytes);
     }
 
+    #[inline]
     fn append_bytes(&mut self, bytes: &Bytes) {
         if bytes.len() >= Self::MIN_REFERENCED {
             self.referenced.push((self.encoded.len(), bytes.clone()));

@@ -163,21 +163,19 @@ impl<'a> Reader<'a> {
     }
 
     fn id(&mut self) -> Option<MessageId> {
-        let text = self.str()?;
-        // Our own ids are exactly 32 lower-case hex digits; anything else takes `FromStr`.
-        if text.len() == 32 {
-            let mut n: u128 = 0;
-            for b in text.bytes() {
-                let digit = match b {
-                    b'0'..=b'9' => b - b'0',
-                    b'a'..=b'f' => b - b'a' + 10,
-                    _ => return text.parse().ok(),
-                };
-                n = (n << 4) | u128::from(digit);
+        // Our own ids are exactly 32 lowercase hex digits (a str8); anything else takes
+        // `FromStr`.
+        if self.buf.get(self.pos..self.pos + 2) == Some(&[0xd9, 32]) {
+            if let Some(id) = self
+                .buf
+                .get(self.pos + 2..self.pos + 34)
+                .and_then(|d| MessageId::from_hex_digits(d.try_into().ok()?))
+            {
+                self.pos += 34;
+                return Some(id);
             }
-            return Some(MessageId(n));
         }
-        text.parse().ok()
+        self.str()?.parse().ok()
     }
 
     fn value(&mut self, depth: usize) -> Option<Value> {

@@ -141,8 +141,12 @@ impl<B: FrameBuffer> Writer<'_, B> {
     }
 
     fn id(&mut self, id: MessageId) -> Result<(), CodecError> {
-        let mut buf = [0u8; 32];
-        self.str(id.write_hex(&mut buf))
+        // str8 of 32 ASCII hex digits, in one append.
+        let mut field = [0u8; 34];
+        field[..2].copy_from_slice(&[0xd9, 32]);
+        field[2..].copy_from_slice(&id.hex_digits());
+        self.out.append(&field);
+        Ok(())
     }
 
     fn opt_str(&mut self, s: Option<&str>) -> Result<(), CodecError> {
