@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use swarm_transport::link::shared_memory::ShmLink;
+use swarm_transport::link::shared_memory::{ReadMode, ShmLink};
 use swarm_transport::protocol::core::backoff::BackoffPolicy;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{Message, MessageType, SendError, Swarm, TransportConfig, Value};
@@ -41,13 +41,22 @@ fn shm_path(name: &str) -> std::path::PathBuf {
 
 /// Starts this test binary as the peer process in `role`, opening segment `name`.
 fn spawn_peer(role: &str, name: &str, arg: u64) -> Child {
-    spawn_peer_with(role, name, arg, false)
+    spawn_peer_with(role, name, arg, ReadMode::default())
 }
 
-/// As [`spawn_peer`]; `busy_poll` makes the peer's node poll the ring from its arbiter.
-fn spawn_peer_with(role: &str, name: &str, arg: u64, busy_poll: bool) -> Child {
+/// The name of a read mode in the peer's environment.
+fn mode_name(mode: ReadMode) -> &'static str {
+    match mode {
+        ReadMode::Doorbell => "doorbell",
+        ReadMode::PumpThread => "pump",
+        ReadMode::BusyPoll => "busy",
+    }
+}
+
+/// As [`spawn_peer`], the peer's link reading its ring in `mode`.
+fn spawn_peer_with(role: &str, name: &str, arg: u64, mode: ReadMode) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .env("SWARM_SHM_BUSY_POLL", if busy_poll { "1" } else { "0" })
+        .env("SWARM_SHM_READ_MODE", mode_name(mode))
         .args([
             "--ignored",
             "--exact",
@@ -125,11 +134,15 @@ async fn peer_process() {
     }
     let swarm = Swarm::start(config("peer"));
     echo(&swarm, "peer-echo");
-    let busy_poll = std::env::var("SWARM_SHM_BUSY_POLL").as_deref() == Ok("1");
+    let wanted = std::env::var("SWARM_SHM_READ_MODE").unwrap_or_default();
+    let mode = [ReadMode::Doorbell, ReadMode::PumpThread, ReadMode::BusyPoll]
+        .into_iter()
+        .find(|m| mode_name(*m) == wanted)
+        .expect("a read mode");
     swarm.connect(
         ShmLink::open(name)
             .with_ring_size(1 << 20)
-            .with_busy_poll(busy_poll),
+            .with_read_mode(mode),
     );
     match role.as_str() {
         // Request/response towards the test process, then serve until the link goes.
@@ -220,21 +233,26 @@ async fn serve_until_link_down(swarm: &Swarm) {
 
 #[actix_rt::test]
 async fn request_response_both_ways_between_processes() {
-    request_response_both_ways("rr", false).await;
+    request_response_both_ways("rr", ReadMode::Doorbell).await;
 }
 
 #[actix_rt::test]
 async fn busy_polling_nodes_answer_both_ways() {
-    request_response_both_ways("busy", true).await;
+    request_response_both_ways("busy", ReadMode::BusyPoll).await;
 }
 
-async fn request_response_both_ways(tag: &str, busy_poll: bool) {
+#[actix_rt::test]
+async fn nodes_decoding_on_their_pump_threads_answer_both_ways() {
+    request_response_both_ways("pump", ReadMode::PumpThread).await;
+}
+
+async fn request_response_both_ways(tag: &str, mode: ReadMode) {
     let name = segment_name(tag);
     let node = Swarm::start(config("test"));
     echo(&node, "test-echo");
     let done = peer_done(&node);
-    node.connect(ShmLink::create(&name).with_busy_poll(busy_poll));
-    let peer = spawn_peer_with("echo", &name, 0, busy_poll);
+    node.connect(ShmLink::create(&name).with_read_mode(mode));
+    let peer = spawn_peer_with("echo", &name, 0, mode);
     wait_route(&node, "peer-echo").await;
     assert_echo(&node, "peer-echo", Value::from("from the test")).await;
     let blob = Value::from(vec![9u8; 300_000]);
@@ -267,8 +285,18 @@ async fn segments_of_a_process_that_exits_are_removed() {
 
 #[actix_rt::test]
 async fn a_million_messages_arrive_in_order() {
-    const N: u64 = 1_000_000;
-    let name = segment_name("stream");
+    stream_arrives_in_order("stream", 1_000_000, ReadMode::Doorbell).await;
+}
+
+#[actix_rt::test]
+async fn a_stream_decoded_on_the_pump_thread_arrives_in_order() {
+    stream_arrives_in_order("stream-pump", 200_000, ReadMode::PumpThread).await;
+}
+
+/// `n` events from the peer, each checked for its sequence number, and a checksum of all
+/// payloads; this side's link reads in `mode` (the peer's in the default mode).
+async fn stream_arrives_in_order(tag: &str, n: u64, mode: ReadMode) {
+    let name = segment_name(tag);
     let node = Swarm::start(config("test").with_link_queue(1 << 16, 1 << 30));
     echo(&node, "test-echo");
     struct Check {
@@ -283,13 +311,17 @@ async fn a_million_messages_arrive_in_order() {
     }));
     let checker = SeqChecker(state.clone()).start();
     node.register("sink", checker.recipient());
-    node.connect(ShmLink::create(&name).with_ring_size(1 << 20));
-    let peer = spawn_peer("stream", &name, N);
+    node.connect(
+        ShmLink::create(&name)
+            .with_ring_size(1 << 20)
+            .with_read_mode(mode),
+    );
+    let peer = spawn_peer("stream", &name, n);
     let peer_hash = peer_result(peer).await;
     {
         let check = state.lock().unwrap();
         assert_eq!(check.errors, 0, "messages out of order");
-        assert_eq!(check.next, N, "messages lost");
+        assert_eq!(check.next, n, "messages lost");
         assert_eq!(check.hash, peer_hash, "payloads differ");
     }
     node.shutdown();

@@ -363,6 +363,68 @@ impl<S: RingStorage> Consumer<S> {
     }
 }
 
+/// Watches a ring for published records from outside its consumer: a thread of the consumer's
+/// process that waits (spinning, then sleeping on the futex word) while the consumer itself
+/// runs elsewhere, and wakes it when records arrive.
+///
+/// It compares the published head with the tail the consumer last released, so it must only
+/// be asked once the consumer has released everything it read (every [`Consumer::poll`] does)
+/// and handed the ring over in a way that orders that release before the question (a
+/// Release/Acquire flag). Asked while the consumer is reading, it may answer "data" for
+/// records about to be read: a spurious wake-up, never a lost one.
+#[derive(Debug)]
+pub struct Watcher<S: RingStorage> {
+    storage: S,
+}
+
+impl<S: RingStorage> Watcher<S> {
+    /// A watcher of the ring in `storage`.
+    pub fn new(storage: S) -> Self {
+        Watcher { storage }
+    }
+
+    /// The ring's storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    fn unread(&self) -> bool {
+        let control = self.storage.control();
+        // SYNC POINT A (Acquire): as in `Consumer::poll`.
+        let head = control.head.0.load(Ordering::Acquire);
+        // Acquire: pairs with SYNC POINT B (Release) in `Consumer::poll` (the consumer's
+        // hand-over orders it too; this keeps the watcher correct on its own).
+        let tail = control.tail.0.load(Ordering::Acquire);
+        head != tail
+    }
+
+    /// Whether published records wait to be read.
+    pub fn has_data(&self) -> bool {
+        self.unread()
+    }
+
+    /// As [`Consumer::prepare_sleep`]: announces sleep; `false` when data arrived meanwhile.
+    /// After `true`, sleep on [`RingControl::waiting`] while it is 1, then call
+    /// [`Watcher::end_sleep`].
+    pub fn prepare_sleep(&self) -> bool {
+        let control = self.storage.control();
+        control.waiting.0.store(1, Ordering::Relaxed);
+        // SYNC POINT W: pairs with the SeqCst fence in `Producer::publish`, as in
+        // `Consumer::prepare_sleep`.
+        fence(Ordering::SeqCst);
+        if self.unread() {
+            control.waiting.0.store(0, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Clears the sleeping flag.
+    pub fn end_sleep(&self) {
+        self.storage.control().waiting.0.store(0, Ordering::Relaxed);
+    }
+}
+
 /// A ring on the heap: for tests, loom and in-process baselines.
 #[derive(Debug)]
 pub struct HeapRing {
@@ -440,6 +502,22 @@ mod tests {
         assert!(drain(&mut c).is_empty());
         assert!(!p.publish());
         assert_eq!(drain(&mut c), vec![(7, b"hello".to_vec())]);
+    }
+
+    #[test]
+    fn a_watcher_sees_what_the_consumer_has_not_read() {
+        let (mut p, mut c) = pair(64);
+        let w = Watcher::new(c.storage().clone());
+        assert!(!w.has_data());
+        assert!(w.prepare_sleep());
+        w.end_sleep();
+        p.try_push(1, b"x").unwrap();
+        assert!(!w.has_data(), "not published yet");
+        p.publish();
+        assert!(w.has_data());
+        assert!(!w.prepare_sleep(), "data arrived: no sleep");
+        drain(&mut c);
+        assert!(!w.has_data());
     }
 
     #[test]
@@ -600,6 +678,31 @@ mod loom_tests {
                 }
             }
             writer.join().unwrap();
+        });
+    }
+
+    /// The same handshake through a watcher (the consumer has read everything before): a
+    /// watcher that decides to sleep is always woken.
+    #[test]
+    fn no_lost_wakeup_through_a_watcher() {
+        loom::model(|| {
+            let ring = Arc::new(HeapRing::new(64));
+            let mut p = Producer::new(ring.clone());
+            let mut c = Consumer::new(ring.clone());
+            p.try_push(0, b"a").unwrap();
+            p.publish();
+            assert_eq!(c.poll(usize::MAX, |_, _| {}).unwrap(), 1);
+            let w = Watcher::new(ring);
+            let writer = loom::thread::spawn(move || {
+                p.try_push(0, b"x").unwrap();
+                p.publish()
+            });
+            let sleeps = w.prepare_sleep();
+            let woke = writer.join().unwrap();
+            if sleeps {
+                assert!(woke, "watcher sleeps but the producer saw no sleeper");
+            }
+            assert!(w.has_data());
         });
     }
 

@@ -31,8 +31,9 @@ use swarm_shm::futex;
 use swarm_shm::ring::{Producer, PushError, RingStorage};
 use swarm_shm::segment::{Segment, SegmentRing, Side};
 
+use super::doorbell::Doorbell;
 use super::fragments::flag;
-use super::pump::{self, PumpSetup, Reader};
+use super::pump::{self, PumpSetup, ReadMode, Reader};
 use crate::config::TransportConfig;
 use crate::link::credit::WriteCredit;
 use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound, LinkOutboundBatch};
@@ -68,6 +69,12 @@ pub struct PumpEnded {
 #[rtype(result = "()")]
 struct Retry;
 
+/// Pump → endpoint ([`ReadMode::Doorbell`]): records arrived; read them (the endpoint also
+/// sends it to itself while a burst leaves more to read).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Readable;
+
 /// The endpoint's notice to itself (busy-poll mode): read the inbound ring again.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
@@ -89,7 +96,7 @@ pub struct EndpointSetup {
     pub side: Side,
     pub ring_size: usize,
     pub spin: Duration,
-    pub busy_poll: bool,
+    pub mode: ReadMode,
 }
 
 /// One shared-memory link, writing side.
@@ -110,8 +117,10 @@ pub struct ShmEndpoint {
     control: VecDeque<Vec<u8>>,
     credit: WriteCredit,
     stop: Arc<AtomicBool>,
-    /// Busy-poll mode: the inbound ring, read from this actor.
+    /// Doorbell and busy-poll modes: the inbound ring, read from this actor.
     reader: Option<Reader>,
+    /// Doorbell mode: armed when the inbound ring is drained, rung by the pump.
+    doorbell: Arc<Doorbell>,
     full_since: Option<Instant>,
     retry_armed: bool,
     closed_reported: bool,
@@ -135,6 +144,7 @@ impl ShmEndpoint {
             credit,
             stop: Arc::new(AtomicBool::new(false)),
             reader: None,
+            doorbell: Doorbell::new(),
             full_since: None,
             retry_armed: false,
             closed_reported: false,
@@ -162,6 +172,8 @@ impl ShmEndpoint {
             let inbound = segment.inbound();
             futex::wake(&inbound.control().waiting.0);
         }
+        // Or if it is parked while this endpoint reads.
+        self.doorbell.wake_pump();
     }
 
     /// Writes as much as fits — control records first, before every data fragment — and
@@ -318,7 +330,8 @@ impl Actor for ShmEndpoint {
             inbound_limit: config.link_inbound_bytes.max(config.max_message_size),
             spin: self.setup.spin,
             heartbeat_timeout: config.heartbeat_timeout,
-            busy_poll: self.setup.busy_poll,
+            mode: self.setup.mode,
+            doorbell: self.doorbell.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name(format!("shm-pump-{}", self.setup.name))
@@ -347,7 +360,11 @@ impl Handler<Attached> for ShmEndpoint {
         self.segment = Some(segment);
         if let Some(reader) = attached.reader {
             self.reader = Some(reader);
-            ctx.notify(Poll);
+            match self.setup.mode {
+                ReadMode::BusyPoll => ctx.notify(Poll),
+                // Read what came before the bell was armed; that arms it.
+                _ => ctx.notify(Readable),
+            }
         }
         self.write_backlog(ctx);
     }
@@ -433,10 +450,39 @@ impl Handler<Poll> for ShmEndpoint {
     }
 }
 
+impl Handler<Readable> for ShmEndpoint {
+    type Result = ();
+
+    /// Reads a burst; reads on (after the node has handled it) while records wait, and arms
+    /// the doorbell once the ring is drained.
+    fn handle(&mut self, _: Readable, ctx: &mut Context<Self>) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        if reader.node_behind() {
+            notify_after_yield(ctx, || Readable);
+            return;
+        }
+        match reader.read_burst() {
+            Ok(_) if reader.has_data() => notify_after_yield(ctx, || Readable),
+            Ok(_) => self.doorbell.arm(),
+            Err(reason) => {
+                tracing::info!(link = %self.setup.link, segment = %self.setup.name, %reason, "shared-memory link down");
+                self.report_closed(reason);
+                ctx.stop();
+            }
+        }
+    }
+}
+
 impl Handler<PumpEnded> for ShmEndpoint {
     type Result = ();
 
     fn handle(&mut self, ended: PumpEnded, ctx: &mut Context<Self>) {
+        // Hand over what the peer wrote before it went.
+        if let Some(reader) = self.reader.as_mut() {
+            reader.read_remaining();
+        }
         tracing::info!(link = %self.setup.link, segment = %self.setup.name, reason = %ended.reason, "shared-memory link down");
         self.report_closed(ended.reason);
         ctx.stop();

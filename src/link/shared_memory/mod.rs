@@ -20,12 +20,14 @@
 //! down; the creator removes the segment, and the supervisor's link restart creates (or
 //! re-opens) it with backoff.
 
+mod doorbell;
 mod endpoint;
 mod fragments;
 mod pump;
 
 use std::time::Duration;
 
+pub use self::pump::ReadMode;
 pub use swarm_shm::segment::{SegmentError, Side};
 
 use self::endpoint::{EndpointSetup, ShmEndpoint};
@@ -78,7 +80,7 @@ pub struct ShmLink {
     info: SharedMemoryInfo,
     side: Side,
     spin: Duration,
-    busy_poll: bool,
+    mode: ReadMode,
 }
 
 impl ShmLink {
@@ -102,7 +104,7 @@ impl ShmLink {
             info,
             side,
             spin: DEFAULT_SPIN,
-            busy_poll: false,
+            mode: ReadMode::default(),
         }
     }
 
@@ -123,7 +125,18 @@ impl ShmLink {
     /// a core to save the thread wake-ups (tens of µs on a VM) of every round trip; the
     /// arbiter still runs its other actors between polls.
     pub fn with_busy_poll(mut self, on: bool) -> Self {
-        self.busy_poll = on;
+        self.mode = if on {
+            ReadMode::BusyPoll
+        } else {
+            ReadMode::default()
+        };
+        self
+    }
+
+    /// Who reads the inbound ring ([`ReadMode`]): by default the node's arbiter, woken by the
+    /// link's pump thread.
+    pub fn with_read_mode(mut self, mode: ReadMode) -> Self {
+        self.mode = mode;
         self
     }
 
@@ -159,7 +172,7 @@ impl LinkConnector for ShmLink {
             side: self.side,
             ring_size: self.info.ring_buffer_size,
             spin: self.spin,
-            busy_poll: self.busy_poll,
+            mode: self.mode,
         })
         .start();
     }

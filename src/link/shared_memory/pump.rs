@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use swarm_protocol::codec::Codec;
 use swarm_shm::futex;
-use swarm_shm::ring::{Consumer, RingStorage};
+use swarm_shm::ring::{Consumer, RingStorage, Watcher};
 use swarm_shm::segment::{pid_alive, Segment, SegmentRing, Side};
 
-use super::endpoint::{Attached, PumpEnded, ShmEndpoint};
+use super::doorbell::Doorbell;
+use super::endpoint::{Attached, PumpEnded, Readable, ShmEndpoint};
 use super::fragments::{Assembled, Reassembly};
 use super::TRANSPORT;
 use crate::link::arena::FrameArena;
@@ -61,8 +62,26 @@ pub struct PumpSetup {
     pub inbound_limit: usize,
     pub spin: Duration,
     pub heartbeat_timeout: Duration,
-    /// Hand the reading to the endpoint, which polls from its arbiter (no thread wake-ups).
-    pub busy_poll: bool,
+    /// Who reads the ring.
+    pub mode: ReadMode,
+    /// Rung when records arrive for an endpoint that reads ([`ReadMode::Doorbell`]).
+    pub doorbell: Arc<Doorbell>,
+}
+
+/// Who reads a link's inbound ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// The node's arbiter reads and decodes, when the pump thread — which only waits for
+    /// records, spinning and then asleep — rings. One thread busy per side while messages
+    /// flow; the fastest on few cores. The default.
+    #[default]
+    Doorbell,
+    /// The pump thread reads and decodes, and hands bursts to the node: decoding runs beside
+    /// the node's own work, for a node with many busy links and cores to spare.
+    PumpThread,
+    /// The node's arbiter polls the ring and never sleeps while the link is up: the lowest
+    /// latency, for a core.
+    BusyPoll,
 }
 
 /// Runs the pump until the link ends or `stop` is set (or, in busy-poll mode, until it has
@@ -90,18 +109,29 @@ pub fn run(setup: PumpSetup) {
                 authenticated: true,
             });
             let reader = Reader::new(&setup, &segment);
-            if setup.busy_poll {
-                setup.endpoint.do_send(Attached {
-                    segment,
-                    reader: Some(reader),
-                });
-                return;
+            match setup.mode {
+                ReadMode::BusyPoll => {
+                    setup.endpoint.do_send(Attached {
+                        segment,
+                        reader: Some(reader),
+                    });
+                    return;
+                }
+                ReadMode::Doorbell => {
+                    setup.endpoint.do_send(Attached {
+                        segment: segment.clone(),
+                        reader: Some(reader),
+                    });
+                    watch_loop(&setup, &segment)
+                }
+                ReadMode::PumpThread => {
+                    setup.endpoint.do_send(Attached {
+                        segment,
+                        reader: None,
+                    });
+                    read_loop(&setup, reader)
+                }
             }
-            setup.endpoint.do_send(Attached {
-                segment,
-                reader: None,
-            });
-            read_loop(&setup, reader)
         }
         Ok(None) => "closed before a peer attached".to_string(),
         Err(reason) => reason,
@@ -130,35 +160,70 @@ fn attach(setup: &PumpSetup) -> Result<Option<Arc<Segment>>, String> {
     Ok(Some(segment))
 }
 
-/// Why the peer is considered gone, if it is.
-struct Liveness {
+/// This side's heartbeat and the watch on the peer, run every tick by whoever reads the ring
+/// or waits for it.
+pub struct Heartbeat {
+    segment: Arc<Segment>,
+    supervisor: Addr<Supervisor>,
+    timeout: Duration,
+    tick: Duration,
+    next_tick: Instant,
     last_count: u64,
     last_change: Instant,
 }
 
-impl Liveness {
-    fn check(&mut self, segment: &Segment, now: Instant, timeout: Duration) -> Option<String> {
+impl Heartbeat {
+    fn new(setup: &PumpSetup, segment: &Arc<Segment>) -> Self {
+        let now = Instant::now();
+        Heartbeat {
+            segment: segment.clone(),
+            supervisor: setup.supervisor.clone(),
+            timeout: setup.heartbeat_timeout,
+            tick: (setup.heartbeat_timeout / 4)
+                .clamp(Duration::from_millis(1), Duration::from_millis(100)),
+            next_tick: now,
+            last_count: segment.peer_heartbeat(),
+            last_change: now,
+        }
+    }
+
+    /// How long to sleep at most from `now` (until the next tick).
+    fn nap(&self, now: Instant) -> Duration {
+        self.tick.min(self.next_tick.saturating_duration_since(now))
+    }
+
+    /// Every tick: marks this side alive and checks the node and the peer; `Err` says why the
+    /// link is over (node stopped, peer closed, gone or silent).
+    pub fn check(&mut self, now: Instant) -> Result<(), String> {
+        if now < self.next_tick {
+            return Ok(());
+        }
+        self.next_tick = now + self.tick;
+        let segment = &self.segment;
+        segment.beat();
+        if !self.supervisor.connected() {
+            return Err("node stopped".into());
+        }
         if segment.peer_closed() {
-            return Some("peer closed the link".into());
+            return Err("peer closed the link".into());
         }
         let pid = segment.peer_pid();
         if !pid_alive(pid) {
-            return Some(format!("peer process {pid} is gone"));
+            return Err(format!("peer process {pid} is gone"));
         }
         let count = segment.peer_heartbeat();
         if count != self.last_count {
             self.last_count = count;
             self.last_change = now;
-        } else if now.duration_since(self.last_change) >= timeout {
-            return Some(format!("peer silent for {timeout:?}"));
+        } else if now.duration_since(self.last_change) >= self.timeout {
+            return Err(format!("peer silent for {:?}", self.timeout));
         }
-        None
+        Ok(())
     }
 }
 
 /// The reading end of a link: the inbound ring, reassembly, liveness of the peer.
 pub struct Reader {
-    segment: Arc<Segment>,
     consumer: Consumer<SegmentRing>,
     reassembly: Reassembly,
     /// Where small records are copied out of the ring (their byte payloads are slices of it).
@@ -170,17 +235,13 @@ pub struct Reader {
     link: LinkId,
     supervisor: Addr<Supervisor>,
     inbound_limit: usize,
-    heartbeat_timeout: Duration,
-    tick: Duration,
-    next_tick: Instant,
-    liveness: Liveness,
+    heartbeat: Heartbeat,
 }
 
 impl Reader {
     fn new(setup: &PumpSetup, segment: &Arc<Segment>) -> Self {
         let pool = BufferPool::new(POOL_BYTES);
         Reader {
-            segment: segment.clone(),
             consumer: Consumer::new(segment.inbound()),
             reassembly: Reassembly::new(setup.max_message_size, pool.clone()),
             arena: FrameArena::default(),
@@ -190,14 +251,7 @@ impl Reader {
             link: setup.link,
             supervisor: setup.supervisor.clone(),
             inbound_limit: setup.inbound_limit,
-            heartbeat_timeout: setup.heartbeat_timeout,
-            tick: (setup.heartbeat_timeout / 4)
-                .clamp(Duration::from_millis(1), Duration::from_millis(100)),
-            next_tick: Instant::now(),
-            liveness: Liveness {
-                last_count: segment.peer_heartbeat(),
-                last_change: Instant::now(),
-            },
+            heartbeat: Heartbeat::new(setup, segment),
         }
     }
 
@@ -210,24 +264,19 @@ impl Reader {
     /// Every tick: marks this side alive and checks the peer and the node; `Err` ends the link
     /// (after handing over what the peer wrote before it went).
     pub fn on_tick(&mut self, now: Instant) -> Result<(), String> {
-        if now < self.next_tick {
-            return Ok(());
-        }
-        self.next_tick = now + self.tick;
-        self.segment.beat();
-        if !self.supervisor.connected() {
-            return Err("node stopped".into());
-        }
-        match self
-            .liveness
-            .check(&self.segment, now, self.heartbeat_timeout)
-        {
-            Some(reason) => {
-                let _ = self.read_burst();
-                Err(reason)
-            }
-            None => Ok(()),
-        }
+        self.heartbeat.check(now).inspect_err(|_| {
+            let _ = self.read_burst();
+        })
+    }
+
+    /// Whether published records wait to be read.
+    pub fn has_data(&mut self) -> bool {
+        self.consumer.has_data()
+    }
+
+    /// Reads what the peer wrote before the link ended (best effort).
+    pub fn read_remaining(&mut self) {
+        while let Ok(true) = self.read_burst() {}
     }
 
     /// Reads and hands over one burst; `Ok(true)` when anything was read.
@@ -290,7 +339,66 @@ impl Reader {
     }
 }
 
-/// The pump thread's loop: read, spin a while when empty, then sleep on the futex.
+/// The pump thread's loop in [`ReadMode::Doorbell`]: while the endpoint reads, park; once it
+/// has drained the ring and armed the bell, wait for a record (spin a while, then sleep on
+/// the futex) and ring. Every tick, the heartbeat.
+fn watch_loop(setup: &PumpSetup, segment: &Arc<Segment>) -> String {
+    let watcher = Watcher::new(segment.inbound());
+    let mut heartbeat = Heartbeat::new(setup, segment);
+    let doorbell = &setup.doorbell;
+    doorbell.register_pump();
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        if setup.stop.load(Ordering::Acquire) {
+            return "link closed".into();
+        }
+        let now = Instant::now();
+        if let Err(reason) = heartbeat.check(now) {
+            return reason;
+        }
+        if !doorbell.is_armed() {
+            // The endpoint is reading; it unparks us when it has drained the ring.
+            idle_since = None;
+            std::thread::park_timeout(heartbeat.nap(now));
+            continue;
+        }
+        if watcher.has_data() {
+            if doorbell.take() {
+                setup.endpoint.do_send(Readable);
+            }
+            idle_since = None;
+            continue;
+        }
+        let since = *idle_since.get_or_insert(now);
+        if now.duration_since(since) < setup.spin {
+            spin_until(|| watcher.has_data());
+            continue;
+        }
+        if watcher.prepare_sleep() {
+            futex::wait(
+                &watcher.storage().control().waiting.0,
+                1,
+                heartbeat.nap(now),
+            );
+            watcher.end_sleep();
+        }
+    }
+}
+
+/// One round of spinning on `ready` (checks between two clock reads), then lets runnable
+/// threads (the node's own, on a machine with few cores) go first.
+fn spin_until(mut ready: impl FnMut() -> bool) {
+    for _ in 0..SPINS_PER_CLOCK_READ {
+        if ready() {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    std::thread::yield_now();
+}
+
+/// The pump thread's loop in [`ReadMode::PumpThread`]: read, spin a while when empty, then
+/// sleep on the futex.
 fn read_loop(setup: &PumpSetup, mut reader: Reader) -> String {
     let mut idle_since: Option<Instant> = None;
     loop {
@@ -315,22 +423,12 @@ fn read_loop(setup: &PumpSetup, mut reader: Reader) -> String {
         }
         let since = *idle_since.get_or_insert(now);
         if now.duration_since(since) < setup.spin {
-            // Spin on the head word, reading the clock only now and then.
-            for _ in 0..SPINS_PER_CLOCK_READ {
-                if reader.consumer.has_data() {
-                    break;
-                }
-                std::hint::spin_loop();
-            }
-            // Let runnable threads (the node's own, on a machine with few cores) go first.
-            std::thread::yield_now();
+            spin_until(|| reader.consumer.has_data());
             continue;
         }
         if reader.consumer.prepare_sleep() {
             let word = &reader.consumer.storage().control().waiting.0;
-            let nap = reader
-                .tick
-                .min(reader.next_tick.saturating_duration_since(now));
+            let nap = reader.heartbeat.nap(now);
             futex::wait(word, 1, nap);
             reader.consumer.end_sleep();
         }
