@@ -19,6 +19,7 @@ pub mod credit;
 pub mod in_process;
 #[cfg(feature = "nats")]
 pub mod nats;
+pub mod receive;
 #[cfg(all(feature = "shared-memory", target_os = "linux"))]
 pub mod shared_memory;
 #[cfg(feature = "websocket")]

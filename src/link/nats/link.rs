@@ -33,6 +33,7 @@ use crate::events::SwarmEvent;
 use crate::link::arena::FrameArena;
 use crate::link::burst::{FlushInbound, InboundBurst};
 use crate::link::credit::WriteCredit;
+use crate::link::receive::decode_received;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkConfigure, LinkContext, LinkDropped, LinkHandle, LinkId,
     LinkOpened, LinkOutbound, LinkOutboundBatch, LinkReport,
@@ -640,7 +641,10 @@ impl NatsLinkActor {
         }
         for frame in batch::split(&msg.payload) {
             match frame {
-                Ok(frame) => self.on_frame(frame, None, &msg.subject, ctx),
+                Ok(frame) => {
+                    let frame = msg.payload.slice_ref(frame);
+                    self.on_frame(&frame, None, &msg.subject, ctx)
+                }
                 Err(e) => {
                     tracing::warn!(link = %self.link, subject = %msg.subject, error = %e, "rest of a NATS batch dropped");
                     self.dropped(1);
@@ -654,12 +658,12 @@ impl NatsLinkActor {
     /// subject it came with (requests name their node there).
     fn on_frame(
         &mut self,
-        frame: &[u8],
+        frame: &Bytes,
         reply: Option<&str>,
         subject: &str,
         ctx: &mut Context<Self>,
     ) {
-        match self.codec.decode(frame) {
+        match decode_received(&self.codec, frame) {
             Ok(message) => {
                 if message.is_request() {
                     let from = reply.and_then(|r| self.subjects.parse(r));

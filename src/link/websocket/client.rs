@@ -7,6 +7,7 @@ use actix_codec::Framed;
 use awc::error::WsProtocolError;
 use awc::ws::{Codec, Frame, Message as WsMessage};
 use awc::BoxedSocket;
+use bytes::Bytes;
 use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
@@ -170,7 +171,7 @@ impl ClientLink {
         ctx.stop();
     }
 
-    fn data(&mut self, kind: Kind, bytes: &[u8], ctx: &mut Context<Self>) {
+    fn data(&mut self, kind: Kind, bytes: &Bytes, ctx: &mut Context<Self>) {
         match self.end.received(kind, bytes) {
             Ok(true) => ctx.notify(FlushInbound),
             Ok(false) => {}

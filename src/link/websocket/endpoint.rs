@@ -6,6 +6,7 @@
 //! nothing received is lost to ordering.
 //! Written data messages are acknowledged through [`WriteCredit`].
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 use actix::Addr;
@@ -92,7 +93,7 @@ impl LinkEnd {
 
     /// Decodes a complete data frame into the inbound burst; `Ok(true)` when it starts a burst
     /// (the actor must notify itself to [`LinkEnd::flush_inbound`]).
-    pub fn received(&mut self, kind: Kind, bytes: &[u8]) -> Result<bool, Fault> {
+    pub fn received(&mut self, kind: Kind, bytes: &Bytes) -> Result<bool, Fault> {
         let message = self.frames.on_data(kind, bytes)?;
         self.push_inbound(message, bytes.len())
     }

@@ -10,7 +10,10 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::link::arena::FrameArena;
+use crate::link::receive::decode_received;
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
 use swarm_protocol::codec::{Codec, CodecError};
 use swarm_protocol::{Message, WireFormat};
@@ -111,7 +114,7 @@ impl Frames {
     }
 
     /// A complete data frame arrived.
-    pub fn on_data(&mut self, kind: Kind, bytes: &[u8]) -> Result<Arc<Message>, Fault> {
+    pub fn on_data(&mut self, kind: Kind, bytes: &Bytes) -> Result<Arc<Message>, Fault> {
         let expected = match self.format() {
             WireFormat::MessagePack => Kind::Binary,
             WireFormat::Json => Kind::Text,
@@ -126,7 +129,7 @@ impl Frames {
                 ),
             ));
         }
-        Ok(Arc::new(self.codec.decode(bytes)?))
+        Ok(Arc::new(decode_received(&self.codec, bytes)?))
     }
 
     /// A fragment arrived; returns the message once complete.
@@ -194,11 +197,17 @@ mod tests {
     fn faults_map_to_close_codes() {
         let config = TransportConfig::default().with_max_message_size(256);
         let mut frames = Frames::new(WireFormat::MessagePack, &config);
-        let fault = frames.on_data(Kind::Text, b"{}").unwrap_err();
+        let fault = frames
+            .on_data(Kind::Text, &Bytes::from_static(b"{}"))
+            .unwrap_err();
         assert_eq!(fault.code, CloseCode::Unsupported);
-        let fault = frames.on_data(Kind::Binary, &[0, 0xc1]).unwrap_err();
+        let fault = frames
+            .on_data(Kind::Binary, &Bytes::from_static(&[0, 0xc1]))
+            .unwrap_err();
         assert_eq!(fault.code, CloseCode::Protocol);
-        let fault = frames.on_data(Kind::Binary, &[0u8; 300]).unwrap_err();
+        let fault = frames
+            .on_data(Kind::Binary, &Bytes::from(vec![0u8; 300]))
+            .unwrap_err();
         assert_eq!(fault.code, CloseCode::Size);
         let fault = frames
             .on_fragment(Item::FirstBinary(Bytes::from(vec![0u8; 200])))

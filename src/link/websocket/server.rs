@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 use actix::{Actor, ActorContext, AsyncContext, Handler, StreamHandler};
@@ -182,7 +183,7 @@ impl Session {
         ctx.stop();
     }
 
-    fn data(&mut self, kind: Kind, bytes: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+    fn data(&mut self, kind: Kind, bytes: &Bytes, ctx: &mut ws::WebsocketContext<Self>) {
         match self.end.received(kind, bytes) {
             Ok(true) => ctx.notify(FlushInbound),
             Ok(false) => {}
