@@ -39,6 +39,8 @@ use swarm_protocol::core::handshake::Role;
 
 /// Records read per hand-over at most.
 const BATCH: usize = 1024;
+/// Bursts read at most once the link has ended.
+const REMAINING_BURSTS: usize = 64;
 /// Records up to this size are copied out of the ring into shared chunks of a
 /// [`FrameArena`]; larger ones into buffers of the link's [`BufferPool`].
 const SMALL_RECORD: usize = 16 << 10;
@@ -274,9 +276,14 @@ impl Reader {
         self.consumer.has_data()
     }
 
-    /// Reads what the peer wrote before the link ended (best effort).
+    /// Reads what the peer wrote before the link ended (best effort, at most a ring's worth
+    /// of small records: a peer still writing cannot keep the link from closing).
     pub fn read_remaining(&mut self) {
-        while let Ok(true) = self.read_burst() {}
+        for _ in 0..REMAINING_BURSTS {
+            if !matches!(self.read_burst(), Ok(true)) {
+                break;
+            }
+        }
     }
 
     /// Reads and hands over one burst; `Ok(true)` when anything was read.
