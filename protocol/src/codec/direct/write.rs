@@ -36,6 +36,7 @@ struct Writer<'a, B: FrameBuffer> {
 }
 
 impl<B: FrameBuffer> Writer<'_, B> {
+    #[inline(always)]
     fn marker_and(&mut self, marker: u8, bytes: &[u8]) {
         let mut head = [0u8; 9];
         head[0] = marker;
@@ -43,6 +44,7 @@ impl<B: FrameBuffer> Writer<'_, B> {
         self.out.append(&head[..=bytes.len()]);
     }
 
+    #[inline(always)]
     fn uint(&mut self, v: u64) {
         if v < 0x80 {
             self.out.append(&[v as u8]);
@@ -74,6 +76,7 @@ impl<B: FrameBuffer> Writer<'_, B> {
     }
 
     /// A length-prefixed family: fix marker (with `fix_max`), then 8-, 16- and 32-bit forms.
+    #[inline(always)]
     fn len(
         &mut self,
         n: usize,
@@ -102,6 +105,7 @@ impl<B: FrameBuffer> Writer<'_, B> {
         Ok(())
     }
 
+    #[inline(always)]
     fn str(&mut self, s: &str) -> Result<(), CodecError> {
         self.len(
             s.len(),
