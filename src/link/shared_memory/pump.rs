@@ -11,11 +11,11 @@
 //! by more than `link_inbound_bytes`, the pump stops reading: the ring fills and the peer's
 //! writer waits — nothing is dropped.
 //!
-//! Each record is copied out of the ring once — small ones into shared 64 KiB chunks of a
-//! [`FrameArena`], large ones (and joined fragments) into buffers of the link's
-//! [`BufferPool`] — and decoded with [`Codec::decode_shared`]: byte payloads are slices of
-//! that copy, never copied again. (A payload kept by an agent keeps its chunk, at most 64 KiB,
-//! or its pooled buffer alive.)
+//! A record of up to 16 KiB is decoded straight from the ring, its byte payloads copied out
+//! once. A larger record, and the joined fragments of a message, are copied once into a
+//! buffer of the link's [`BufferPool`] and decoded with [`Codec::decode_shared`]: their byte
+//! payloads are slices of that buffer (which a payload kept by an agent keeps alive), and the
+//! buffer is reused once they are dropped, so large messages do not fault in fresh pages.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,7 +31,6 @@ use super::doorbell::Doorbell;
 use super::endpoint::{Attached, PumpEnded, Readable, ShmEndpoint};
 use super::fragments::{Assembled, Reassembly};
 use super::TRANSPORT;
-use crate::link::arena::FrameArena;
 use crate::link::buffer_pool::BufferPool;
 use crate::link::{InboundGauge, LinkHandle, LinkId, LinkInbound, LinkInboundBatch, LinkOpened};
 use crate::supervisor::Supervisor;
@@ -41,8 +40,8 @@ use swarm_protocol::core::handshake::Role;
 const BATCH: usize = 1024;
 /// Bursts read at most once the link has ended.
 const REMAINING_BURSTS: usize = 64;
-/// Records up to this size are copied out of the ring into shared chunks of a
-/// [`FrameArena`]; larger ones into buffers of the link's [`BufferPool`].
+/// Records up to this size are decoded straight from the ring; larger ones are copied into
+/// buffers of the link's [`BufferPool`] first.
 const SMALL_RECORD: usize = 16 << 10;
 /// Spare capacity the link's pool of large receive buffers keeps at most.
 const POOL_BYTES: usize = 8 << 20;
@@ -228,8 +227,6 @@ impl Heartbeat {
 pub struct Reader {
     consumer: Consumer<SegmentRing>,
     reassembly: Reassembly,
-    /// Where small records are copied out of the ring (their byte payloads are slices of it).
-    arena: FrameArena,
     /// Where large records and joined fragments live (likewise).
     pool: Arc<BufferPool>,
     gauge: InboundGauge,
@@ -246,7 +243,6 @@ impl Reader {
         Reader {
             consumer: Consumer::new(segment.inbound()),
             reassembly: Reassembly::new(setup.max_message_size, pool.clone()),
-            arena: FrameArena::default(),
             pool,
             gauge: InboundGauge::default(),
             codec: setup.codec.clone(),
@@ -292,27 +288,34 @@ impl Reader {
         let mut bytes = 0;
         let mut fault = None;
         let (reassembly, codec) = (&mut self.reassembly, &self.codec);
-        let (arena, pool) = (&mut self.arena, &self.pool);
+        let pool = &self.pool;
         let read = self
             .consumer
             .poll(BATCH, |flags, payload| {
                 if fault.is_some() {
                     return;
                 }
-                // One copy out of the ring; byte payloads are then slices of that copy.
-                let frame = match reassembly.push(flags, payload) {
+                // Byte payloads are copied once: out of the ring (small records), or into a
+                // pooled buffer they are then slices of (large ones).
+                let decoded = match reassembly.push(flags, payload) {
                     Ok(None) => return,
                     Ok(Some(Assembled::Whole(record))) if record.len() <= SMALL_RECORD => {
-                        arena.build(record.len(), |buf| buf.extend_from_slice(record))
+                        codec.decode(record).map(|m| (m, record.len()))
                     }
-                    Ok(Some(Assembled::Whole(record))) => pool.copy(record),
-                    Ok(Some(Assembled::Joined(joined))) => pool.share(joined),
+                    Ok(Some(Assembled::Whole(record))) => {
+                        let frame = pool.copy(record);
+                        codec.decode_shared(&frame).map(|m| (m, frame.len()))
+                    }
+                    Ok(Some(Assembled::Joined(joined))) => {
+                        let frame = pool.share(joined);
+                        codec.decode_shared(&frame).map(|m| (m, frame.len()))
+                    }
                     Err(e) => {
                         fault = Some(e.to_string());
                         return;
                     }
                 };
-                match codec.decode_shared(&frame).map(|m| (m, frame.len())) {
+                match decoded {
                     Ok((message, size)) => {
                         bytes += size;
                         batch.push((Arc::new(message), size));
