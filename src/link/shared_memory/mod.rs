@@ -14,8 +14,10 @@
 //! # }
 //! ```
 //!
-//! Per link: a pump thread reads the inbound ring (spinning briefly, then sleeping on a futex
-//! word in the segment) and an actor writes the outbound ring. A peer whose process is gone,
+//! Per link: an actor on the node's arbiter writes the outbound ring and reads the inbound
+//! one, and a pump thread waits for inbound records (spinning briefly, then sleeping on a
+//! futex word in the segment) and wakes the actor once per burst (see [`ReadMode`] for the
+//! other ways of reading). A peer whose process is gone,
 //! whose heartbeat counter stopped for `heartbeat_timeout`, or that closed, takes the link
 //! down; the creator removes the segment, and the supervisor's link restart creates (or
 //! re-opens) it with backoff.

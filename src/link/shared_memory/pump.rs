@@ -1,15 +1,21 @@
-//! The reading side of a shared-memory link: a thread of its own (it spins and sleeps, which
-//! must never happen on an actix arbiter) that creates or opens the segment, waits for the
-//! peer, then moves records from the inbound ring to the supervisor as typed messages, and
-//! watches the peer's liveness.
+//! The reading side of a shared-memory link: a pump thread of its own (it spins and sleeps,
+//! which must never happen on an actix arbiter) that creates or opens the segment, waits for
+//! the peer and watches the peer's liveness, and the [`Reader`] that turns records of the
+//! inbound ring into typed messages for the supervisor.
 //!
-//! The loop: read every published record, hand the
-//! burst to the supervisor in one message; when the ring is empty, spin for `spin`, then sleep
-//! on the ring's futex word for at most one `tick` (so an idle link costs ~0 CPU). Every tick
-//! it bumps this side's heartbeat counter and checks the peer: closed in order, process gone,
-//! or counter stopped for `heartbeat_timeout` ends the link. When the supervisor falls behind
-//! by more than `link_inbound_bytes`, the pump stops reading: the ring fills and the peer's
-//! writer waits — nothing is dropped.
+//! Who runs the reader depends on the [`ReadMode`]:
+//! * `Doorbell` (default): the endpoint, on the node's arbiter; the pump thread waits for
+//!   records once the endpoint has drained the ring (spin for `spin`, then sleep on the ring's
+//!   futex word, at most one `tick` at a time, so an idle link costs ~0 CPU) and rings it;
+//! * `PumpThread`: the pump thread itself, handing each burst to the supervisor in one
+//!   message, with the same spin-then-sleep when the ring is empty;
+//! * `BusyPoll`: the endpoint, polling without ever sleeping.
+//!
+//! Every tick the pump (or, busy-polling, the endpoint) bumps this side's heartbeat counter
+//! and checks the peer: closed in order, process gone, or counter stopped for
+//! `heartbeat_timeout` ends the link. When the supervisor falls behind by more than
+//! `link_inbound_bytes`, reading stops: the ring fills and the peer's writer waits — nothing is
+//! dropped.
 //!
 //! A record of up to 16 KiB is decoded straight from the ring, its byte payloads copied out
 //! once. A larger record, and the joined fragments of a message, are copied once into a
