@@ -1,7 +1,8 @@
-//! The writing side of a shared-memory link: an actor that encodes outbound messages and
-//! writes them into the outbound ring (fragmented when larger than a record), publishes, and
-//! wakes the peer's reader only when it announced sleeping. It reports the link closed to the
-//! supervisor, exactly once (the pump reports it open).
+//! The actor of a shared-memory link: it encodes outbound messages and writes them into the
+//! outbound ring (fragmented when larger than a record), publishes, and wakes the peer's
+//! reader only when it announced sleeping. In the default and busy-poll [`ReadMode`]s it also
+//! reads the inbound ring (when the pump thread rings, or on every turn). It reports the link
+//! closed to the supervisor, exactly once (the pump reports it open).
 //!
 //! Control messages (handshake, heartbeats) that fit one record are written ahead of queued
 //! data, even between the fragments of a large message, so a 64 MiB transfer never delays a
