@@ -334,22 +334,17 @@ impl<S: RingStorage> Consumer<S> {
     /// (do not sleep). After `true`, sleep on [`RingControl::waiting`] while it is 1, then
     /// call [`Consumer::end_sleep`].
     pub fn prepare_sleep(&mut self) -> bool {
-        let control = self.storage.control();
-        control.waiting.0.store(1, Ordering::Relaxed);
-        // SYNC POINT W: pairs with the SeqCst fence in `Producer::publish`.
-        fence(Ordering::SeqCst);
-        // SYNC POINT A (Acquire): as in `poll`.
-        self.cached_head = control.head.0.load(Ordering::Acquire);
-        if self.cached_head != self.tail {
-            control.waiting.0.store(0, Ordering::Relaxed);
-            return false;
-        }
-        true
+        let (storage, tail, cached_head) = (&self.storage, self.tail, &mut self.cached_head);
+        announce_sleep(storage.control(), || {
+            // SYNC POINT A (Acquire): as in `poll`.
+            *cached_head = storage.control().head.0.load(Ordering::Acquire);
+            *cached_head == tail
+        })
     }
 
     /// Clears the sleeping flag.
     pub fn end_sleep(&self) {
-        self.storage.control().waiting.0.store(0, Ordering::Relaxed);
+        end_sleep(self.storage.control());
     }
 
     /// Whether published records wait to be read.
@@ -407,22 +402,35 @@ impl<S: RingStorage> Watcher<S> {
     /// After `true`, sleep on [`RingControl::waiting`] while it is 1, then call
     /// [`Watcher::end_sleep`].
     pub fn prepare_sleep(&self) -> bool {
-        let control = self.storage.control();
-        control.waiting.0.store(1, Ordering::Relaxed);
-        // SYNC POINT W: pairs with the SeqCst fence in `Producer::publish`, as in
-        // `Consumer::prepare_sleep`.
-        fence(Ordering::SeqCst);
-        if self.unread() {
-            control.waiting.0.store(0, Ordering::Relaxed);
-            return false;
-        }
-        true
+        announce_sleep(self.storage.control(), || !self.unread())
     }
 
     /// Clears the sleeping flag.
     pub fn end_sleep(&self) {
-        self.storage.control().waiting.0.store(0, Ordering::Relaxed);
+        end_sleep(self.storage.control());
     }
+}
+
+/// The reader's half of the sleep/wake handshake (a consumer's or a watcher's): sets the
+/// waiting flag, then checks `empty` (which must load the head with Acquire); takes the flag
+/// back and returns `false` when records arrived meanwhile.
+fn announce_sleep(control: &RingControl, empty: impl FnOnce() -> bool) -> bool {
+    control.waiting.0.store(1, Ordering::Relaxed);
+    // SYNC POINT W: pairs with the SeqCst fence in `Producer::publish`: either the producer
+    // sees the flag, or this side sees the head it published.
+    fence(Ordering::SeqCst);
+    if empty() {
+        return true;
+    }
+    end_sleep(control);
+    false
+}
+
+/// Clears the waiting flag (the reader is awake).
+fn end_sleep(control: &RingControl) {
+    // Relaxed: the flag only tells the producer whether to call futex wake; a spurious wake
+    // costs a system call, a missed one cannot happen (see `announce_sleep`).
+    control.waiting.0.store(0, Ordering::Relaxed);
 }
 
 /// A ring on the heap: for tests, loom and in-process baselines.
@@ -693,15 +701,7 @@ mod loom_tests {
             p.publish();
             assert_eq!(c.poll(usize::MAX, |_, _| {}).unwrap(), 1);
             let w = Watcher::new(ring);
-            let writer = loom::thread::spawn(move || {
-                p.try_push(0, b"x").unwrap();
-                p.publish()
-            });
-            let sleeps = w.prepare_sleep();
-            let woke = writer.join().unwrap();
-            if sleeps {
-                assert!(woke, "watcher sleeps but the producer saw no sleeper");
-            }
+            sleep_against_a_publish(p, || w.prepare_sleep());
             assert!(w.has_data());
         });
     }
@@ -712,17 +712,26 @@ mod loom_tests {
     fn no_lost_wakeup() {
         loom::model(|| {
             let ring = Arc::new(HeapRing::new(64));
-            let mut p = Producer::new(ring.clone());
+            let p = Producer::new(ring.clone());
             let mut c = Consumer::new(ring);
-            let writer = loom::thread::spawn(move || {
-                p.try_push(0, b"x").unwrap();
-                p.publish()
-            });
-            let sleeps = c.prepare_sleep();
-            let woke = writer.join().unwrap();
-            if sleeps {
-                assert!(woke, "consumer sleeps but the producer saw no sleeper");
-            }
+            sleep_against_a_publish(p, || c.prepare_sleep());
         });
+    }
+
+    /// Publishes a record on another thread while `prepare_sleep` runs here: if the reader
+    /// decided to sleep, the publish must have seen it.
+    fn sleep_against_a_publish(
+        mut p: Producer<Arc<HeapRing>>,
+        prepare_sleep: impl FnOnce() -> bool,
+    ) {
+        let writer = loom::thread::spawn(move || {
+            p.try_push(0, b"x").unwrap();
+            p.publish()
+        });
+        let sleeps = prepare_sleep();
+        let woke = writer.join().unwrap();
+        if sleeps {
+            assert!(woke, "the reader sleeps but the producer saw no sleeper");
+        }
     }
 }
