@@ -62,7 +62,6 @@ impl BufferPool {
     /// `data` copied into a pooled buffer.
     pub fn copy(self: &Arc<Self>, data: &[u8]) -> Bytes {
         let mut buf = self.take();
-        buf.clear();
         buf.extend_from_slice(data);
         self.share(buf)
     }
