@@ -12,6 +12,7 @@ use std::sync::Arc;
 use actix::Addr;
 use swarm_protocol::Message;
 
+use super::batch_vecs::{BatchVecs, InboundMessages};
 use super::{InboundGauge, LinkId, LinkInbound, LinkInboundBatch};
 use crate::config::TransportConfig;
 use crate::supervisor::Supervisor;
@@ -35,14 +36,69 @@ impl std::fmt::Display for Flooded {
     }
 }
 
+/// Hands decoded messages to the supervisor: one [`LinkInbound`] for a lone message, one
+/// [`LinkInboundBatch`] (in a reused vector) for several. Every transport's reader uses it.
+#[derive(Debug)]
+pub struct Handover {
+    link: LinkId,
+    supervisor: Addr<Supervisor>,
+    gauge: InboundGauge,
+    vecs: BatchVecs,
+}
+
+impl Handover {
+    /// Hands `link`'s messages to `supervisor`.
+    pub fn new(link: LinkId, supervisor: Addr<Supervisor>) -> Self {
+        Handover {
+            link,
+            supervisor,
+            gauge: InboundGauge::default(),
+            vecs: BatchVecs::default(),
+        }
+    }
+
+    /// Bytes handed over and not yet handled by the supervisor.
+    pub fn pending(&self) -> usize {
+        self.gauge.pending()
+    }
+
+    /// An empty vector to collect a burst in.
+    pub fn take_vec(&self) -> InboundMessages {
+        self.vecs.take()
+    }
+
+    /// Hands over `messages` (`bytes` on the wire), leaving the vector empty: a lone message
+    /// keeps the vector, a batch takes it (a spare one is put in its place).
+    pub fn hand_over(&self, messages: &mut InboundMessages, bytes: usize) {
+        let ticket = Some(self.gauge.ticket(bytes));
+        match messages.len() {
+            0 => {}
+            1 => {
+                if let Some((message, size)) = messages.pop() {
+                    self.supervisor.do_send(LinkInbound {
+                        link: self.link,
+                        message,
+                        size,
+                        ticket,
+                    });
+                }
+            }
+            _ => self.supervisor.do_send(LinkInboundBatch {
+                link: self.link,
+                messages: std::mem::replace(messages, self.vecs.take()),
+                ticket,
+                recycle: Some(self.vecs.clone()),
+            }),
+        }
+    }
+}
+
 /// The inbound burst of one link.
 #[derive(Debug)]
 pub struct InboundBurst {
-    link: LinkId,
-    supervisor: Addr<Supervisor>,
-    messages: Vec<(Arc<Message>, usize)>,
+    handover: Handover,
+    messages: InboundMessages,
     bytes: usize,
-    gauge: InboundGauge,
     limit: usize,
 }
 
@@ -50,11 +106,9 @@ impl InboundBurst {
     /// The burst of `link`, with the inbound limit of `config`.
     pub fn new(link: LinkId, supervisor: Addr<Supervisor>, config: &TransportConfig) -> Self {
         InboundBurst {
-            link,
-            supervisor,
+            handover: Handover::new(link, supervisor),
             messages: Vec::new(),
             bytes: 0,
-            gauge: InboundGauge::default(),
             limit: config.link_inbound_bytes.max(config.max_message_size),
         }
     }
@@ -62,7 +116,7 @@ impl InboundBurst {
     /// Adds a decoded message; `Ok(true)` when it starts a burst (the actor must notify itself
     /// with [`FlushInbound`] and then call [`InboundBurst::flush`]).
     pub fn push(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Flooded> {
-        let waiting = self.gauge.pending() + self.bytes + size;
+        let waiting = self.handover.pending() + self.bytes + size;
         if waiting > self.limit {
             return Err(Flooded {
                 waiting,
@@ -76,25 +130,8 @@ impl InboundBurst {
 
     /// Hands the burst to the supervisor.
     pub fn flush(&mut self) {
-        let ticket = Some(self.gauge.ticket(std::mem::take(&mut self.bytes)));
-        match self.messages.len() {
-            0 => {}
-            1 => {
-                if let Some((message, size)) = self.messages.pop() {
-                    self.supervisor.do_send(LinkInbound {
-                        link: self.link,
-                        message,
-                        size,
-                        ticket,
-                    });
-                }
-            }
-            _ => self.supervisor.do_send(LinkInboundBatch {
-                link: self.link,
-                messages: std::mem::take(&mut self.messages),
-                ticket,
-            }),
-        }
+        let bytes = std::mem::take(&mut self.bytes);
+        self.handover.hand_over(&mut self.messages, bytes);
     }
 }
 

@@ -13,6 +13,7 @@
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
 pub mod arena;
+pub mod batch_vecs;
 pub mod buffer_pool;
 pub mod burst;
 pub mod credit;
@@ -164,9 +165,11 @@ pub struct LinkInboundBatch {
     /// The link.
     pub link: LinkId,
     /// The messages with their sizes on the wire.
-    pub messages: Vec<(Arc<Message>, usize)>,
+    pub messages: batch_vecs::InboundMessages,
     /// Held until the supervisor has handled the batch (see [`InboundGauge`]).
     pub ticket: Option<InboundTicket>,
+    /// Where the supervisor gives the emptied vector back, if the link reuses them.
+    pub recycle: Option<batch_vecs::BatchVecs>,
 }
 
 /// Link → supervisor: `count` data messages of `bytes` were written; that much window is free.

@@ -206,10 +206,21 @@ impl Handler<LinkInboundBatch> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, batch: LinkInboundBatch, ctx: &mut Context<Self>) {
-        let span = self.link_span(batch.link);
+        let LinkInboundBatch {
+            link,
+            mut messages,
+            ticket,
+            recycle,
+        } = batch;
+        let span = self.link_span(link);
         let _entered = span.enter();
-        for (message, size) in batch.messages {
-            self.on_inbound(batch.link, message, size, ctx);
+        for (message, size) in messages.drain(..) {
+            self.on_inbound(link, message, size, ctx);
+        }
+        // Handled: the bytes no longer count as waiting for the node.
+        drop(ticket);
+        if let Some(recycle) = recycle {
+            recycle.give_back(messages);
         }
     }
 }

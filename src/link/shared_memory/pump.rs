@@ -37,8 +37,10 @@ use super::doorbell::Doorbell;
 use super::endpoint::{Attached, PumpEnded, Readable, ShmEndpoint};
 use super::fragments::{Assembled, Reassembly};
 use super::TRANSPORT;
+use crate::link::batch_vecs::InboundMessages;
 use crate::link::buffer_pool::BufferPool;
-use crate::link::{InboundGauge, LinkHandle, LinkId, LinkInbound, LinkInboundBatch, LinkOpened};
+use crate::link::burst::Handover;
+use crate::link::{LinkHandle, LinkId, LinkOpened};
 use crate::supervisor::Supervisor;
 use swarm_protocol::core::handshake::Role;
 
@@ -235,10 +237,10 @@ pub struct Reader {
     reassembly: Reassembly,
     /// Where large records and joined fragments live (likewise).
     pool: Arc<BufferPool>,
-    gauge: InboundGauge,
+    handover: Handover,
+    /// The burst being read (kept between bursts: its allocation is reused).
+    batch: InboundMessages,
     codec: Codec,
-    link: LinkId,
-    supervisor: Addr<Supervisor>,
     inbound_limit: usize,
     heartbeat: Heartbeat,
 }
@@ -250,10 +252,9 @@ impl Reader {
             consumer: Consumer::new(segment.inbound()),
             reassembly: Reassembly::new(setup.max_message_size, pool.clone()),
             pool,
-            gauge: InboundGauge::default(),
+            handover: Handover::new(setup.link, setup.supervisor.clone()),
+            batch: Vec::new(),
             codec: setup.codec.clone(),
-            link: setup.link,
-            supervisor: setup.supervisor.clone(),
             inbound_limit: setup.inbound_limit,
             heartbeat: Heartbeat::new(setup, segment),
         }
@@ -262,7 +263,7 @@ impl Reader {
     /// Whether the node is too far behind to take more now (leave records in the ring: the
     /// peer's writer waits).
     pub fn node_behind(&self) -> bool {
-        self.gauge.pending() >= self.inbound_limit
+        self.handover.pending() >= self.inbound_limit
     }
 
     /// Every tick: marks this side alive and checks the peer and the node; `Err` ends the link
@@ -290,10 +291,9 @@ impl Reader {
 
     /// Reads and hands over one burst; `Ok(true)` when anything was read.
     pub fn read_burst(&mut self) -> Result<bool, String> {
-        let mut batch = Vec::new();
         let mut bytes = 0;
         let mut fault = None;
-        let (reassembly, codec) = (&mut self.reassembly, &self.codec);
+        let (reassembly, codec, batch) = (&mut self.reassembly, &self.codec, &mut self.batch);
         let pool = &self.pool;
         let read = self
             .consumer
@@ -330,24 +330,7 @@ impl Reader {
                 }
             })
             .map_err(|e| e.to_string())?;
-        if !batch.is_empty() {
-            let ticket = Some(self.gauge.ticket(bytes));
-            if batch.len() == 1 {
-                let (message, size) = batch.pop().expect("one message");
-                self.supervisor.do_send(LinkInbound {
-                    link: self.link,
-                    message,
-                    size,
-                    ticket,
-                });
-            } else {
-                self.supervisor.do_send(LinkInboundBatch {
-                    link: self.link,
-                    messages: batch,
-                    ticket,
-                });
-            }
-        }
+        self.handover.hand_over(&mut self.batch, bytes);
         match fault {
             Some(reason) => Err(reason),
             None => Ok(read > 0),
