@@ -365,7 +365,9 @@ fn link(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("typed", label), &n, |b, &n| {
             let body = Value::from(vec![0u8; size]);
             b.iter_custom(|iters| {
-                timed(&system, iters, || stream(node.clone(), body.clone(), n, chunk))
+                timed(&system, iters, || {
+                    stream(node.clone(), body.clone(), n, chunk)
+                })
             })
         });
     }
@@ -390,7 +392,12 @@ fn link(c: &mut Criterion) {
     g.bench_function("typed/one_way_64B_busy_poll", |b| {
         b.iter_custom(|iters| {
             timed(&system, iters, || {
-                stream(busy.clone(), Value::from(vec![0u8; 64]), ONE_WAY, STREAM_CHUNK)
+                stream(
+                    busy.clone(),
+                    Value::from(vec![0u8; 64]),
+                    ONE_WAY,
+                    STREAM_CHUNK,
+                )
             })
         })
     });

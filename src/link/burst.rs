@@ -12,7 +12,7 @@ use std::sync::Arc;
 use actix::Addr;
 use swarm_protocol::Message;
 
-use super::batch_vecs::{BatchVecs, InboundMessages};
+use super::recycled::Spares;
 use super::{InboundGauge, LinkId, LinkInbound, LinkInboundBatch};
 use crate::config::TransportConfig;
 use crate::supervisor::Supervisor;
@@ -43,7 +43,7 @@ pub struct Handover {
     link: LinkId,
     supervisor: Addr<Supervisor>,
     gauge: InboundGauge,
-    vecs: BatchVecs,
+    spares: Spares<(Arc<Message>, usize)>,
 }
 
 impl Handover {
@@ -53,7 +53,7 @@ impl Handover {
             link,
             supervisor,
             gauge: InboundGauge::default(),
-            vecs: BatchVecs::default(),
+            spares: Spares::default(),
         }
     }
 
@@ -62,14 +62,10 @@ impl Handover {
         self.gauge.pending()
     }
 
-    /// An empty vector to collect a burst in.
-    pub fn take_vec(&self) -> InboundMessages {
-        self.vecs.take()
-    }
-
     /// Hands over `messages` (`bytes` on the wire), leaving the vector empty: a lone message
-    /// keeps the vector, a batch takes it (a spare one is put in its place).
-    pub fn hand_over(&self, messages: &mut InboundMessages, bytes: usize) {
+    /// keeps the vector, a batch takes it (a spare one is put in its place, and the batch's
+    /// comes back to the spares when the supervisor is done with it).
+    pub fn hand_over(&self, messages: &mut Vec<(Arc<Message>, usize)>, bytes: usize) {
         let ticket = Some(self.gauge.ticket(bytes));
         match messages.len() {
             0 => {}
@@ -83,12 +79,15 @@ impl Handover {
                     });
                 }
             }
-            _ => self.supervisor.do_send(LinkInboundBatch {
-                link: self.link,
-                messages: std::mem::replace(messages, self.vecs.take()),
-                ticket,
-                recycle: Some(self.vecs.clone()),
-            }),
+            _ => {
+                let mut batch = self.spares.take();
+                std::mem::swap(&mut *batch, messages);
+                self.supervisor.do_send(LinkInboundBatch {
+                    link: self.link,
+                    messages: batch,
+                    ticket,
+                });
+            }
         }
     }
 }
@@ -97,7 +96,7 @@ impl Handover {
 #[derive(Debug)]
 pub struct InboundBurst {
     handover: Handover,
-    messages: InboundMessages,
+    messages: Vec<(Arc<Message>, usize)>,
     bytes: usize,
     limit: usize,
 }

@@ -13,7 +13,6 @@
 //! * for the connecting side, a [`LinkConnector`] the supervisor calls on every (re)connect.
 
 pub mod arena;
-pub mod batch_vecs;
 pub mod buffer_pool;
 pub mod burst;
 pub mod credit;
@@ -21,6 +20,7 @@ pub mod in_process;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod receive;
+pub mod recycled;
 #[cfg(all(feature = "shared-memory", target_os = "linux"))]
 pub mod shared_memory;
 #[cfg(feature = "websocket")]
@@ -164,12 +164,11 @@ pub struct LinkInbound {
 pub struct LinkInboundBatch {
     /// The link.
     pub link: LinkId,
-    /// The messages with their sizes on the wire.
-    pub messages: batch_vecs::InboundMessages,
+    /// The messages with their sizes on the wire (the vector goes back to the link when
+    /// dropped).
+    pub messages: recycled::Recycled<(Arc<Message>, usize)>,
     /// Held until the supervisor has handled the batch (see [`InboundGauge`]).
     pub ticket: Option<InboundTicket>,
-    /// Where the supervisor gives the emptied vector back, if the link reuses them.
-    pub recycle: Option<batch_vecs::BatchVecs>,
 }
 
 /// Link → supervisor: `count` data messages of `bytes` were written; that much window is free.
@@ -231,7 +230,7 @@ pub struct LinkOutbound {
 /// supervisor releases from the link's queue).
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
-pub struct LinkOutboundBatch(pub Vec<LinkOutbound>);
+pub struct LinkOutboundBatch(pub recycled::Recycled<LinkOutbound>);
 
 /// Why a link is closed, for transports with close codes (WebSocket: the code in brackets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

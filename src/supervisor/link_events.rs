@@ -209,18 +209,12 @@ impl Handler<LinkInboundBatch> for Supervisor {
         let LinkInboundBatch {
             link,
             mut messages,
-            ticket,
-            recycle,
+            ticket: _ticket,
         } = batch;
         let span = self.link_span(link);
         let _entered = span.enter();
         for (message, size) in messages.drain(..) {
             self.on_inbound(link, message, size, ctx);
-        }
-        // Handled: the bytes no longer count as waiting for the node.
-        drop(ticket);
-        if let Some(recycle) = recycle {
-            recycle.give_back(messages);
         }
     }
 }

@@ -44,7 +44,8 @@ use crate::directory::{LocalDelivery, LocalDirectory, NameHasher};
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{
-    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound, LinkOutboundBatch,
+    recycled::Spares, CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound,
+    LinkOutboundBatch,
 };
 use crate::pending::SharedPending;
 use crate::post_queue::{Post, PostQueue};
@@ -71,6 +72,8 @@ pub struct Supervisor {
     posts: Arc<PostQueue>,
     /// The post queue's previous vector, kept for its allocation.
     spare_posts: Vec<Post>,
+    /// Vectors of the outbound batches handed to links.
+    outbound_spares: Spares<LinkOutbound>,
     /// Link each forwarded request arrived on, so the response can retrace the path.
     return_paths: RecentMap<MessageId, LinkId>,
     /// Ids of flooded broadcasts and events already handled.
@@ -111,6 +114,7 @@ impl Supervisor {
             backlog,
             posts: Arc::default(),
             spare_posts: Vec::new(),
+            outbound_spares: Spares::default(),
             return_paths: RecentMap::new(config.max_pending_requests),
             seen: RecentSet::new(config.dedup_window),
             replay: RecentMap::new(config.dedup_window),
@@ -312,7 +316,7 @@ impl Supervisor {
         let Some(handle) = slot.handle.as_ref() else {
             return;
         };
-        let mut burst = Vec::new();
+        let mut burst = self.outbound_spares.take();
         while slot.in_flight < window && slot.consumption.has_room() {
             let Some((message, size)) = slot.queue.pop() else {
                 break;
@@ -328,9 +332,7 @@ impl Supervisor {
         }
         match (&handle.outbound_batch, burst.len()) {
             (Some(batch), 2..) => batch.do_send(LinkOutboundBatch(burst)),
-            _ => burst
-                .into_iter()
-                .for_each(|out| handle.outbound.do_send(out)),
+            _ => burst.drain(..).for_each(|out| handle.outbound.do_send(out)),
         }
         self.after_handoff(link);
     }

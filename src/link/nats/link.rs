@@ -796,8 +796,8 @@ impl Handler<LinkOutbound> for NatsLinkActor {
 impl Handler<LinkOutboundBatch> for NatsLinkActor {
     type Result = ();
 
-    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
-        for out in batch.0 {
+    fn handle(&mut self, mut batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
+        for out in batch.0.drain(..) {
             self.write(out, ctx);
         }
         self.send_pending();

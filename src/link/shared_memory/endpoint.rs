@@ -385,8 +385,8 @@ impl Handler<LinkOutbound> for ShmEndpoint {
 impl Handler<LinkOutboundBatch> for ShmEndpoint {
     type Result = ();
 
-    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
-        batch.0.into_iter().for_each(|out| self.enqueue(out));
+    fn handle(&mut self, mut batch: LinkOutboundBatch, ctx: &mut Context<Self>) {
+        batch.0.drain(..).for_each(|out| self.enqueue(out));
         if !self.retry_armed {
             self.write_backlog(ctx);
         }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use swarm_protocol::codec::Codec;
+use swarm_protocol::Message;
 use swarm_shm::futex;
 use swarm_shm::ring::{Consumer, RingStorage, Watcher};
 use swarm_shm::segment::{pid_alive, Segment, SegmentRing, Side};
@@ -37,7 +38,6 @@ use super::doorbell::Doorbell;
 use super::endpoint::{Attached, PumpEnded, Readable, ShmEndpoint};
 use super::fragments::{Assembled, Reassembly};
 use super::TRANSPORT;
-use crate::link::batch_vecs::InboundMessages;
 use crate::link::buffer_pool::BufferPool;
 use crate::link::burst::Handover;
 use crate::link::{LinkHandle, LinkId, LinkOpened};
@@ -239,7 +239,7 @@ pub struct Reader {
     pool: Arc<BufferPool>,
     handover: Handover,
     /// The burst being read (kept between bursts: its allocation is reused).
-    batch: InboundMessages,
+    batch: Vec<(Arc<Message>, usize)>,
     codec: Codec,
     inbound_limit: usize,
     heartbeat: Heartbeat,

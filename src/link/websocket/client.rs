@@ -267,8 +267,8 @@ impl Handler<LinkOutbound> for ClientLink {
 impl Handler<LinkOutboundBatch> for ClientLink {
     type Result = ();
 
-    fn handle(&mut self, batch: LinkOutboundBatch, _: &mut Context<Self>) {
-        batch.0.into_iter().for_each(|out| self.write(out));
+    fn handle(&mut self, mut batch: LinkOutboundBatch, _: &mut Context<Self>) {
+        batch.0.drain(..).for_each(|out| self.write(out));
     }
 }
 

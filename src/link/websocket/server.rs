@@ -260,8 +260,8 @@ impl Handler<LinkOutbound> for Session {
 impl Handler<LinkOutboundBatch> for Session {
     type Result = ();
 
-    fn handle(&mut self, batch: LinkOutboundBatch, ctx: &mut Self::Context) {
-        batch.0.into_iter().for_each(|out| self.write(out, ctx));
+    fn handle(&mut self, mut batch: LinkOutboundBatch, ctx: &mut Self::Context) {
+        batch.0.drain(..).for_each(|out| self.write(out, ctx));
     }
 }
 
