@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use common::{timed, Echo};
+use common::{timed, timed_in_task, Echo};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use swarm_shm::ring::{Consumer, Producer, RingStorage};
 use swarm_shm::segment::{Segment, SegmentRing};
@@ -436,7 +436,8 @@ fn round_trip(
     g.bench_function(label, |b| {
         let body = Value::from(vec![1u8; 64]);
         b.iter_custom(|iters| {
-            timed(system, iters, || {
+            let (node, body) = (node.clone(), body.clone());
+            timed_in_task(system, iters, move || {
                 let (node, body) = (node.clone(), body.clone());
                 async move {
                     node.request(Message::request("bench", "m", body).to("echo"))

@@ -40,6 +40,28 @@ pub fn timed<F: Future<Output = ()>>(
     })
 }
 
+/// Like [`timed`], but the loop runs as a task of the arbiter (as an agent's work does), not
+/// as the future the runtime blocks on: that future is polled only between the arbiter's
+/// scheduler ticks, so a node that keeps its arbiter busy (busy-poll mode) would delay it by a
+/// whole tick on every await.
+pub fn timed_in_task<F: Future<Output = ()> + 'static>(
+    system: &SystemRunner,
+    iters: u64,
+    mut round: impl FnMut() -> F + 'static,
+) -> Duration {
+    system.block_on(async move {
+        actix_rt::spawn(async move {
+            let start = Instant::now();
+            for _ in 0..iters {
+                round().await;
+            }
+            start.elapsed()
+        })
+        .await
+        .expect("the timed task ran to the end")
+    })
+}
+
 /// One pipelined batch: `n` events of `size` bytes to `data_agent`, then a request to
 /// `end_agent` whose answer ends the batch.
 pub async fn event_batch(sender: &Swarm, data_agent: &str, end_agent: &str, n: u64, size: usize) {
