@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 
+use super::recycled::{Recycled, VecHome};
+
 /// Spare large buffers of one link.
 #[derive(Debug)]
 pub struct BufferPool {
@@ -53,10 +55,7 @@ impl BufferPool {
 
     /// `buf` as `Bytes`; the buffer comes back to this pool when the last slice is dropped.
     pub fn share(self: &Arc<Self>, buf: Vec<u8>) -> Bytes {
-        Bytes::from_owner(Pooled {
-            buf,
-            home: Arc::downgrade(self),
-        })
+        Bytes::from_owner(Recycled::returning_to(buf, PoolHome(Arc::downgrade(self))))
     }
 
     /// `data` copied into a pooled buffer.
@@ -86,22 +85,13 @@ impl BufferPool {
     }
 }
 
-/// A pooled buffer behind a `Bytes`.
-struct Pooled {
-    buf: Vec<u8>,
-    home: Weak<BufferPool>,
-}
+/// Where a buffer behind a `Bytes` goes back to: its pool, if the pool is still there.
+struct PoolHome(Weak<BufferPool>);
 
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        if let Some(pool) = self.home.upgrade() {
-            pool.give_back(std::mem::take(&mut self.buf));
+impl VecHome<u8> for PoolHome {
+    fn give_back(&self, buf: Vec<u8>) {
+        if let Some(pool) = self.0.upgrade() {
+            pool.give_back(buf);
         }
     }
 }

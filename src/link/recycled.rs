@@ -2,7 +2,9 @@
 //! vector ([`LinkInboundBatch`](super::LinkInboundBatch)), and the supervisor hands a burst of
 //! outbound messages to a link the same way ([`LinkOutboundBatch`](super::LinkOutboundBatch)).
 //! The vector travels as a [`Recycled`], which goes back to its [`Spares`] when the receiver
-//! drops it, so a busy link allocates no vector per burst.
+//! drops it, so a busy link allocates no vector per burst. (The large receive buffers of
+//! [`BufferPool`](super::buffer_pool::BufferPool) come back the same way, through their own
+//! [`VecHome`].)
 //!
 //! Why it matters: a burst of a thousand messages grew a fresh vector to 16 KiB or more. A
 //! request that large makes glibc's malloc consolidate its fast bins first, and the small
@@ -39,12 +41,17 @@ impl<T> Default for Spares<T> {
 impl<T> Spares<T> {
     /// An empty vector that comes back here when dropped (a spare one if there is one).
     pub fn take(&self) -> Recycled<T> {
-        Recycled {
-            items: self.0.pop().unwrap_or_default(),
-            home: Some(self.clone()),
-        }
+        Recycled::returning_to(self.0.pop().unwrap_or_default(), self.clone())
     }
+}
 
+/// Where a [`Recycled`] vector goes when it is dropped.
+pub trait VecHome<T> {
+    /// Takes `items` back (to keep for reuse, or to free).
+    fn give_back(&self, items: Vec<T>);
+}
+
+impl<T> VecHome<T> for Spares<T> {
     /// Keeps `items` (emptied) for a later burst, unless enough are kept or it is too big.
     fn give_back(&self, mut items: Vec<T>) {
         if items.capacity() == 0 || items.capacity() > MAX_KEPT_CAPACITY {
@@ -56,14 +63,23 @@ impl<T> Spares<T> {
     }
 }
 
-/// A vector that returns to its [`Spares`] (emptied) when dropped; derefs to `Vec<T>`.
+/// A vector that returns to its home (by default its [`Spares`]) when dropped; derefs to
+/// `Vec<T>`.
 #[derive(Debug)]
-pub struct Recycled<T> {
+pub struct Recycled<T, H: VecHome<T> = Spares<T>> {
     items: Vec<T>,
-    home: Option<Spares<T>>,
+    home: Option<H>,
 }
 
-impl<T> Recycled<T> {
+impl<T, H: VecHome<T>> Recycled<T, H> {
+    /// `items`, given back to `home` when dropped.
+    pub fn returning_to(items: Vec<T>, home: H) -> Self {
+        Recycled {
+            items,
+            home: Some(home),
+        }
+    }
+
     /// A vector that is not recycled (freed when dropped).
     pub fn unowned(items: Vec<T>) -> Self {
         Recycled { items, home: None }
@@ -76,7 +92,7 @@ impl<T> From<Vec<T>> for Recycled<T> {
     }
 }
 
-impl<T> Deref for Recycled<T> {
+impl<T, H: VecHome<T>> Deref for Recycled<T, H> {
     type Target = Vec<T>;
 
     fn deref(&self) -> &Vec<T> {
@@ -84,13 +100,19 @@ impl<T> Deref for Recycled<T> {
     }
 }
 
-impl<T> DerefMut for Recycled<T> {
+impl<T, H: VecHome<T>> DerefMut for Recycled<T, H> {
     fn deref_mut(&mut self) -> &mut Vec<T> {
         &mut self.items
     }
 }
 
-impl<T> Drop for Recycled<T> {
+impl<H: VecHome<u8>> AsRef<[u8]> for Recycled<u8, H> {
+    fn as_ref(&self) -> &[u8] {
+        &self.items
+    }
+}
+
+impl<T, H: VecHome<T>> Drop for Recycled<T, H> {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
             home.give_back(std::mem::take(&mut self.items));
@@ -133,7 +155,7 @@ mod tests {
     #[test]
     fn an_unowned_vector_is_not_kept() {
         let spares: Spares<u8> = Spares::default();
-        drop(Recycled::unowned(Vec::<u8>::with_capacity(8)));
+        drop(Recycled::<u8>::unowned(Vec::with_capacity(8)));
         assert!(spares.0.pop().is_none());
     }
 }
