@@ -66,7 +66,6 @@ impl Handover {
     /// keeps the vector, a batch takes it (a spare one is put in its place, and the batch's
     /// comes back to the spares when the supervisor is done with it).
     pub fn hand_over(&self, messages: &mut Vec<(Arc<Message>, usize)>, bytes: usize) {
-        let ticket = Some(self.gauge.ticket(bytes));
         match messages.len() {
             0 => {}
             1 => {
@@ -75,7 +74,7 @@ impl Handover {
                         link: self.link,
                         message,
                         size,
-                        ticket,
+                        ticket: Some(self.gauge.ticket(bytes)),
                     });
                 }
             }
@@ -85,7 +84,7 @@ impl Handover {
                 self.supervisor.do_send(LinkInboundBatch {
                     link: self.link,
                     messages: batch,
-                    ticket,
+                    ticket: Some(self.gauge.ticket(bytes)),
                 });
             }
         }
