@@ -231,7 +231,7 @@ fn raw_ring(c: &mut Criterion) {
         b.iter(|| {
             for i in 0..FRAMES {
                 push(&mut p, 0, &frame);
-                if i % 1024 == 1023 {
+                if i % 64 == 63 {
                     publish(&mut p);
                 }
             }

@@ -79,16 +79,12 @@ impl<T, H: VecHome<T>> Recycled<T, H> {
             home: Some(home),
         }
     }
-
-    /// A vector that is not recycled (freed when dropped).
-    pub fn unowned(items: Vec<T>) -> Self {
-        Recycled { items, home: None }
-    }
 }
 
+/// A vector that is not recycled (freed when dropped): how a link of one's own builds a batch.
 impl<T> From<Vec<T>> for Recycled<T> {
     fn from(items: Vec<T>) -> Self {
-        Recycled::unowned(items)
+        Recycled { items, home: None }
     }
 }
 
@@ -149,13 +145,6 @@ mod tests {
         assert!(kept.iter().all(|v| v.capacity() == 8));
         // An unused (capacity 0) vector is not worth keeping.
         spares.give_back(Vec::new());
-        assert!(spares.0.pop().is_none());
-    }
-
-    #[test]
-    fn an_unowned_vector_is_not_kept() {
-        let spares: Spares<u8> = Spares::default();
-        drop(Recycled::<u8>::unowned(Vec::with_capacity(8)));
         assert!(spares.0.pop().is_none());
     }
 }
