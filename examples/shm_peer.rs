@@ -8,7 +8,9 @@
 //! `--busy-poll` (on both sides) makes each node's arbiter poll the ring instead of sleeping;
 //! `--spin-us N` sets how long the pump thread spins before it sleeps.
 //! The creator serves until Ctrl-C (it removes the segment on the way out; a segment left by a
-//! crash is cleaned up by the next `--create`). The opener exits when done.
+//! crash is cleaned up by the next `--create`). The opener exits when done; when it cannot
+//! attach it prints why (no segment yet, another opener already attached...) and gives up
+//! after `--wait-secs N` (default 30) with exit code 1.
 
 mod common;
 
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use swarm_transport::link::shared_memory::ShmLink;
-use swarm_transport::{Message, Swarm, TransportConfig, Value};
+use swarm_transport::protocol::core::lifecycle::LinkState;
+use swarm_transport::{Message, Swarm, SwarmEvent, TransportConfig, Value};
 
 fn config(name: &str) -> TransportConfig {
     TransportConfig::default()
@@ -49,12 +52,21 @@ async fn open(name: String, count: u64, bench: bool) {
             .with_busy_poll(busy()),
     );
     println!("opening segment {name}");
+    let why = AttachFailures::default();
+    swarm.subscribe_swarm_events(why.clone().start().recipient());
+    let wait = common::flag("--wait-secs")
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs);
     let started = Instant::now();
     while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no `echo` on segment {name}: is `--create {name}` running?"
-        );
+        if started.elapsed() >= wait {
+            let last = why.last().unwrap_or_else(|| "no answer from the segment".into());
+            eprintln!(
+                "gave up after {wait:?}: {last}\n\
+                 (is `shm_peer --create {name}` running, and is no other `--open {name}` attached?)"
+            );
+            std::process::exit(1);
+        }
         actix_rt::time::sleep(Duration::from_millis(10)).await;
     }
     if bench {
@@ -69,6 +81,39 @@ async fn open(name: String, count: u64, bench: bool) {
     }
     swarm.shutdown();
     actix_rt::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Prints each new reason a connection attempt failed for, once, and remembers the last.
+#[derive(Clone, Default)]
+struct AttachFailures(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl AttachFailures {
+    fn last(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Actor for AttachFailures {
+    type Context = Context<Self>;
+}
+
+impl Handler<SwarmEvent> for AttachFailures {
+    type Result = ();
+
+    fn handle(&mut self, event: SwarmEvent, _: &mut Context<Self>) {
+        if let SwarmEvent::Link {
+            state: LinkState::Closed,
+            reason: Some(reason),
+            ..
+        } = event
+        {
+            let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if last.as_deref() != Some(reason.as_str()) {
+                eprintln!("cannot attach yet: {reason}; retrying");
+                *last = Some(reason);
+            }
+        }
+    }
 }
 
 async fn run_bench(swarm: &Swarm) {

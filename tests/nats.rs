@@ -380,7 +380,13 @@ async fn nodes_come_back_after_the_nats_server_restarts() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server goes down only once node-a has started the slow request (it counts it on
+    // arrival), so the request is really in flight during the outage on any host.
+    let started = call_until(&swarm, "node-a", "slept", "the slow request started", |r| {
+        r.as_ref().is_ok_and(|n| n.as_u64() == Some(1))
+    })
+    .await;
+    assert_eq!(started, Ok(Value::from(1)));
     let server = actix_rt::task::spawn_blocking(move || {
         server.stop();
         server

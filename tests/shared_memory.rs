@@ -409,3 +409,64 @@ async fn a_killed_peer_is_detected_and_its_successor_reconnects() {
     })
     .await;
 }
+
+/// The `shm_peer` example binary, which `cargo test` builds beside the test binaries.
+fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    dir.join("examples").join(name)
+}
+
+#[actix_rt::test]
+async fn a_second_opener_is_told_why_it_cannot_attach() {
+    let name = segment_name("second");
+    let node = Swarm::start(config("test"));
+    echo(&node, "test-echo");
+    node.connect(ShmLink::create(&name));
+    let first = KillOnDrop(spawn_peer("idle", &name, 0));
+    wait_route(&node, "peer-echo").await;
+
+    // A second opener (the example, as a user runs it) cannot attach while the first is
+    // there: it says why, and gives up with exit code 1 instead of panicking.
+    let exe = example_binary("shm_peer");
+    let second = {
+        let name = name.clone();
+        actix_rt::task::spawn_blocking(move || {
+            Command::new(exe)
+                .args(["--open", &name, "--wait-secs", "3", "--count", "1"])
+                .env("RUST_LOG", "swarm_transport=warn")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already has a peer"), "{stderr}");
+    assert!(stderr.contains("gave up after"), "{stderr}");
+    // The reason is logged at WARN once, not once per retry.
+    let warnings = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("already has a peer"))
+        .count();
+    assert_eq!(warnings, 1, "{stderr}");
+
+    drop(first);
+    node.shutdown();
+    wait_until(Duration::from_secs(10), "segment removed", || {
+        !shm_path(&name).exists()
+    })
+    .await;
+}
+
+/// A peer process killed when the test ends, also when it fails (an idle peer left running
+/// would hold the test's output open).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -96,40 +96,52 @@ impl fmt::Display for MessageId {
     }
 }
 
-/// The text was not 1–32 hex digits.
+/// The text was not a message id: exactly 32 lowercase hex digits, or the same 128 bits as a
+/// lowercase dashed UUID (`8-4-4-4-12`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidMessageId;
 
 impl fmt::Display for InvalidMessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("message id must be 1 to 32 hex digits")
+        f.write_str(
+            "message id must be 32 lowercase hex digits (uuid4().hex) or a lowercase dashed UUID",
+        )
     }
 }
 
 impl std::error::Error for InvalidMessageId {}
 
+/// Where the dashes of a dashed UUID stand.
+const UUID_DASHES: [usize; 4] = [8, 13, 18, 23];
+
 impl FromStr for MessageId {
     type Err = InvalidMessageId;
 
+    /// Accepts exactly the documented grammar, so that an id is always echoed back (in
+    /// `correlation_id`) as the text the peer sent: 32 lowercase hex digits, or a lowercase
+    /// dashed UUID (which is echoed undashed — the same 128 bits). Shorter strings, upper case,
+    /// stray dashes and integers are refused: a peer that sent them could not match the echo.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Accept the dashed UUID form too, so uuid strings from other languages work.
-        let mut n: u128 = 0;
-        let mut digits = 0;
-        for c in s.bytes() {
-            if c == b'-' {
-                continue;
+        let bytes = s.as_bytes();
+        let mut digits = [0u8; 32];
+        match bytes.len() {
+            32 => digits.copy_from_slice(bytes),
+            36 => {
+                let mut n = 0;
+                for (i, &c) in bytes.iter().enumerate() {
+                    if UUID_DASHES.contains(&i) {
+                        if c != b'-' {
+                            return Err(InvalidMessageId);
+                        }
+                    } else {
+                        digits[n] = c;
+                        n += 1;
+                    }
+                }
             }
-            let d = (c as char).to_digit(16).ok_or(InvalidMessageId)?;
-            digits += 1;
-            if digits > 32 {
-                return Err(InvalidMessageId);
-            }
-            n = (n << 4) | u128::from(d);
+            _ => return Err(InvalidMessageId),
         }
-        if digits == 0 {
-            return Err(InvalidMessageId);
-        }
-        Ok(MessageId(n))
+        MessageId::from_hex_digits(&digits).ok_or(InvalidMessageId)
     }
 }
 
@@ -151,11 +163,8 @@ impl<'de> Deserialize<'de> for MessageId {
             fn visit_str<E: de::Error>(self, s: &str) -> Result<MessageId, E> {
                 s.parse().map_err(E::custom)
             }
-            fn visit_u64<E>(self, v: u64) -> Result<MessageId, E> {
-                Ok(MessageId(u128::from(v)))
-            }
         }
-        deserializer.deserialize_any(IdVisitor)
+        deserializer.deserialize_str(IdVisitor)
     }
 }
 
@@ -225,6 +234,23 @@ mod tests {
         assert!("xyz".parse::<MessageId>().is_err());
         assert!("".parse::<MessageId>().is_err());
         assert!("0".repeat(33).parse::<MessageId>().is_err());
+    }
+
+    #[test]
+    fn only_the_documented_grammar_is_accepted() {
+        for bad in [
+            "0123456789abcdef",                      // too short: would echo zero-padded
+            "0123456789ABCDEFFEDCBA9876543210",      // upper case
+            "0123456789abcdef-fedcba9876543210",     // a dash out of place
+            "01234567-89ab-cdef-fedc-ba987654321",   // dashed, one digit short
+            "01234567-89ab-cdef-fedc-ba98765432100", // dashed, one digit long
+            "0123456789abcdeffedcba987654321g",
+            "12345",
+        ] {
+            assert_eq!(bad.parse::<MessageId>(), Err(InvalidMessageId), "{bad}");
+        }
+        let json: Result<MessageId, _> = serde_json::from_str("12345");
+        assert!(json.is_err(), "an integer is not an id");
     }
 
     #[test]

@@ -113,4 +113,7 @@ pub struct SupervisedLink {
     pub retry_at: Option<Instant>,
     pub reconnects: u64,
     pub ever_up: bool,
+    /// Why the last connection attempt failed: a new reason is logged at WARN once, the same
+    /// reason again only at DEBUG (a link that retries every 100 ms must not flood the log).
+    pub last_failure: Option<String>,
 }

@@ -605,7 +605,18 @@ impl Supervisor {
         if was_active {
             tracing::info!(node = %self.node, %link, peer = %slot.peer, %reason, "link down");
         } else {
-            tracing::debug!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed");
+            let sup = slot.spec.and_then(|s| self.supervised.get_mut(&s));
+            let repeated = sup
+                .as_ref()
+                .is_some_and(|s| s.last_failure.as_deref() == Some(reason.as_str()));
+            if repeated {
+                tracing::debug!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed");
+            } else {
+                tracing::warn!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed; retrying with backoff");
+            }
+            if let Some(sup) = sup {
+                sup.last_failure = Some(reason.clone());
+            }
         }
         self.publish(SwarmEvent::Link {
             link,
@@ -669,6 +680,7 @@ impl Supervisor {
                 self.reconnects += 1;
             }
             sup.ever_up = true;
+            sup.last_failure = None;
         }
         tracing::info!(node = %self.node, %link, %peer, transport, "link up");
         let agents = self.announceable_to(link);
@@ -852,6 +864,7 @@ impl Supervisor {
                 retry_at: None,
                 reconnects: 0,
                 ever_up: false,
+                last_failure: None,
             },
         );
         self.start_connect(spec, ctx);

@@ -116,8 +116,9 @@ mod tests {
             ("priority", vec![0xcf, 0, 0, 0, 0, 0, 0, 0, 7]),
             ("source", vec![0xa1, b'a']),
             ("id", {
-                let mut v = vec![0xa2];
-                v.extend_from_slice(b"2a");
+                // A str16 instead of the usual str8: the same 32 digits, another width.
+                let mut v = vec![0xda, 0, 32];
+                v.extend_from_slice(b"0000000000000000000000000000002a");
                 v
             }),
             ("payload", {
