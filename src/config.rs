@@ -47,10 +47,19 @@ pub struct TransportConfig {
     /// proves everything sent before its probe). Past it, data waits in the link's queue.
     /// Default 64 MiB.
     pub link_unread_bytes: usize,
-    /// Most bytes a socket link may have received that the supervisor has not handled yet; a
-    /// peer that sends faster than the node routes is disconnected (WebSocket 1008). At least
+    /// Hard bound on the bytes a socket link may have received that the supervisor has not
+    /// handled yet; a peer past it is disconnected (WebSocket 1008). Reading stops long before
+    /// (`link_read_ahead_bytes`), so only what one socket read brings can get here. At least
     /// `max_message_size`. Default 64 MiB.
     pub link_inbound_bytes: usize,
+    /// A socket link stops reading from its socket while this many received bytes wait for
+    /// the node (TCP backpressure on the sender: its writes block instead of the node's memory
+    /// growing), and reads on as the node catches up. Also what keeps one busy peer from
+    /// queueing more than this ahead of another peer's heartbeats. Default 1 MiB.
+    pub link_read_ahead_bytes: usize,
+    /// How long a closing link waits for its peer to take the close frame and answer it; past
+    /// it the connection is shut down (reset), whether or not the peer reads. Default 2 s.
+    pub close_timeout: Duration,
     /// A link that stays at `link_unread_bytes` this long is closed as a slow consumer.
     /// Default 10 s.
     pub slow_consumer_timeout: Duration,
@@ -88,6 +97,8 @@ impl Default for TransportConfig {
             link_unread_bytes: 64 * 1024 * 1024,
             slow_consumer_timeout: Duration::from_secs(10),
             link_inbound_bytes: 64 * 1024 * 1024,
+            link_read_ahead_bytes: 1024 * 1024,
+            close_timeout: Duration::from_secs(2),
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
@@ -152,6 +163,19 @@ impl TransportConfig {
     /// Sets how many received bytes may wait for the supervisor per socket link.
     pub fn with_link_inbound_bytes(mut self, bytes: usize) -> Self {
         self.link_inbound_bytes = bytes.max(1);
+        self
+    }
+
+    /// Sets how many received bytes a socket link lets wait for the node before it stops
+    /// reading its socket.
+    pub fn with_link_read_ahead_bytes(mut self, bytes: usize) -> Self {
+        self.link_read_ahead_bytes = bytes.max(1);
+        self
+    }
+
+    /// Sets how long a closing link waits for its peer before the connection is shut down.
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
         self
     }
 

@@ -642,3 +642,74 @@ async fn long_streams_cross_in_order_with_a_small_window() {
     }
     server.stop(false).await;
 }
+
+/// A raw client that has said `Hello` (MessagePack) and is linked to the hub.
+async fn raw_linked(addr: SocketAddr) -> raw_ws::RawWs {
+    let (status, mut raw) = raw_ws::RawWs::connect(addr, "swarm.v1.msgpack").await;
+    assert_eq!(status, 101);
+    let awc::ws::Message::Binary(hello) = hello(1) else {
+        unreachable!()
+    };
+    raw.send(raw_ws::FIN | raw_ws::BINARY, &hello).await.unwrap();
+    raw
+}
+
+#[actix_rt::test]
+async fn peers_that_stop_reading_lose_their_socket_and_session_slot() {
+    const N: usize = 3;
+    let hub = Swarm::start(
+        config("hub")
+            .with_max_sessions(N)
+            .with_heartbeat(Duration::from_millis(200), Duration::from_secs(5))
+            .with_close_timeout(Duration::from_millis(500)),
+    );
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let mut stalled = Vec::new();
+    for _ in 0..N {
+        stalled.push(raw_linked(addr).await);
+    }
+    wait_stats(&hub, "all linked", |s| s.links.len() == N).await;
+    // Each asks for far more than the socket buffers hold and never reads: the hub's writes
+    // block, and its sessions freeze behind them.
+    let body = Value::from(vec![7u8; 48 * 1024]);
+    for raw in &mut stalled {
+        for _ in 0..1000 {
+            let ask = Message::request("raw", "echo", body.clone()).to("echo");
+            let sent =
+                tokio::time::timeout(Duration::from_millis(300), raw.send_message(&ask)).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                break; // the hub stopped reading us: everything is full
+            }
+        }
+    }
+    let held = raw_ws::established_on(addr.port());
+    assert!(held >= N, "the stalled connections are up: {held}");
+    let stalled_at = std::time::Instant::now();
+
+    // The hub declares them dead (heartbeat timeout) and, although they do not read, releases
+    // their sockets and slots within the close timeout: a new client is served.
+    let mut status = 0;
+    for _ in 0..300 {
+        status = raw_ws::RawWs::connect(addr, "swarm.v1.msgpack").await.0;
+        if status == 101 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 101, "a new client is served once the stalled ones are gone");
+    wait_until(Duration::from_secs(30), "the stalled sockets are closed", || {
+        raw_ws::established_on(addr.port()) <= 1
+    })
+    .await;
+    eprintln!(
+        "stalled readers released {:?} after their buffers filled (heartbeat timeout 5 s, close timeout 0.5 s)",
+        stalled_at.elapsed()
+    );
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "echo").await;
+    assert_echo(&a, "echo", Value::Int(1)).await;
+    drop(stalled);
+    server.stop(false).await;
+}

@@ -62,6 +62,11 @@ impl Handover {
         self.gauge.pending()
     }
 
+    /// The gauge counting them (a reader that stops reading while it is full waits on it).
+    pub fn gauge(&self) -> &InboundGauge {
+        &self.gauge
+    }
+
     /// Hands over `messages` (`bytes` on the wire), leaving the vector empty: a lone message
     /// keeps the vector, a batch takes it (a spare one is put in its place, and the batch's
     /// comes back to the spares when the supervisor is done with it).
@@ -124,6 +129,11 @@ impl InboundBurst {
         self.messages.push((message, size));
         self.bytes += size;
         Ok(self.messages.len() == 1)
+    }
+
+    /// The gauge of bytes handed over and not yet handled.
+    pub fn gauge(&self) -> &InboundGauge {
+        self.handover.gauge()
     }
 
     /// Hands the burst to the supervisor.

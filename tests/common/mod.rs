@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nats_server;
+pub mod raw_ws;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -186,7 +186,8 @@ impl Actor for ClientLink {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
         // We initiated the connection: the peer authenticates us, not the other way round.
-        self.end.opened(Role::Initiator, me, true);
+        self.end
+            .opened(Role::Initiator, me.clone(), me.recipient(), true);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

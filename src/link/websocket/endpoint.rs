@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Addr, Recipient};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
@@ -64,16 +64,19 @@ impl LinkEnd {
         }
     }
 
-    /// Tells the supervisor the connection is up.
-    pub fn opened<A>(&self, role: Role, me: Addr<A>, authenticated: bool)
-    where
+    /// Tells the supervisor the connection is up; close orders go to `close`.
+    pub fn opened<A>(
+        &self,
+        role: Role,
+        me: Addr<A>,
+        close: Recipient<LinkClose>,
+        authenticated: bool,
+    ) where
         A: actix::Handler<LinkOutbound>
             + actix::Handler<LinkOutboundBatch>
-            + actix::Handler<LinkClose>
             + actix::Handler<LinkConfigure>,
         A::Context: actix::dev::ToEnvelope<A, LinkOutbound>
             + actix::dev::ToEnvelope<A, LinkOutboundBatch>
-            + actix::dev::ToEnvelope<A, LinkClose>
             + actix::dev::ToEnvelope<A, LinkConfigure>,
     {
         self.supervisor.do_send(LinkOpened {
@@ -84,7 +87,7 @@ impl LinkEnd {
             handle: LinkHandle {
                 outbound: me.clone().recipient(),
                 outbound_batch: Some(me.clone().recipient()),
-                close: me.clone().recipient(),
+                close,
                 configure: Some(me.recipient()),
             },
             authenticated,
@@ -105,6 +108,11 @@ impl LinkEnd {
             code: actix_http::ws::CloseCode::Policy,
             reason: flooded.to_string(),
         })
+    }
+
+    /// The gauge of received bytes the supervisor has not handled yet.
+    pub fn inbound_gauge(&self) -> &crate::link::InboundGauge {
+        self.inbound.gauge()
     }
 
     /// Hands the inbound burst to the supervisor.

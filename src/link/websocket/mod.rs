@@ -7,6 +7,9 @@
 //! * [`endpoint`] — what both ends share: bursts of frames to few supervisor messages.
 //! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
 //! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
+//! * [`read_gate`] — a session reads its socket only while the node keeps up.
+//! * [`socket`] — the `on_connect` hook: a handle that shuts down a connection whose session
+//!   is frozen behind a peer that stopped reading.
 //! * `tls` (feature `tls`) — rustls configurations for `wss://` servers and clients.
 //!
 //! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
@@ -16,8 +19,10 @@ pub mod client;
 pub mod echo;
 pub mod endpoint;
 pub mod frames;
+pub mod read_gate;
 pub mod reassembly;
 pub mod server;
+pub mod socket;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -25,3 +30,4 @@ pub use client::WsLink;
 #[cfg(feature = "tls")]
 pub use server::serve_tls;
 pub use server::{scope, serve, upgrade, EndpointServer};
+pub use socket::on_connect;

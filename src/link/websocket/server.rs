@@ -4,6 +4,17 @@
 //! Everything that depends on actix-web-actors (deprecated upstream in favour of actix-ws) is
 //! in this file, so the session can move without touching the rest.
 //!
+//! Closing is bounded in time whatever the peer does. A session that closes sends its close
+//! frame, then keeps reading (and dropping) what the peer still sends until the peer's close
+//! frame comes or half the close timeout passes: closing a socket with unread input makes the
+//! kernel reset the connection, and the peer would never see the close code. A [`Closer`]
+//! beside each session takes the supervisor's close orders and, if the connection is still
+//! there after `close_timeout` (a peer that does not read freezes its session, see
+//! [`socket`](super::socket)), shuts the socket down.
+//!
+//! Servers that mount [`scope`] in their own `HttpServer` add
+//! `.on_connect(websocket::on_connect)`, which gives sessions that handle on the socket.
+//!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
 //! use swarm_transport::{link::websocket, Swarm, TransportConfig};
@@ -24,14 +35,19 @@
 use bytes::Bytes;
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, AsyncContext, Handler, StreamHandler};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
 use super::endpoint::{FlushInbound, LinkEnd};
 use super::frames::{close_code, negotiate, Fault, Frames};
+use super::read_gate::{GateState, ReadGate};
 use super::reassembly::Kind;
+use super::socket::{on_connect, ConnSocket};
 use crate::auth::UpgradeVerdict;
 use crate::backlog::Backlog;
 use crate::link::{LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch};
@@ -64,6 +80,7 @@ macro_rules! start_endpoint {
         })
         .workers(1)
         .tcp_nodelay(true)
+        .on_connect(on_connect)
         .disable_signals();
         let bound = $bind?;
         let addr = bound.addrs()[0];
@@ -128,16 +145,33 @@ pub async fn upgrade(
         tracing::warn!(%peer, max = config.max_sessions, "websocket upgrade refused: too many sessions");
         return Ok(HttpResponse::ServiceUnavailable().body("too many sessions"));
     };
+    let socket = req.conn_data::<ConnSocket>().cloned();
+    if socket.is_none() {
+        warn_no_socket_handle();
+    }
+    let end = LinkEnd::new(
+        LinkId::next(),
+        swarm.addr().clone(),
+        Frames::new(format, config),
+        peer,
+        config,
+    );
+    let gate = GateState::default();
+    // Half the hard limit at most, so that what one socket read brings on top of a paused
+    // gate stays under it.
+    let read_ahead = config
+        .link_read_ahead_bytes
+        .min(config.link_inbound_bytes.max(config.max_message_size) / 2);
+    let stream = ReadGate::new(stream, end.inbound_gauge().clone(), read_ahead, &gate);
     let session = Session {
         _permit: permit,
-        end: LinkEnd::new(
-            LinkId::next(),
-            swarm.addr().clone(),
-            Frames::new(format, config),
-            peer,
-            config,
-        ),
+        end,
         authenticated,
+        socket,
+        gate,
+        closer: None,
+        closing: false,
+        close_timeout: config.close_timeout,
     };
     let protocols = [format.subprotocol()];
     let mut builder = ws::WsResponseBuilder::new(session, &req, stream)
@@ -146,6 +180,19 @@ pub async fn upgrade(
         builder = builder.protocols(&protocols);
     }
     builder.start()
+}
+
+/// Warns once per process that sessions of this server cannot be shut down from outside.
+fn warn_no_socket_handle() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    // Relaxed: a once-only log line; nothing else is ordered by it.
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "websocket server without the swarm on_connect hook: a peer that stops reading \
+             keeps its socket and session slot until it reads again; add \
+             `.on_connect(swarm_transport::link::websocket::on_connect)` to the HttpServer"
+        );
+    }
 }
 
 /// One slot of `max_sessions`, given back when the session (or a failed upgrade) is dropped.
@@ -173,14 +220,41 @@ struct Session {
     _permit: SessionPermit,
     end: LinkEnd,
     authenticated: bool,
+    /// The connection's socket, when the server has the `on_connect` hook.
+    socket: Option<ConnSocket>,
+    gate: GateState,
+    closer: Option<Addr<Closer>>,
+    /// The close frame went out; what the peer still sends is read and dropped.
+    closing: bool,
+    close_timeout: Duration,
 }
 
 impl Session {
     fn fail(&mut self, fault: Fault, ctx: &mut ws::WebsocketContext<Self>) {
         self.end.log_fault(&fault);
-        ctx.close(Some(fault.close_reason()));
-        self.end.closed(fault.reason);
-        ctx.stop();
+        self.close(Some(fault.close_reason()), fault.reason, ctx);
+    }
+
+    /// Sends the close frame and reports the link closed; the session then lingers (reading
+    /// and dropping) until the peer answers or half the close timeout passes, and the closer
+    /// shuts the connection down should it still be there after the close timeout.
+    fn close(
+        &mut self,
+        reason: Option<ws::CloseReason>,
+        why: String,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        ctx.close(reason);
+        self.end.closed(why);
+        self.gate.open_for_good();
+        if let Some(closer) = &self.closer {
+            closer.do_send(Deadline);
+        }
+        ctx.run_later(self.close_timeout / 2, |_, ctx| ctx.stop());
     }
 
     fn data(&mut self, kind: Kind, bytes: &Bytes, ctx: &mut ws::WebsocketContext<Self>) {
@@ -197,16 +271,41 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let me = ctx.address();
-        self.end.opened(Role::Acceptor, me, self.authenticated);
+        let closer = Closer {
+            link: self.end.link,
+            session: me.clone(),
+            socket: self.socket.as_ref().map(ConnSocket::downgrade),
+            timeout: self.close_timeout,
+            armed: false,
+        }
+        .start();
+        self.end.opened(
+            Role::Acceptor,
+            me,
+            closer.clone().recipient(),
+            self.authenticated,
+        );
+        self.closer = Some(closer);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.end.closed("connection closed".into());
+        if let Some(closer) = &self.closer {
+            closer.do_send(Deadline);
+        }
     }
 }
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
     fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        if self.closing {
+            // Lingering: drop what the peer still sends; its close frame (or a broken
+            // connection) ends the session.
+            if matches!(item, Ok(ws::Message::Close(_)) | Err(_)) {
+                ctx.stop();
+            }
+            return;
+        }
         match item {
             Ok(ws::Message::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(ws::Message::Text(text)) => self.data(Kind::Text, text.as_bytes(), ctx),
@@ -226,25 +325,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
                 self.end.closed("peer closed the connection".into());
                 ctx.stop();
             }
-            Err(ws::ProtocolError::Io(e)) => {
+            Err(ws::ProtocolError::Io(e)) if self.gate.connection_broke() => {
                 // The peer went away without a close frame (process killed, network gone).
                 tracing::debug!(link = %self.end.link, peer = %self.end.peer, error = %e, "connection lost");
                 self.end.closed(format!("connection lost: {e}"));
                 ctx.stop();
             }
-            Err(e) => {
-                let code = match e {
-                    ws::ProtocolError::Overflow => ws::CloseCode::Size,
-                    _ => ws::CloseCode::Protocol,
-                };
-                self.fail(
-                    Fault {
-                        code,
-                        reason: e.to_string(),
-                    },
-                    ctx,
-                );
-            }
+            Err(e) => self.fail(protocol_fault(e), ctx),
         }
     }
 }
@@ -302,11 +389,87 @@ impl Handler<LinkClose> for Session {
     type Result = ();
 
     fn handle(&mut self, close: LinkClose, ctx: &mut Self::Context) {
-        ctx.close(Some(ws::CloseReason {
+        let reason = ws::CloseReason {
             code: close_code(close.kind),
             description: Some(close.reason.clone()),
-        }));
-        self.end.closed(close.reason);
-        ctx.stop();
+        };
+        self.close(Some(reason), close.reason, ctx);
+    }
+}
+
+/// The close code for a frame the codec refused. actix-web-actors reports a text frame that
+/// is not UTF-8 as an I/O error of kind `Other` (the connection itself is fine: see
+/// [`GateState::connection_broke`]) and reserved bits as one of kind `InvalidData`.
+fn protocol_fault(e: ws::ProtocolError) -> Fault {
+    let code = match &e {
+        ws::ProtocolError::Overflow => ws::CloseCode::Size,
+        ws::ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::Other => {
+            ws::CloseCode::Invalid
+        }
+        _ => ws::CloseCode::Protocol,
+    };
+    let reason = match code {
+        ws::CloseCode::Invalid => "text frame is not valid UTF-8".to_owned(),
+        _ => e.to_string(),
+    };
+    Fault { code, reason }
+}
+
+/// Takes the supervisor's close orders for one session, and shuts the connection down if it
+/// outlives the close timeout (its session may be frozen behind a peer that does not read).
+struct Closer {
+    link: LinkId,
+    session: Addr<Session>,
+    /// The connection's socket while actix-web or the session still hold it.
+    socket: Option<std::sync::Weak<socket2::Socket>>,
+    timeout: Duration,
+    armed: bool,
+}
+
+impl Actor for Closer {
+    type Context = Context<Self>;
+}
+
+/// Session → closer: the session is closing; make sure the connection goes within the close
+/// timeout.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Deadline;
+
+impl Closer {
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        if self.armed {
+            return;
+        }
+        self.armed = true;
+        ctx.run_later(self.timeout, |this, ctx| {
+            if let Some(socket) = this
+                .socket
+                .as_ref()
+                .and_then(std::sync::Weak::upgrade)
+                .map(ConnSocket::from)
+            {
+                tracing::info!(link = %this.link, timeout = ?this.timeout, "peer did not take the close within the close timeout; connection shut down");
+                socket.abort();
+            }
+            ctx.stop();
+        });
+    }
+}
+
+impl Handler<LinkClose> for Closer {
+    type Result = ();
+
+    fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
+        self.session.do_send(close);
+        self.arm(ctx);
+    }
+}
+
+impl Handler<Deadline> for Closer {
+    type Result = ();
+
+    fn handle(&mut self, _: Deadline, ctx: &mut Context<Self>) {
+        self.arm(ctx);
     }
 }
