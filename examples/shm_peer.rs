@@ -60,7 +60,9 @@ async fn open(name: String, count: u64, bench: bool) {
     let started = Instant::now();
     while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
         if started.elapsed() >= wait {
-            let last = why.last().unwrap_or_else(|| "no answer from the segment".into());
+            let last = why
+                .last()
+                .unwrap_or_else(|| "no answer from the segment".into());
             eprintln!(
                 "gave up after {wait:?}: {last}\n\
                  (is `shm_peer --create {name}` running, and is no other `--open {name}` attached?)"

@@ -62,7 +62,9 @@ fn main() -> std::io::Result<()> {
                 .app_data(data.clone())
                 .service(websocket::scope("/swarm"))
         })
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // Lets the node shut down the socket of a peer that stopped reading.
+        .on_connect(websocket::on_connect);
         #[cfg(feature = "tls")]
         let (server, scheme) = if tls {
             (server.bind_rustls_0_23(&bind, self_signed()?)?, "wss")

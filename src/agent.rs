@@ -10,8 +10,16 @@
 //! An agent is any actix actor that handles `Delivery`; register its `recipient()` with
 //! [`Swarm::register`](crate::Swarm::register). To answer a request, send
 //! [`Delivery::reply`] back through the swarm.
+//!
+//! Every agent's mailbox is bounded (`TransportConfig::agent_mailbox`, default 65 536
+//! deliveries): a delivery counts from the moment it is queued until the agent drops it
+//! (normally when its handler returns). Past the bound a local sender gets
+//! `SendError::Full`, a request from a link is answered with error `-32002` (queue full), and
+//! any other message is counted as dropped and reported as `SwarmEvent::Undeliverable`
+//! — actix's own mailbox would accept it and grow without limit.
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use swarm_protocol::{ErrorBody, Message, MessageType, Value};
@@ -68,11 +76,20 @@ impl From<Arc<Message>> for DeliveredMessage {
 }
 
 /// A message delivered to an agent.
-#[derive(Debug, Clone, actix::Message)]
+#[derive(Debug, actix::Message)]
 #[rtype(result = "()")]
 pub struct Delivery {
     /// The message.
     pub message: DeliveredMessage,
+    /// Its place in the agent's bounded mailbox, given back when the delivery is dropped.
+    _slot: Option<MailboxSlot>,
+}
+
+impl Clone for Delivery {
+    /// A copy outside any mailbox (it holds no slot).
+    fn clone(&self) -> Self {
+        Delivery::new(self.message.clone())
+    }
 }
 
 impl Delivery {
@@ -80,6 +97,7 @@ impl Delivery {
     pub fn new(message: impl Into<DeliveredMessage>) -> Self {
         Delivery {
             message: message.into(),
+            _slot: None,
         }
     }
 
@@ -95,5 +113,74 @@ impl Delivery {
     pub fn reply(&self, result: Result<Value, ErrorBody>) -> Message {
         let me = self.message.destination.clone().unwrap_or_default();
         Message::response(me, &self.message, result)
+    }
+}
+
+/// The bound on one agent's mailbox: how many deliveries it holds that it has not dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    held: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Mailbox {
+    /// A mailbox of at most `limit` deliveries.
+    pub(crate) fn new(limit: usize) -> Self {
+        Mailbox {
+            held: Arc::default(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// A delivery of `message` holding a slot, or the message back when the mailbox is full.
+    pub(crate) fn delivery<M: Into<DeliveredMessage>>(&self, message: M) -> Result<Delivery, M> {
+        // Relaxed: the count only bounds memory; the mailbox push carries the message itself.
+        if self.held.fetch_add(1, Ordering::Relaxed) >= self.limit {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            return Err(message);
+        }
+        Ok(Delivery {
+            message: message.into(),
+            _slot: Some(MailboxSlot(self.held.clone())),
+        })
+    }
+
+    /// Deliveries held now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+/// One delivery's place in a [`Mailbox`].
+#[derive(Debug)]
+struct MailboxSlot(Arc<AtomicUsize>);
+
+impl Drop for MailboxSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarm_protocol::Message;
+
+    #[test]
+    fn a_mailbox_is_bounded_until_deliveries_are_dropped() {
+        let mailbox = Mailbox::new(2);
+        let a = mailbox.delivery(Message::event("a", "e", 1)).unwrap();
+        let b = mailbox.delivery(Message::event("a", "e", 2)).unwrap();
+        let refused = mailbox.delivery(Message::event("a", "e", 3));
+        assert!(matches!(refused, Err(m) if m.payload == Message::event("a", "e", 3).payload));
+        let copy = a.clone();
+        assert_eq!(mailbox.held(), 2, "a copy holds no slot");
+        drop(copy);
+        drop(a);
+        assert_eq!(mailbox.held(), 1);
+        assert!(mailbox.delivery(Message::event("a", "e", 4)).is_ok());
+        drop(b);
+        assert_eq!(mailbox.held(), 0, "every slot is given back");
     }
 }

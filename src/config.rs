@@ -70,6 +70,10 @@ pub struct TransportConfig {
     /// Most messages from this node's handles waiting in the supervisor's mailbox; past it
     /// sends report `Full`. Default 65 536.
     pub max_backlog: usize,
+    /// Most deliveries one local agent's mailbox holds (queued and not yet dropped by the
+    /// agent); past it local senders get `Full` and requests from links an error response.
+    /// Default 65 536.
+    pub agent_mailbox: usize,
     /// Most WebSocket sessions this node serves at once; past it the upgrade is refused with
     /// HTTP 503. Default 10 000.
     pub max_sessions: usize,
@@ -102,6 +106,7 @@ impl Default for TransportConfig {
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
+            agent_mailbox: 65_536,
             authenticator: None,
             max_sessions: 10_000,
         }
@@ -188,6 +193,12 @@ impl TransportConfig {
     /// Sets how many messages may wait in the supervisor's mailbox.
     pub fn with_max_backlog(mut self, max: usize) -> Self {
         self.max_backlog = max.max(1);
+        self
+    }
+
+    /// Sets how many deliveries each local agent's mailbox holds.
+    pub fn with_agent_mailbox(mut self, deliveries: usize) -> Self {
+        self.agent_mailbox = deliveries.max(1);
         self
     }
 

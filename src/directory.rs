@@ -20,7 +20,7 @@ use actix::Recipient;
 
 use swarm_protocol::Message;
 
-use crate::agent::{DeliveredMessage, Delivery};
+use crate::agent::{DeliveredMessage, Delivery, Mailbox};
 
 /// Outcome of [`LocalDirectory::deliver`]: a message not delivered comes back in the form it
 /// was given (nothing is boxed or wrapped for a message that goes elsewhere).
@@ -29,6 +29,8 @@ pub enum LocalDelivery<M> {
     Delivered,
     /// The destination is registered here but its actor has stopped.
     Gone(M),
+    /// The destination's mailbox holds `agent_mailbox` deliveries already.
+    Full(M),
     /// The destination is not a local agent (or there is none).
     NotLocal(M),
 }
@@ -58,16 +60,31 @@ impl Hasher for NameHasher {
     }
 }
 
-type Agents = HashMap<String, Recipient<Delivery>, BuildHasherDefault<NameHasher>>;
+type Agents = HashMap<String, (Recipient<Delivery>, Mailbox), BuildHasherDefault<NameHasher>>;
 
-/// Local agents by name.
-#[derive(Default)]
+/// Local agents by name, each with its bounded mailbox.
 pub struct LocalDirectory {
     agents: RwLock<Agents>,
     delivered: AtomicU64,
+    mailbox_limit: usize,
+}
+
+impl Default for LocalDirectory {
+    fn default() -> Self {
+        LocalDirectory::new(crate::config::TransportConfig::default().agent_mailbox)
+    }
 }
 
 impl LocalDirectory {
+    /// An empty directory whose agents hold at most `mailbox_limit` deliveries each.
+    pub fn new(mailbox_limit: usize) -> Self {
+        LocalDirectory {
+            agents: RwLock::default(),
+            delivered: AtomicU64::new(0),
+            mailbox_limit,
+        }
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Agents> {
         // A panic while holding the lock cannot leave the map half-updated (every write is a
         // single insert or remove), so a poisoned lock is still consistent.
@@ -80,7 +97,8 @@ impl LocalDirectory {
 
     /// Registers `name`; returns whether it replaced an earlier registration.
     pub fn register(&self, name: String, recipient: Recipient<Delivery>) -> bool {
-        self.write().insert(name, recipient).is_some()
+        let mailbox = Mailbox::new(self.mailbox_limit);
+        self.write().insert(name, (recipient, mailbox)).is_some()
     }
 
     /// Removes `name`; returns whether it was registered.
@@ -137,13 +155,14 @@ impl LocalDirectory {
             .as_deref()
             .and_then(|d| agents.get(d))
         {
-            // Past the agent's soft mailbox capacity the message is queued anyway, as actix's
-            // do_send does; agents that want a hard bound set their own mailbox capacity.
-            Some(recipient) if recipient.connected() => {
-                recipient.do_send(Delivery::new(msg.into()));
-                self.count_delivered(1);
-                LocalDelivery::Delivered
-            }
+            Some((recipient, mailbox)) if recipient.connected() => match mailbox.delivery(msg) {
+                Ok(delivery) => {
+                    recipient.do_send(delivery);
+                    self.count_delivered(1);
+                    LocalDelivery::Delivered
+                }
+                Err(msg) => LocalDelivery::Full(msg),
+            },
             Some(_) => LocalDelivery::Gone(msg),
             None => LocalDelivery::NotLocal(msg),
         }

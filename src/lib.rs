@@ -81,6 +81,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod link;
+pub(crate) mod log_limit;
 pub mod pending;
 pub mod post_queue;
 pub mod random;

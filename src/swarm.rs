@@ -69,7 +69,7 @@ impl Swarm {
             .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
             .into();
         let config = Arc::new(config);
-        let directory = Arc::new(LocalDirectory::default());
+        let directory = Arc::new(LocalDirectory::new(config.agent_mailbox));
         let pending = Arc::new(SharedPending::new(config.max_pending_requests));
         let backlog = Arc::new(Backlog::new(config.max_backlog));
         let sessions = Arc::new(Backlog::new(config.max_sessions));
@@ -150,7 +150,8 @@ impl Swarm {
         match self.directory.deliver(message) {
             LocalDelivery::Delivered => None,
             // A stopped agent is the supervisor's to unregister: let it look again.
-            LocalDelivery::Gone(m) => Some((Arc::new(m), false)),
+            // A full mailbox too: the supervisor reports `Full` with the message.
+            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((Arc::new(m), false)),
             LocalDelivery::NotLocal(m) => Some((Arc::new(m), true)),
         }
     }
@@ -324,8 +325,9 @@ impl Swarm {
         }
         match self.directory.deliver(message) {
             LocalDelivery::Delivered => {}
-            // Unregistered or stopped in between: let the supervisor route (or refuse) it.
-            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) => {
+            // Unregistered, stopped or full in between: let the supervisor route (or refuse)
+            // it.
+            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) | LocalDelivery::Full(m) => {
                 let completion = self.pending.lock().complete(id);
                 if let swarm_protocol::core::correlation::Completion::Waiter(p) = completion {
                     self.request_via_supervisor(m, timeout, p.waiter);

@@ -650,7 +650,9 @@ async fn raw_linked(addr: SocketAddr) -> raw_ws::RawWs {
     let awc::ws::Message::Binary(hello) = hello(1) else {
         unreachable!()
     };
-    raw.send(raw_ws::FIN | raw_ws::BINARY, &hello).await.unwrap();
+    raw.send(raw_ws::FIN | raw_ws::BINARY, &hello)
+        .await
+        .unwrap();
     raw
 }
 
@@ -697,10 +699,15 @@ async fn peers_that_stop_reading_lose_their_socket_and_session_slot() {
         }
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(status, 101, "a new client is served once the stalled ones are gone");
-    wait_until(Duration::from_secs(30), "the stalled sockets are closed", || {
-        raw_ws::established_on(addr.port()) <= 1
-    })
+    assert_eq!(
+        status, 101,
+        "a new client is served once the stalled ones are gone"
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the stalled sockets are closed",
+        || raw_ws::established_on(addr.port()) <= 1,
+    )
     .await;
     eprintln!(
         "stalled readers released {:?} after their buffers filled (heartbeat timeout 5 s, close timeout 0.5 s)",
@@ -711,5 +718,179 @@ async fn peers_that_stop_reading_lose_their_socket_and_session_slot() {
     wait_route(&a, "echo").await;
     assert_echo(&a, "echo", Value::Int(1)).await;
     drop(stalled);
+    server.stop(false).await;
+}
+
+/// The example server (`examples/ws_server.rs`, default configuration) as a child process.
+struct ServerProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl ServerProcess {
+    fn start() -> ServerProcess {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples/ws_server");
+        let log = std::env::temp_dir().join(format!("ws_server-{port}.log"));
+        let mut child = std::process::Command::new(exe)
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "swarm_transport=warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the ws_server example is built by `cargo test`");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().unwrap().unwrap();
+        assert!(ready.contains("listening"), "{ready}");
+        ServerProcess {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            log,
+        }
+    }
+
+    /// Peak resident memory of the server so far, in bytes (VmHWM).
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+            * 1024
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The upper bound on the example server's resident memory during a flood, with the default
+/// configuration: the outbound queue of the flooder's link (`link_queue_bytes`, 64 MiB), the
+/// read-ahead (1 MiB), a full agent mailbox (65 536 small requests) and the process itself.
+const FLOOD_RSS_BOUND: u64 = 192 << 20;
+
+#[actix_rt::test]
+async fn a_flood_from_one_peer_keeps_memory_bounded_and_others_served() {
+    let server = ServerProcess::start();
+    let addr = server.addr;
+    let calm = Swarm::start(config("calm"));
+    let events = Events::attach(&calm);
+    calm.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&calm, "echo").await;
+    let baseline = server.peak_rss();
+
+    // One raw peer sends requests to `echo` as fast as it can for 6 s and never reads.
+    let flood = actix_rt::spawn(async move {
+        let mut raw = raw_linked(addr).await;
+        let started = std::time::Instant::now();
+        let mut sent = 0u64;
+        while started.elapsed() < Duration::from_secs(6) {
+            let ask = Message::request("flood", "echo", Value::Int(sent as i64)).to("echo");
+            match tokio::time::timeout(Duration::from_millis(500), raw.send_message(&ask)).await {
+                Ok(Ok(())) => sent += 1,
+                Ok(Err(_)) => break, // the server closed on us
+                Err(_) => {}         // backpressure: the server reads no faster than it serves
+            }
+        }
+        (sent, raw)
+    });
+    // Meanwhile a well-behaved peer asks every 50 ms; every request is answered.
+    let mut answered = 0;
+    let mut failed = Vec::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        match calm
+            .request(Message::request("calm", "echo", Value::Int(answered)).to("echo"))
+            .timeout(Duration::from_secs(5))
+            .await
+        {
+            Ok(v) if v == Value::Int(answered) => answered += 1,
+            other => failed.push(other),
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (sent, raw) = flood.await.unwrap();
+    let peak = server.peak_rss();
+    eprintln!(
+        "flood: {sent} requests written in 6 s; server RSS peak {} MiB (before {} MiB); \
+         the calm peer had {answered} requests answered, {} failed",
+        peak >> 20,
+        baseline >> 20,
+        failed.len()
+    );
+    assert!(failed.is_empty(), "the calm peer lost requests: {failed:?}");
+    assert!(
+        answered > 20,
+        "the calm peer was served throughout: {answered}"
+    );
+    assert_eq!(
+        events.count_link(swarm_transport::protocol::core::lifecycle::LinkState::Closed),
+        0,
+        "the calm peer's link was never closed"
+    );
+    assert!(
+        peak < FLOOD_RSS_BOUND,
+        "server RSS peaked at {} MiB (bound {} MiB)",
+        peak >> 20,
+        FLOOD_RSS_BOUND >> 20
+    );
+    // Per-message warnings are rate-limited: a handful of lines, not one per dropped message.
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let lines = log.lines().count();
+    eprintln!("server log: {lines} lines, {} bytes", log.len());
+    assert!(lines < 100, "the flood flooded the log: {lines} lines");
+    drop(raw);
+}
+
+#[actix_rt::test]
+async fn a_peer_sending_faster_than_the_node_routes_is_slowed_down_not_dropped() {
+    // The hub runs on its own thread, which we stall; its sessions stop reading meanwhile.
+    let hub_thread = actix::Arbiter::new().handle();
+    // The raw peer does not answer heartbeats: give it time.
+    let hub = Swarm::start_on(
+        config("hub").with_heartbeat(Duration::from_millis(200), Duration::from_secs(60)),
+        &hub_thread,
+    );
+    let sink = Recorder::default();
+    hub.register("sink", sink.clone().start().recipient());
+    let staller = actix::Actor::start_in_arbiter(&hub_thread, |_| Staller);
+    let (addr, server) = serve(&hub);
+    let mut raw = raw_linked(addr).await;
+    wait_stats(&hub, "linked", |s| s.links.len() == 1).await;
+    staller.do_send(Stall(Duration::from_secs(2)));
+    // 4 000 events of ~1 kB while the node is stalled: more than the read-ahead (1 MiB).
+    const N: usize = 4000;
+    for i in 0..N {
+        let event = Message::event("raw", "flood", vec![i as u8; 1000]).to("sink");
+        raw.send_message(&event).await.unwrap();
+    }
+    for _ in 0..600 {
+        if sink.len() == N {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = hub.stats().await.unwrap();
+    assert_eq!(sink.len(), N, "every event arrived; {stats:?}");
+    let stats = hub.stats().await.unwrap();
+    assert_eq!(stats.links.len(), 1, "the link stayed up");
+    assert_eq!(stats.counters.drops, 0, "nothing was dropped");
     server.stop(false).await;
 }

@@ -36,7 +36,6 @@ use swarm_protocol::{
 use self::link_slot::{LinkSlot, SpecId, SupervisedLink};
 use self::outbound::OutboundQueue;
 use self::routing::{RoutingTable, SubscriptionKind};
-use crate::agent::Delivery;
 use crate::backlog::Backlog;
 use crate::clock::{wall_clock_ms, Instant};
 use crate::config::TransportConfig;
@@ -47,6 +46,7 @@ use crate::link::{
     recycled::Spares, CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkId, LinkOutbound,
     LinkOutboundBatch,
 };
+use crate::log_limit::LogLimit;
 use crate::pending::SharedPending;
 use crate::post_queue::{Post, PostQueue};
 use crate::random::SplitMix64;
@@ -88,6 +88,9 @@ pub struct Supervisor {
     reconnects: u64,
     slow_consumers: u64,
     wakeup: Option<(Instant, SpawnHandle)>,
+    /// Per-message warnings (undeliverable, not forwarded), each at most once a second.
+    undeliverable_log: LogLimit,
+    not_forwarded_log: LogLimit,
 }
 
 impl Supervisor {
@@ -106,7 +109,7 @@ impl Supervisor {
             stamper,
             rng: SplitMix64::new(seed),
             directory,
-            routing: RoutingTable::default(),
+            routing: RoutingTable::new(config.agent_mailbox),
             links: HashMap::default(),
             supervised: HashMap::new(),
             next_spec: 1,
@@ -125,6 +128,8 @@ impl Supervisor {
             reconnects: 0,
             slow_consumers: 0,
             wakeup: None,
+            undeliverable_log: LogLimit::default(),
+            not_forwarded_log: LogLimit::default(),
             node,
             config,
         }
@@ -237,6 +242,9 @@ impl Supervisor {
         let msg = match self.directory.deliver(msg) {
             LocalDelivery::Delivered => return Ok(()),
             LocalDelivery::Gone(msg) => return self.agent_gone(msg),
+            LocalDelivery::Full(msg) => {
+                return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(msg))))
+            }
             LocalDelivery::NotLocal(msg) => msg,
         };
         self.route_remote(msg, from)
@@ -411,21 +419,32 @@ impl Supervisor {
         }
         let mut closed = false;
         let mut delivered = 0;
+        let mut full = 0;
         for sub in self.routing.subscribers(kind, name) {
-            if sub.connected() {
-                sub.do_send(Delivery::new(msg.clone()));
+            if !sub.recipient.connected() {
+                closed = true;
+            } else if let Ok(delivery) = sub.delivery(msg.clone()) {
+                sub.recipient.do_send(delivery);
                 delivered += 1;
             } else {
-                closed = true;
+                full += 1;
             }
         }
         self.directory.count_delivered(delivered);
         if closed {
             self.routing.prune_closed_subscribers();
         }
+        if full > 0 {
+            self.counters.drops += full;
+            if let Some(passed_over) = self.undeliverable_log.due(Instant::now()) {
+                tracing::warn!(node = %self.node, id = %msg.id, %name, subscribers = full, passed_over, "subscriber mailbox full; delivery dropped");
+            }
+        }
         for link in self.active_links_except(from) {
             if let Err(e) = self.forward_to_link(link, msg.clone()) {
-                tracing::warn!(node = %self.node, %link, error = %e, "flood not forwarded on link");
+                if let Some(passed_over) = self.not_forwarded_log.due(Instant::now()) {
+                    tracing::warn!(node = %self.node, %link, error = %e, passed_over, "flood not forwarded on link");
+                }
             }
         }
     }
@@ -434,13 +453,16 @@ impl Supervisor {
     fn undeliverable(&mut self, error: SendError) {
         self.counters.drops += 1;
         let msg = error.message();
-        tracing::warn!(
-            node = %self.node,
-            id = %msg.id,
-            destination = msg.destination.as_deref().unwrap_or("-"),
-            error = %error,
-            "message undeliverable"
-        );
+        if let Some(passed_over) = self.undeliverable_log.due(Instant::now()) {
+            tracing::warn!(
+                node = %self.node,
+                id = %msg.id,
+                destination = msg.destination.as_deref().unwrap_or("-"),
+                error = %error,
+                passed_over,
+                "message undeliverable (one line a second at most; all are counted in drops)"
+            );
+        }
         let reason = error.to_string();
         self.publish(SwarmEvent::Undeliverable {
             message: Box::new(error.into_message()),

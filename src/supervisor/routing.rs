@@ -7,10 +7,12 @@
 //! wins until it is withdrawn, so announcements terminate on topologies with cycles.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::Recipient;
+use swarm_protocol::Message;
 
-use crate::agent::Delivery;
+use crate::agent::{Delivery, Mailbox};
 use crate::link::LinkId;
 
 /// Whether a subscription is to a broadcast topic or to an event name.
@@ -22,15 +24,46 @@ pub enum SubscriptionKind {
     Event,
 }
 
+/// A local subscription: the recipient and its bounded mailbox (see [`crate::agent`]).
+pub struct Subscriber {
+    /// Where deliveries go.
+    pub recipient: Recipient<Delivery>,
+    mailbox: Mailbox,
+}
+
+impl Subscriber {
+    /// A delivery of `message` for this subscriber, or the message back when its mailbox is
+    /// full.
+    pub fn delivery(&self, message: Arc<Message>) -> Result<Delivery, Arc<Message>> {
+        self.mailbox.delivery(message)
+    }
+}
+
 /// Remote routes and subscriptions.
-#[derive(Default)]
 pub struct RoutingTable {
     remote: HashMap<String, LinkId>,
-    topics: HashMap<String, Vec<Recipient<Delivery>>>,
-    events: HashMap<String, Vec<Recipient<Delivery>>>,
+    topics: HashMap<String, Vec<Subscriber>>,
+    events: HashMap<String, Vec<Subscriber>>,
+    mailbox_limit: usize,
+}
+
+impl Default for RoutingTable {
+    fn default() -> Self {
+        RoutingTable::new(crate::config::TransportConfig::default().agent_mailbox)
+    }
 }
 
 impl RoutingTable {
+    /// An empty table whose subscribers hold at most `mailbox_limit` deliveries each.
+    pub fn new(mailbox_limit: usize) -> Self {
+        RoutingTable {
+            remote: HashMap::new(),
+            topics: HashMap::new(),
+            events: HashMap::new(),
+            mailbox_limit,
+        }
+    }
+
     /// The link toward a remote agent.
     pub fn lookup(&self, agent: &str) -> Option<LinkId> {
         self.remote.get(agent).copied()
@@ -99,10 +132,7 @@ impl RoutingTable {
             .map(|(a, _)| a)
     }
 
-    fn subscriptions(
-        &mut self,
-        kind: SubscriptionKind,
-    ) -> &mut HashMap<String, Vec<Recipient<Delivery>>> {
+    fn subscriptions(&mut self, kind: SubscriptionKind) -> &mut HashMap<String, Vec<Subscriber>> {
         match kind {
             SubscriptionKind::Topic => &mut self.topics,
             SubscriptionKind::Event => &mut self.events,
@@ -116,9 +146,10 @@ impl RoutingTable {
         name: String,
         recipient: Recipient<Delivery>,
     ) {
+        let mailbox = Mailbox::new(self.mailbox_limit);
         let subs = self.subscriptions(kind).entry(name).or_default();
-        if !subs.contains(&recipient) {
-            subs.push(recipient);
+        if !subs.iter().any(|s| s.recipient == recipient) {
+            subs.push(Subscriber { recipient, mailbox });
         }
     }
 
@@ -131,7 +162,7 @@ impl RoutingTable {
     ) {
         let map = self.subscriptions(kind);
         if let Some(subs) = map.get_mut(name) {
-            subs.retain(|r| r != recipient);
+            subs.retain(|s| s.recipient != *recipient);
             if subs.is_empty() {
                 map.remove(name);
             }
@@ -139,7 +170,7 @@ impl RoutingTable {
     }
 
     /// Local subscribers of a topic or event name.
-    pub fn subscribers(&self, kind: SubscriptionKind, name: &str) -> &[Recipient<Delivery>] {
+    pub fn subscribers(&self, kind: SubscriptionKind, name: &str) -> &[Subscriber] {
         let map = match kind {
             SubscriptionKind::Topic => &self.topics,
             SubscriptionKind::Event => &self.events,
@@ -151,7 +182,7 @@ impl RoutingTable {
     pub fn prune_closed_subscribers(&mut self) {
         for map in [&mut self.topics, &mut self.events] {
             map.retain(|_, subs| {
-                subs.retain(Recipient::connected);
+                subs.retain(|s| s.recipient.connected());
                 !subs.is_empty()
             });
         }

@@ -39,6 +39,7 @@ pub enum Ending {
 pub struct RawWs {
     pub stream: TcpStream,
     buf: Vec<u8>,
+    sent: u64,
 }
 
 impl RawWs {
@@ -70,6 +71,7 @@ impl RawWs {
             RawWs {
                 stream,
                 buf: Vec::new(),
+                sent: 0,
             },
         )
     }
@@ -99,9 +101,15 @@ impl RawWs {
         self.stream.write_all(&Self::frame(first, payload)).await
     }
 
-    /// Sends `message` in a binary frame (MessagePack subprotocol).
+    /// Sends `message` in a binary frame (MessagePack subprotocol), with a fresh id if it has
+    /// none (a peer must not reuse ids).
     pub async fn send_message(&mut self, message: &Message) -> io::Result<()> {
-        let body = Codec::default().encode(message).unwrap();
+        let mut message = message.clone();
+        if message.id.is_unset() {
+            self.sent += 1;
+            message.id = swarm_transport::protocol::MessageId::from_parts(0x5eed, self.sent);
+        }
+        let body = Codec::default().encode(&message).unwrap();
         self.send(FIN | BINARY, &body).await
     }
 
@@ -112,7 +120,8 @@ impl RawWs {
         loop {
             while let Some((opcode, payload)) = self.take_frame() {
                 if opcode == CLOSE {
-                    let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                    let code =
+                        (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
                     return Ending::Close(code);
                 }
                 seen.push((opcode, payload));
@@ -143,7 +152,10 @@ impl RawWs {
         }
         let (len, at) = match b[1] & 0x7f {
             126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+            127 if b.len() >= 10 => (
+                u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
             126 | 127 => return None,
             n => (n as usize, 2),
         };
