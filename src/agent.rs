@@ -14,7 +14,7 @@
 //! Every agent's mailbox is bounded (`TransportConfig::agent_mailbox`, default 65 536
 //! deliveries): a delivery counts from the moment it is queued until the agent drops it
 //! (normally when its handler returns). Past the bound a local sender gets
-//! `SendError::Full`, a request from a link is answered with error `-32002` (queue full), and
+//! `SendError::Full`, a request from a link is answered with error `-32003` (queue full), and
 //! any other message is counted as dropped and reported as `SwarmEvent::Undeliverable`
 //! — actix's own mailbox would accept it and grow without limit.
 

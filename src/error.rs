@@ -97,6 +97,17 @@ pub enum SendError {
     /// The message has no hops left.
     #[error("ttl expired")]
     Expired(Box<Message>),
+    /// The message is larger than `max_message_size` (of this node, or of the link's peer):
+    /// send something smaller, or raise the limit on both sides.
+    #[error("message too large: {size} bytes, limit {max}")]
+    TooLarge {
+        /// The message.
+        message: Box<Message>,
+        /// Its size (encoded, or estimated where the link does not encode).
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl SendError {
@@ -106,7 +117,8 @@ impl SendError {
             SendError::Full(m)
             | SendError::UnknownAgent(m)
             | SendError::Closed(m)
-            | SendError::Expired(m) => *m,
+            | SendError::Expired(m)
+            | SendError::TooLarge { message: m, .. } => *m,
         }
     }
 
@@ -116,7 +128,8 @@ impl SendError {
             SendError::Full(m)
             | SendError::UnknownAgent(m)
             | SendError::Closed(m)
-            | SendError::Expired(m) => m,
+            | SendError::Expired(m)
+            | SendError::TooLarge { message: m, .. } => m,
         }
     }
 }
@@ -130,6 +143,7 @@ impl From<SendError> for TransportError {
             }
             SendError::Closed(_) => TransportError::NotAvailable("node stopped".into()),
             SendError::Expired(_) => TransportError::TtlExpired,
+            SendError::TooLarge { size, max, .. } => TransportError::MessageTooLarge { size, max },
         }
     }
 }

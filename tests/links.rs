@@ -720,3 +720,33 @@ async fn a_reader_that_stays_behind_is_closed_as_a_slow_consumer() {
     .await;
     assert_eq!(a.stats().await.unwrap().slow_consumers, 1);
 }
+
+#[actix_rt::test]
+async fn an_oversize_message_fails_at_once_on_an_in_process_link_and_the_link_stays() {
+    let a = Swarm::start(config("a").with_max_message_size(4096));
+    let b = node("b");
+    echo(&b, "echo-b");
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "echo-b").await;
+    let events = Events::attach(&a);
+    // The same limit and the same error as on links that encode.
+    let big = Value::from(vec![1u8; 10_000]);
+    let reply = a
+        .request(Message::request("me", "echo", big.clone()).to("echo-b"))
+        .timeout(Duration::from_secs(3600))
+        .await;
+    assert!(
+        matches!(reply, Err(TransportError::MessageTooLarge { max: 4096, size }) if size > 4096),
+        "{reply:?}"
+    );
+    let sent = a.send(Message::event("me", "e", big).to("echo-b")).await;
+    assert!(
+        matches!(sent, Err(SendError::TooLarge { max: 4096, .. })),
+        "{sent:?}"
+    );
+    let stats = a.stats().await.unwrap();
+    assert!(stats.counters.errors >= 2, "{stats:?}");
+    // Nothing else on the link suffered.
+    assert_echo(&a, "echo-b", Value::Int(1)).await;
+    assert_eq!(events.count_link(LinkState::Closed), 0);
+}

@@ -894,3 +894,30 @@ async fn a_peer_sending_faster_than_the_node_routes_is_slowed_down_not_dropped()
     assert_eq!(stats.counters.drops, 0, "nothing was dropped");
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn an_oversize_request_fails_at_once_with_message_too_large() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "echo").await;
+    let events = Events::attach(&a);
+    // Over this node's 64 KiB: refused before it is sent, not answered by a timeout.
+    let reply = a
+        .request(Message::request("me", "echo", vec![3u8; 100_000]).to("echo"))
+        .timeout(Duration::from_secs(3600))
+        .await;
+    assert!(
+        matches!(reply, Err(TransportError::MessageTooLarge { max: 65536, .. })),
+        "{reply:?}"
+    );
+    assert!(a.stats().await.unwrap().counters.errors >= 1);
+    assert_echo(&a, "echo", Value::Int(2)).await;
+    assert_eq!(
+        events.count_link(swarm_transport::protocol::core::lifecycle::LinkState::Closed),
+        0
+    );
+    server.stop(false).await;
+}

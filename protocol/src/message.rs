@@ -43,6 +43,8 @@ pub mod error_code {
     pub const TTL_EXPIRED: i32 = -32002;
     /// An outbound queue on the way was full.
     pub const QUEUE_FULL: i32 = -32003;
+    /// The message is larger than a node or link on the way accepts.
+    pub const TOO_LARGE: i32 = -32004;
     /// The agent does not implement the method.
     pub const METHOD_NOT_FOUND: i32 = -32601;
     /// The params were not what the method expects.

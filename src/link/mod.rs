@@ -254,6 +254,20 @@ pub struct LinkDropped {
     pub messages: u64,
 }
 
+/// Link → supervisor: the link could not send `message` (it encodes past the size limit, or
+/// not at all). The supervisor fails the request it belongs to, answers a forwarded one with
+/// an error, or reports the message undeliverable — never leaves a requester to time out.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkRefused {
+    /// The link.
+    pub link: LinkId,
+    /// The message not sent.
+    pub message: Arc<Message>,
+    /// Why.
+    pub error: swarm_protocol::codec::CodecError,
+}
+
 /// Supervisor → link: write this message.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]

@@ -14,10 +14,13 @@ use super::link_slot::LinkSlot;
 use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
+use crate::error::SendError;
 use crate::link::{
     CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkDropped, LinkFlushed, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened, LinkReport,
+    LinkInboundBatch, LinkOpened, LinkRefused, LinkReport,
 };
+use swarm_protocol::codec::CodecError;
+use swarm_protocol::core::correlation::Completion;
 
 impl Supervisor {
     fn handshake_config(&self) -> HandshakeConfig {
@@ -317,5 +320,35 @@ impl Handler<LinkDropped> for Supervisor {
             slot.counters.drops += dropped.messages;
             self.counters.drops += dropped.messages;
         }
+    }
+}
+
+impl Handler<LinkRefused> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, refused: LinkRefused, _: &mut Context<Self>) {
+        let LinkRefused {
+            link,
+            message,
+            error,
+        } = refused;
+        if let Some(slot) = self.links.get_mut(&link) {
+            slot.counters.errors += 1;
+        }
+        self.counters.errors += 1;
+        let id = message.id;
+        let message = Box::new(Arc::unwrap_or_clone(message));
+        let error = match error {
+            CodecError::TooLarge { size, max } => SendError::TooLarge { message, size, max },
+            _ => SendError::Closed(message),
+        };
+        // A request of this node's own: its waiter learns why now.
+        if error.message().is_request() {
+            if let Completion::Waiter(p) = self.pending.lock().complete(id) {
+                p.finish(Err(error.into()));
+                return;
+            }
+        }
+        self.bounce(error);
     }
 }

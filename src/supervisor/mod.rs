@@ -288,6 +288,18 @@ impl Supervisor {
             return Err(SendError::Expired(Box::new(Arc::unwrap_or_clone(msg))));
         }
         let size = msg.estimated_size();
+        let max = self.config.max_message_size;
+        if size > max {
+            // Refused here, for every transport alike, rather than by the encoder of one link
+            // (or not at all, in one process); the encoder still checks the exact size.
+            slot.counters.errors += 1;
+            self.counters.errors += 1;
+            return Err(SendError::TooLarge {
+                message: Box::new(Arc::unwrap_or_clone(msg)),
+                size,
+                max,
+            });
+        }
         // Nothing queued and room in the window: straight to the link (nothing to reorder).
         if slot.queue.is_empty()
             && slot.in_flight < self.config.link_window
@@ -478,6 +490,7 @@ impl Supervisor {
             SendError::Expired(_) => (error_code::TTL_EXPIRED, "ttl expired"),
             SendError::Full(_) => (error_code::QUEUE_FULL, "queue full"),
             SendError::Closed(_) => (error_code::UNKNOWN_AGENT, "route closed"),
+            SendError::TooLarge { .. } => (error_code::TOO_LARGE, "message too large"),
         };
         let msg = error.message();
         if msg.is_request() {

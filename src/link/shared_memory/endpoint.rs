@@ -37,7 +37,9 @@ use super::fragments::flag;
 use super::pump::{self, PumpSetup, ReadMode, Reader};
 use crate::config::TransportConfig;
 use crate::link::credit::WriteCredit;
-use crate::link::{Lane, LinkClose, LinkClosed, LinkId, LinkOutbound, LinkOutboundBatch};
+use crate::link::{
+    Lane, LinkClose, LinkClosed, LinkId, LinkOutbound, LinkOutboundBatch, LinkRefused,
+};
 use crate::supervisor::Supervisor;
 
 /// How long a ring that stays full (no record written) is retried at once before falling back
@@ -198,8 +200,13 @@ impl ShmEndpoint {
                         return;
                     };
                     self.frame.clear();
-                    if let Err(e) = self.codec.encode_into(&out.message, &mut self.frame) {
-                        tracing::warn!(link = %self.setup.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+                    if let Err(error) = self.codec.encode_into(&out.message, &mut self.frame) {
+                        tracing::debug!(link = %self.setup.link, id = %out.message.id, %error, "message not sent: cannot encode");
+                        self.setup.supervisor.do_send(LinkRefused {
+                            link: self.setup.link,
+                            message: out.message.clone(),
+                            error,
+                        });
                         self.credit
                             .written(out.lane, 0, self.setup.link, &self.setup.supervisor);
                         continue;

@@ -21,7 +21,7 @@ use crate::link::burst::InboundBurst;
 use crate::link::credit::WriteCredit;
 use crate::link::{
     Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkOpened, LinkOutbound,
-    LinkOutboundBatch,
+    LinkOutboundBatch, LinkRefused,
 };
 use crate::supervisor::Supervisor;
 
@@ -121,12 +121,18 @@ impl LinkEnd {
     }
 
     /// Encodes an outbound message into a frame with its size; a message that cannot be
-    /// encoded (e.g. over `max_message_size`) is logged and skipped.
+    /// encoded (e.g. over `max_message_size`) is handed back to the supervisor, which fails
+    /// or answers it.
     pub fn encode(&mut self, out: &LinkOutbound) -> Option<(actix_http::ws::Message, usize)> {
         match self.frames.encode(&out.message) {
             Ok(encoded) => Some(encoded),
-            Err(e) => {
-                tracing::warn!(link = %self.link, id = %out.message.id, error = %e, "message not sent: cannot encode");
+            Err(error) => {
+                tracing::debug!(link = %self.link, id = %out.message.id, %error, "message not sent: cannot encode");
+                self.supervisor.do_send(LinkRefused {
+                    link: self.link,
+                    message: out.message.clone(),
+                    error,
+                });
                 None
             }
         }
