@@ -910,7 +910,10 @@ async fn an_oversize_request_fails_at_once_with_message_too_large() {
         .timeout(Duration::from_secs(3600))
         .await;
     assert!(
-        matches!(reply, Err(TransportError::MessageTooLarge { max: 65536, .. })),
+        matches!(
+            reply,
+            Err(TransportError::MessageTooLarge { max: 65536, .. })
+        ),
         "{reply:?}"
     );
     assert!(a.stats().await.unwrap().counters.errors >= 1);
@@ -919,5 +922,101 @@ async fn an_oversize_request_fails_at_once_with_message_too_large() {
         events.count_link(swarm_transport::protocol::core::lifecycle::LinkState::Closed),
         0
     );
+    server.stop(false).await;
+}
+
+/// Opens a raw connection on `protocol`, says `Hello` when it is MessagePack, sends `frames`
+/// (first header byte, payload) and returns how the hub ended the connection.
+async fn ending_after(
+    addr: SocketAddr,
+    protocol: &str,
+    frames: &[(u8, Vec<u8>)],
+) -> raw_ws::Ending {
+    let (status, mut raw) = raw_ws::RawWs::connect(addr, protocol).await;
+    assert_eq!(status, 101);
+    for (first, payload) in frames {
+        raw.send(*first, payload).await.unwrap();
+    }
+    raw.ending(Duration::from_secs(10), &mut Vec::new()).await
+}
+
+#[actix_rt::test]
+async fn malformed_frames_and_ids_get_a_close_code() {
+    use raw_ws::{Ending, BINARY, FIN, RSV1, TEXT};
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let json = "swarm.v1.json";
+    // Invalid UTF-8 in a text frame on the JSON subprotocol: 1007.
+    let bad_utf8 = vec![b'{', 0xff, 0xfe, b'}'];
+    assert_eq!(
+        ending_after(addr, json, &[(FIN | TEXT, bad_utf8)]).await,
+        Ending::Close(Some(1007))
+    );
+    // RSV1 set with no extension negotiated: 1002.
+    assert_eq!(
+        ending_after(addr, json, &[(FIN | RSV1 | TEXT, b"{}".to_vec())]).await,
+        Ending::Close(Some(1002))
+    );
+    // Bytes that are not WebSocket frames at all (an unmasked frame with a bad opcode): 1002.
+    let (status, mut raw) = raw_ws::RawWs::connect(addr, json).await;
+    assert_eq!(status, 101);
+    use tokio::io::AsyncWriteExt;
+    raw.stream
+        .write_all(b"HELLO THIS IS NOT A WEBSOCKET FRAME\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.ending(Duration::from_secs(10), &mut Vec::new()).await,
+        Ending::Close(Some(1002))
+    );
+    // Ids outside the documented grammar (16 digits, an integer, upper case): 1002, so that
+    // no response ever carries an id other than the one sent.
+    for id in [
+        "\"0123456789abcdef\"",
+        "12345",
+        "\"0123456789ABCDEF0123456789ABCDEF\"",
+    ] {
+        let request = format!(
+            r#"{{"id":{id},"source":"raw","destination":"echo","timestamp":0,"version":{{"major":1,"minor":0}},"payload":{{"request":{{"method":"echo","params":1}}}},"headers":{{}},"priority":128,"ttl":null}}"#
+        );
+        let hello = r#"{"id":"00000000000000000000000000000001","source":"raw","destination":null,"timestamp":0,"version":{"major":1,"minor":0},"payload":{"control":{"operation":{"hello":{"version":{"major":1,"minor":0},"capabilities":[],"metadata":{}}}}},"headers":{},"priority":0,"ttl":null}"#;
+        let frames = [
+            (FIN | TEXT, hello.as_bytes().to_vec()),
+            (FIN | TEXT, request.into_bytes()),
+        ];
+        assert_eq!(
+            ending_after(addr, json, &frames).await,
+            Ending::Close(Some(1002)),
+            "id {id}"
+        );
+    }
+    // A MessagePack peer that keeps sending after a fault still gets the close frame, not a
+    // reset: the hub drains what it sends until the peer answers the close.
+    let (status, mut raw) = raw_ws::RawWs::connect(addr, "swarm.v1.msgpack").await;
+    assert_eq!(status, 101);
+    raw.send(FIN | BINARY, &[0x00, 0xc1, 0xc1]).await.unwrap();
+    let chatter = Message::event("raw", "e", vec![0u8; 8000]).to("echo");
+    let mut refused = None;
+    for i in 0..200 {
+        actix_rt::time::sleep(Duration::from_millis(1)).await;
+        if let Err(e) = raw.send_message(&chatter).await {
+            refused = Some((i, e.kind()));
+            break;
+        }
+    }
+    assert_eq!(
+        refused, None,
+        "the hub reset the connection under the peer's writes"
+    );
+    assert_eq!(
+        raw.ending(Duration::from_secs(10), &mut Vec::new()).await,
+        Ending::Close(Some(1002))
+    );
+    // The hub still serves others.
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "echo").await;
+    assert_echo(&a, "echo", Value::Int(3)).await;
     server.stop(false).await;
 }
