@@ -84,26 +84,34 @@ fn main() {
         swarm.subscribe_swarm_events(Watcher(nodes.clone()).start().recipient());
         swarm.connect(link);
         println!("{name}: joining the swarm on {url}");
-        let mut answered = 0u64;
-        loop {
-            actix_rt::time::sleep(Duration::from_secs(1)).await;
-            let others: Vec<String> = nodes.lock().unwrap().iter().cloned().collect();
-            for node in others {
-                let started = Instant::now();
-                let asked = Message::request(name.as_str(), "echo", format!("hello from {name}"))
-                    .to(node.as_str());
-                match swarm.request(asked).timeout(Duration::from_secs(2)).await {
-                    Ok(reply) => {
-                        answered += 1;
-                        println!("{node} answered {reply:?} in {:?}", started.elapsed());
+        let asking = async {
+            let mut answered = 0u64;
+            loop {
+                actix_rt::time::sleep(Duration::from_secs(1)).await;
+                let others: Vec<String> = nodes.lock().unwrap().iter().cloned().collect();
+                for node in others {
+                    let started = Instant::now();
+                    let asked =
+                        Message::request(name.as_str(), "echo", format!("hello from {name}"))
+                            .to(node.as_str());
+                    match swarm.request(asked).timeout(Duration::from_secs(2)).await {
+                        Ok(reply) => {
+                            answered += 1;
+                            println!("{node} answered {reply:?} in {:?}", started.elapsed());
+                        }
+                        Err(e) => println!("{node}: {e}"),
                     }
-                    Err(e) => println!("{node}: {e}"),
-                }
-                if count.is_some_and(|c| answered >= c) {
-                    swarm.shutdown();
-                    return;
+                    if count.is_some_and(|c| answered >= c) {
+                        return;
+                    }
                 }
             }
+        };
+        // Done, or SIGINT/SIGTERM: either way the node says goodbye on the bus.
+        tokio::select! {
+            _ = asking => {}
+            _ = common::until_signal() => {}
         }
+        swarm.leave().await;
     });
 }

@@ -39,9 +39,8 @@ async fn create(name: String) {
             .with_busy_poll(busy()),
     );
     println!("hosting `echo` on segment {name}; waiting for a peer (Ctrl-C to stop)");
-    let _ = tokio::signal::ctrl_c().await;
-    swarm.shutdown();
-    actix_rt::time::sleep(Duration::from_millis(100)).await;
+    common::until_signal().await;
+    swarm.leave().await;
 }
 
 async fn open(name: String, count: u64, bench: bool) {
@@ -81,8 +80,7 @@ async fn open(name: String, count: u64, bench: bool) {
             println!("echo replied {reply:?}");
         }
     }
-    swarm.shutdown();
-    actix_rt::time::sleep(Duration::from_millis(100)).await;
+    swarm.leave().await;
 }
 
 /// Prints each new reason a connection attempt failed for, once, and remembers the last.

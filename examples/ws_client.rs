@@ -54,25 +54,33 @@ fn main() {
             actix_rt::time::sleep(Duration::from_millis(50)).await;
         }
         println!("connected; the server hosts `echo`");
-        let (mut answered, mut n) = (0u64, 0i64);
-        loop {
-            n += 1;
-            let reply = swarm
-                .request(Message::request("client", "ping", Value::Int(n)).to("echo"))
-                .timeout(Duration::from_secs(2))
-                .await;
-            match reply {
-                Ok(value) => {
-                    answered += 1;
-                    println!("echo #{n}: {value:?}");
+        let asking = async {
+            let (mut answered, mut n) = (0u64, 0i64);
+            loop {
+                n += 1;
+                let reply = swarm
+                    .request(Message::request("client", "ping", Value::Int(n)).to("echo"))
+                    .timeout(Duration::from_secs(2))
+                    .await;
+                match reply {
+                    Ok(value) => {
+                        answered += 1;
+                        println!("echo #{n}: {value:?}");
+                    }
+                    Err(e) => println!("echo #{n}: {e}"),
                 }
-                Err(e) => println!("echo #{n}: {e}"),
+                if count.is_some_and(|c| answered >= c) {
+                    break;
+                }
+                actix_rt::time::sleep(Duration::from_millis(500)).await;
             }
-            if count.is_some_and(|c| answered >= c) {
-                break;
-            }
-            actix_rt::time::sleep(Duration::from_millis(500)).await;
+        };
+        // Done, or SIGINT/SIGTERM: either way the link closes with a goodbye.
+        tokio::select! {
+            _ = asking => {}
+            _ = common::until_signal() => {}
         }
+        swarm.leave().await;
     });
 }
 

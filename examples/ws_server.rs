@@ -8,6 +8,8 @@
 //! Then connect with `cargo run --example ws_client -- --url ws://127.0.0.1:8080/swarm`. With
 //! `--tls` the server generates a self-signed certificate for `localhost`, writes it to
 //! `target/ws_server_cert.der` and serves `wss://`; the client trusts it with `--ca`.
+//! SIGINT (Ctrl-C) or SIGTERM makes it leave in order: `Goodbye` and close code 1001 on every
+//! link, then exit.
 
 mod common;
 
@@ -56,7 +58,7 @@ fn main() -> std::io::Result<()> {
             n: 0,
         }
         .start();
-        let data = web::Data::new(swarm);
+        let data = web::Data::new(swarm.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -64,7 +66,10 @@ fn main() -> std::io::Result<()> {
         })
         .tcp_nodelay(true)
         // Lets the node shut down the socket of a peer that stopped reading.
-        .on_connect(websocket::on_connect);
+        .on_connect(websocket::on_connect)
+        // Signals are ours: on SIGINT/SIGTERM the node says goodbye on every link first.
+        .disable_signals()
+        .shutdown_timeout(1);
         #[cfg(feature = "tls")]
         let (server, scheme) = if tls {
             (server.bind_rustls_0_23(&bind, self_signed()?)?, "wss")
@@ -82,7 +87,14 @@ fn main() -> std::io::Result<()> {
         for addr in server.addrs() {
             println!("listening on {scheme}://{addr}/swarm");
         }
-        server.run().await
+        let server = server.run();
+        let handle = server.handle();
+        let serving = actix_rt::spawn(server);
+        common::until_signal().await;
+        eprintln!("leaving the swarm: goodbye to every peer");
+        swarm.leave().await;
+        handle.stop(true).await;
+        serving.await.map_err(std::io::Error::other)?
     })
 }
 

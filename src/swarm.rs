@@ -288,6 +288,23 @@ impl Swarm {
     pub fn shutdown(&self) {
         self.addr.do_send(Shutdown);
     }
+
+    /// Leaves the swarm in order, for a process about to exit (on SIGTERM, say): every link
+    /// is told `Goodbye` and closed (WebSocket 1001 "node shutting down"), then this waits
+    /// until the node's WebSocket sessions are gone — at most `close_timeout`, after which a
+    /// peer that does not take its close has its connection shut down. Stop the HTTP server
+    /// after it (its own shutdown waits for connections up to `shutdown_timeout`, 30 s by
+    /// default, and then resets them).
+    pub async fn leave(&self) {
+        self.shutdown();
+        let started = Instant::now();
+        // Polled: sessions are counted by a shared counter, not an actor that could answer.
+        while !self.sessions.is_empty() && started.elapsed() < self.config.close_timeout {
+            actix::clock::sleep(Duration::from_millis(5)).await;
+        }
+        // Client links flush their close frame on their next turn.
+        actix::clock::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Swarm {

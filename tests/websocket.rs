@@ -1020,3 +1020,53 @@ async fn malformed_frames_and_ids_get_a_close_code() {
     assert_echo(&a, "echo", Value::Int(3)).await;
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn sigterm_and_sigint_make_the_example_server_leave_in_order() {
+    for signal in ["-TERM", "-INT"] {
+        let mut server = ServerProcess::start();
+        let mut raw = raw_linked(server.addr).await;
+        let mut seen = Vec::new();
+        // The HelloAck comes first: the link is up.
+        assert_eq!(
+            raw.ending(Duration::from_millis(500), &mut seen).await,
+            raw_ws::Ending::Silent
+        );
+        assert!(!seen.is_empty(), "no HelloAck");
+        let status = std::process::Command::new("kill")
+            .args([signal, &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Goodbye, then close code 1001, well before actix-web's 30 s shutdown timeout.
+        seen.clear();
+        let ending = raw.ending(Duration::from_secs(10), &mut seen).await;
+        let codec = swarm_transport::protocol::Codec::default();
+        let goodbye = seen.iter().any(|(_, body)| {
+            matches!(
+                codec.decode(body).map(|m| m.payload),
+                Ok(MessageType::Control {
+                    operation: ControlOperation::Goodbye { .. }
+                })
+            )
+        });
+        assert!(goodbye, "{signal}: no Goodbye before the close");
+        assert_eq!(ending, raw_ws::Ending::Close(Some(1001)), "{signal}");
+        // Answer the close as a peer does; the server then exits by itself.
+        raw.send(raw_ws::FIN | raw_ws::CLOSE, &1000u16.to_be_bytes())
+            .await
+            .ok();
+        let mut exited = None;
+        for _ in 0..200 {
+            exited = server.child.try_wait().unwrap();
+            if exited.is_some() {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            exited.is_some_and(|s| s.success()),
+            "{signal}: the server did not exit cleanly: {exited:?}"
+        );
+    }
+}

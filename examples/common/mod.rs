@@ -16,6 +16,16 @@ pub fn flag(name: &str) -> Option<String> {
     None
 }
 
+/// Waits for SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
+pub async fn until_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 /// Logs to stderr as `RUST_LOG` says (default: warnings of this crate).
 pub fn init_tracing() {
     tracing_subscriber::fmt()
