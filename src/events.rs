@@ -45,7 +45,8 @@ pub enum SwarmEvent {
         node: String,
         /// Transport name of the bus (`nats`).
         transport: &'static str,
-        /// Why (`"left: …"` or `"silent for …"`).
+        /// Why (`"left: …"`, `"silent for …"`, or `"bus link lost: …"` when this node lost the
+        /// bus: every node reported up through it is reported down, and up again on return).
         reason: String,
     },
     /// A fire-and-forget message could not be delivered.

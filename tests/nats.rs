@@ -424,6 +424,28 @@ async fn nodes_come_back_after_the_nats_server_restarts() {
     );
     assert!(events.count_link(LinkState::Closed) >= 1);
     assert!(events.count_link(LinkState::Active) >= 2);
+    // node-a went down with the bus and came back: its up and down events pair, so a node
+    // set built from them holds it exactly once.
+    let (mut ups, mut downs) = (0, 0);
+    let mut present = false;
+    for e in events.all() {
+        match e {
+            SwarmEvent::NodeUp { node, .. } if node == "node-a" => {
+                assert!(!present, "NodeUp for node-a twice without a NodeDown");
+                present = true;
+                ups += 1;
+            }
+            SwarmEvent::NodeDown { node, reason, .. } if node == "node-a" => {
+                assert!(present, "NodeDown for node-a that was not up");
+                assert!(reason.starts_with("bus link lost"), "{reason}");
+                present = false;
+                downs += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(present, "node-a is up again");
+    assert!(downs >= 1 && ups == downs + 1, "ups {ups}, downs {downs}");
     swarm.broadcast(Message::broadcast("tester", TOPIC, 3));
     let seen = call_until(
         &swarm,

@@ -15,6 +15,7 @@ use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::clock::Instant;
 use crate::error::SendError;
+use crate::events::SwarmEvent;
 use crate::link::{
     CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkDropped, LinkFlushed, LinkId, LinkInbound,
     LinkInboundBatch, LinkOpened, LinkRefused, LinkReport,
@@ -306,7 +307,16 @@ impl Handler<LinkReport> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, report: LinkReport, _: &mut Context<Self>) {
-        if self.links.contains_key(&report.link) {
+        let Some(slot) = self.links.get_mut(&report.link) else {
+            return;
+        };
+        // Up and down pair per node: a repeat is not news, a down for a node never up is none.
+        let news = match &report.event {
+            SwarmEvent::NodeUp { node, .. } => slot.bus_nodes.insert(node.clone()),
+            SwarmEvent::NodeDown { node, .. } => slot.bus_nodes.remove(node),
+            _ => true,
+        };
+        if news {
             self.publish(report.event);
         }
     }

@@ -42,6 +42,9 @@ pub struct LinkSlot {
     /// Entered while the supervisor handles this link's traffic, so every event logged about
     /// it carries node, link, transport and peer.
     pub span: tracing::Span,
+    /// Nodes a bus link reported up and not down: each gets its `NodeDown` when the link is
+    /// lost, so that up and down events always pair.
+    pub bus_nodes: std::collections::BTreeSet<String>,
 }
 
 impl LinkSlot {
@@ -71,6 +74,7 @@ impl LinkSlot {
             counters: Counters::default(),
             spec: None,
             authenticated: false,
+            bus_nodes: std::collections::BTreeSet::new(),
         }
     }
 

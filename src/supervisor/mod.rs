@@ -637,6 +637,13 @@ impl Supervisor {
         }
         let gone = self.routing.forget_link(link);
         self.withdraw_everywhere(gone, Some(link));
+        for node in std::mem::take(&mut slot.bus_nodes) {
+            self.publish(SwarmEvent::NodeDown {
+                node,
+                transport: slot.transport,
+                reason: format!("bus link lost: {reason}"),
+            });
+        }
         if was_active {
             tracing::info!(node = %self.node, %link, peer = %slot.peer, %reason, "link down");
         } else {
