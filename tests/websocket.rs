@@ -1070,3 +1070,76 @@ async fn sigterm_and_sigint_make_the_example_server_leave_in_order() {
         );
     }
 }
+
+/// `levels` nested arrays around an integer.
+fn nested(levels: usize) -> Value {
+    let mut v = Value::Int(1);
+    for _ in 0..levels {
+        v = Value::Array(vec![v]);
+    }
+    v
+}
+
+#[actix_rt::test]
+async fn a_too_deep_value_is_refused_where_it_enters_and_json_peers_keep_their_link() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+    // A JSON peer subscribed to `t` (as a browser would be).
+    let j = Swarm::start(config("json-peer"));
+    let got = Recorder::default();
+    j.subscribe("t", got.start().recipient());
+    j.connect(WsLink::client(url.clone()).with_format(swarm_transport::protocol::WireFormat::Json));
+    wait_route(&j, "echo").await;
+    wait_stats(&hub, "json peer linked", |s| s.links.len() == 1).await;
+
+    // A MessagePack peer broadcasts a 200-deep value (MessagePack itself would carry it): the
+    // hub refuses it on decode with 1002 instead of relaying what the JSON peer cannot read.
+    let (status, mut raw) = raw_ws::RawWs::connect(addr, "swarm.v1.msgpack").await;
+    assert_eq!(status, 101);
+    let deep = Message::broadcast("raw", "t", nested(200));
+    let mut frame = vec![0u8];
+    frame.extend(rmp_serde::to_vec_named(&deep).unwrap());
+    raw.send(raw_ws::FIN | raw_ws::BINARY, &frame)
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.ending(Duration::from_secs(10), &mut Vec::new()).await,
+        raw_ws::Ending::Close(Some(1002))
+    );
+    // A node of ours refuses one on send (the same limit), and its link stays up.
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(url.clone()));
+    wait_route(&a, "echo").await;
+    let reply = a
+        .request(
+            Message::request(
+                "me",
+                "echo",
+                nested(swarm_transport::protocol::value::MAX_DEPTH + 1),
+            )
+            .to("echo"),
+        )
+        .timeout(Duration::from_secs(3600))
+        .await;
+    assert!(
+        matches!(&reply, Err(TransportError::SerializationError(e)) if e.contains("deeper")),
+        "{reply:?}"
+    );
+    assert_echo(&a, "echo", Value::Int(4)).await;
+    // The JSON peer's link never closed, and a broadcast at the limit still reaches it.
+    hub.broadcast(Message::broadcast(
+        "hub",
+        "t",
+        nested(swarm_transport::protocol::value::MAX_DEPTH),
+    ));
+    wait_until(
+        Duration::from_secs(10),
+        "the JSON peer got the broadcast",
+        || got.len() == 1,
+    )
+    .await;
+    assert_eq!(j.stats().await.unwrap().reconnects, 0);
+    server.stop(false).await;
+}

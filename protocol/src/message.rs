@@ -406,6 +406,21 @@ impl Message {
         )
     }
 
+    /// Whether a payload value of this message nests deeper than `max` levels (see
+    /// [`crate::value::MAX_DEPTH`]).
+    pub fn depth_exceeds(&self, max: usize) -> bool {
+        match &self.payload {
+            MessageType::Request { params: v, .. }
+            | MessageType::Event { data: v, .. }
+            | MessageType::Broadcast { data: v, .. } => v.depth_exceeds(max),
+            MessageType::Response { result, .. } => match result {
+                Ok(v) => v.depth_exceeds(max),
+                Err(e) => e.data.depth_exceeds(max),
+            },
+            MessageType::Heartbeat { .. } | MessageType::Control { .. } => false,
+        }
+    }
+
     /// A cheap upper-bound estimate of the encoded size, for queue accounting and statistics
     /// where nothing is encoded (in-process links).
     pub fn estimated_size(&self) -> usize {

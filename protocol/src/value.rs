@@ -107,6 +107,17 @@ impl Value {
         }
     }
 
+    /// Whether arrays and maps nest more than `max` levels deep in this value (a scalar has
+    /// depth 0, `[1]` depth 1, `[[]]` depth 2). Looks no deeper than `max + 1` levels, so it
+    /// is safe on any value.
+    pub fn depth_exceeds(&self, max: usize) -> bool {
+        match self {
+            Value::Array(items) => max == 0 || items.iter().any(|v| v.depth_exceeds(max - 1)),
+            Value::Map(entries) => max == 0 || entries.values().any(|v| v.depth_exceeds(max - 1)),
+            _ => false,
+        }
+    }
+
     /// A cheap upper-bound estimate of the encoded size in bytes, used for queue accounting
     /// and statistics where nothing is encoded (in-process links).
     pub fn estimated_size(&self) -> usize {
@@ -125,6 +136,13 @@ impl Value {
         }
     }
 }
+
+/// How deeply arrays and maps may nest in one payload value (see [`Value::depth_exceeds`]).
+/// One limit for the whole protocol: every encoder and decoder enforces it, in both formats
+/// and both directions, so a value one peer accepts is one every peer (and every JSON link it
+/// is relayed to) accepts. It stays well under serde_json's own recursion limit of 128, which
+/// also counts the message's envelope.
+pub const MAX_DEPTH: usize = 64;
 
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Self {

@@ -346,19 +346,19 @@ impl Handler<LinkRefused> for Supervisor {
             slot.counters.errors += 1;
         }
         self.counters.errors += 1;
-        let id = message.id;
+        // A request of this node's own: its waiter learns why now (`MessageTooLarge`, or a
+        // serialization error such as a value nested too deep).
+        if message.is_request() {
+            if let Completion::Waiter(p) = self.pending.lock().complete(message.id) {
+                p.finish(Err(error.into()));
+                return;
+            }
+        }
         let message = Box::new(Arc::unwrap_or_clone(message));
         let error = match error {
             CodecError::TooLarge { size, max } => SendError::TooLarge { message, size, max },
             _ => SendError::Closed(message),
         };
-        // A request of this node's own: its waiter learns why now.
-        if error.message().is_request() {
-            if let Completion::Waiter(p) = self.pending.lock().complete(id) {
-                p.finish(Err(error.into()));
-                return;
-            }
-        }
         self.bounce(error);
     }
 }

@@ -19,6 +19,12 @@ pub enum CodecError {
         /// The configured limit.
         max: usize,
     },
+    /// A payload value nests deeper than the protocol allows ([`crate::value::MAX_DEPTH`]).
+    #[error("value nested deeper than {max} levels")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
     /// The message could not be serialized (e.g. a value the format cannot represent).
     #[error("cannot encode message: {0}")]
     Encode(String),

@@ -27,6 +27,7 @@ pub use header::FrameHeader;
 use bytes::Bytes;
 
 use crate::message::Message;
+use crate::value::MAX_DEPTH;
 
 /// Default limit on one message, encoded or decompressed: 10 MiB (the seed's default).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
@@ -176,8 +177,12 @@ impl Codec {
         start: usize,
     ) -> Result<(), CodecError> {
         match self.config.format {
-            WireFormat::Json => serde_json::to_writer(out.writer(), msg)
-                .map_err(|e| CodecError::Encode(e.to_string())),
+            WireFormat::Json => {
+                // The MessagePack writer checks depth as it goes; serde_json does not.
+                check_depth(msg)?;
+                serde_json::to_writer(out.writer(), msg)
+                    .map_err(|e| CodecError::Encode(e.to_string()))
+            }
             WireFormat::MessagePack => {
                 out.append(&[FrameHeader { gzip: false }.to_byte()]);
                 direct::write::encode(msg, out)?;
@@ -234,7 +239,7 @@ impl Codec {
     pub fn decode(&self, frame: &[u8]) -> Result<Message, CodecError> {
         let info = self.check(frame)?;
         match self.config.format {
-            WireFormat::Json => Ok(serde_json::from_slice(frame)?),
+            WireFormat::Json => checked(serde_json::from_slice(frame)?),
             WireFormat::MessagePack => {
                 let body = &frame[1..];
                 if info.header.gzip {
@@ -254,7 +259,7 @@ impl Codec {
     pub fn decode_shared(&self, frame: &Bytes) -> Result<Message, CodecError> {
         let info = self.check(frame)?;
         match self.config.format {
-            WireFormat::Json => Ok(serde_json::from_slice(frame)?),
+            WireFormat::Json => checked(serde_json::from_slice(frame)?),
             WireFormat::MessagePack if info.header.gzip => {
                 let plain = Bytes::from(gunzip_capped(&frame[1..], self.config.max_message_size)?);
                 decode_msgpack_shared(&plain, &plain)
@@ -264,11 +269,26 @@ impl Codec {
     }
 }
 
-/// The direct reader first; serde for the forms it declines (and for their errors).
+/// Refuses a message whose payload nests deeper than [`MAX_DEPTH`].
+fn check_depth(msg: &Message) -> Result<(), CodecError> {
+    if msg.depth_exceeds(MAX_DEPTH) {
+        return Err(CodecError::TooDeep { max: MAX_DEPTH });
+    }
+    Ok(())
+}
+
+/// A message decoded by serde (which has no depth limit of ours), checked for depth.
+fn checked(msg: Message) -> Result<Message, CodecError> {
+    check_depth(&msg)?;
+    Ok(msg)
+}
+
+/// The direct reader first (it enforces the depth limit itself); serde for the forms it
+/// declines (and for their errors).
 fn decode_msgpack(body: &[u8]) -> Result<Message, CodecError> {
     match direct::read::decode(body) {
         Some(msg) => Ok(msg),
-        None => Ok(rmp_serde::from_slice(body)?),
+        None => checked(rmp_serde::from_slice(body)?),
     }
 }
 
@@ -276,7 +296,7 @@ fn decode_msgpack(body: &[u8]) -> Result<Message, CodecError> {
 fn decode_msgpack_shared(body: &[u8], source: &Bytes) -> Result<Message, CodecError> {
     match direct::read::decode_shared(body, source) {
         Some(msg) => Ok(msg),
-        None => Ok(rmp_serde::from_slice(body)?),
+        None => checked(rmp_serde::from_slice(body)?),
     }
 }
 

@@ -287,3 +287,58 @@ fn json_frames_have_no_header_and_carry_bytes_as_base64() {
     assert!(text.contains(r#""data":{"$bytes":"AQID"}"#), "{text}");
     assert_eq!(json.decode(&frame).unwrap(), msg);
 }
+
+#[test]
+fn one_depth_limit_in_both_formats_and_both_directions() {
+    use crate::value::MAX_DEPTH;
+    let nested = |levels: usize| {
+        let mut v = Value::Int(1);
+        for _ in 0..levels {
+            v = Value::Array(vec![v]);
+        }
+        v
+    };
+    let msgpack = Codec::default();
+    let json = Codec::new(CodecConfig::default().with_format(WireFormat::Json));
+    for codec in [&msgpack, &json] {
+        // At the limit: encoded and decoded alike.
+        let ok = Message::broadcast("a", "t", nested(MAX_DEPTH));
+        let frame = codec.encode(&ok).unwrap();
+        assert_eq!(codec.decode(&frame).unwrap(), ok);
+        // One deeper: refused on encode...
+        let deep = Message::broadcast("a", "t", nested(MAX_DEPTH + 1));
+        assert_eq!(
+            codec.encode(&deep),
+            Err(CodecError::TooDeep { max: MAX_DEPTH })
+        );
+        // ...and on decode, when another encoder wrote it (200 deep, as a hostile peer would).
+        let foreign = Message::broadcast("a", "t", nested(200));
+        let frame = match codec.config().format {
+            WireFormat::MessagePack => {
+                let mut f = vec![0u8];
+                f.extend(rmp_serde::to_vec_named(&foreign).unwrap());
+                f
+            }
+            WireFormat::Json => {
+                // serde_json refuses 128 levels itself; 100 is inside its limit, past ours.
+                let foreign = Message::broadcast("a", "t", nested(100));
+                serde_json::to_vec(&foreign).unwrap()
+            }
+        };
+        assert_eq!(
+            codec.decode(&frame),
+            Err(CodecError::TooDeep { max: MAX_DEPTH }),
+            "{:?}",
+            codec.config().format
+        );
+    }
+    // Error data and maps count too.
+    let mut map = Value::Null;
+    for _ in 0..=MAX_DEPTH {
+        map = Value::Map([("k".to_string(), map)].into_iter().collect());
+    }
+    assert!(matches!(
+        msgpack.encode(&Message::event("a", "e", map)),
+        Err(CodecError::TooDeep { .. })
+    ));
+}

@@ -18,8 +18,9 @@ use crate::value::Value;
 use crate::version::ProtocolVersion;
 use crate::MessageId;
 
-/// Values nested deeper than this are left to serde (which has its own limit).
-pub const MAX_DEPTH: usize = 64;
+/// Values nested deeper than the protocol's limit are left to serde, whose result the codec
+/// then refuses.
+pub use crate::value::MAX_DEPTH;
 
 /// A cursor over a MessagePack body.
 struct Reader<'a> {
@@ -178,11 +179,14 @@ impl<'a> Reader<'a> {
         self.str()?.parse().ok()
     }
 
+    /// A value inside `depth` containers: one more container is allowed while the nesting
+    /// stays within [`MAX_DEPTH`].
     fn value(&mut self, depth: usize) -> Option<Value> {
-        if depth > MAX_DEPTH {
+        let marker = self.byte()?;
+        let container = matches!(marker, 0x90..=0x9f | 0xdc | 0xdd | 0x80..=0x8f | 0xde | 0xdf);
+        if container && depth >= MAX_DEPTH {
             return None;
         }
-        let marker = self.byte()?;
         Some(match marker {
             0xc0 => Value::Null,
             0xc2 => Value::Bool(false),

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::codec::{CodecError, FrameBuffer};
 use crate::message::{ControlOperation, ErrorBody, Message, MessageType, RejectCode};
-use crate::value::Value;
+use crate::value::{Value, MAX_DEPTH};
 use crate::version::ProtocolVersion;
 use crate::MessageId;
 
@@ -191,6 +191,15 @@ impl<B: FrameBuffer> Writer<'_, B> {
     }
 
     fn value(&mut self, v: &Value) -> Result<(), CodecError> {
+        self.value_in(v, 0)
+    }
+
+    /// A value inside `depth` containers (the protocol's depth limit is checked here, as the
+    /// value is written, at no extra pass).
+    fn value_in(&mut self, v: &Value, depth: usize) -> Result<(), CodecError> {
+        if matches!(v, Value::Array(_) | Value::Map(_)) && depth >= MAX_DEPTH {
+            return Err(CodecError::TooDeep { max: MAX_DEPTH });
+        }
         match v {
             Value::Null => self.nil(),
             Value::Bool(b) => self.bool(*b),
@@ -202,14 +211,14 @@ impl<B: FrameBuffer> Writer<'_, B> {
             Value::Array(items) => {
                 self.array(items.len())?;
                 for item in items {
-                    self.value(item)?;
+                    self.value_in(item, depth + 1)?;
                 }
             }
             Value::Map(entries) => {
                 self.map(entries.len())?;
                 for (k, v) in entries {
                     self.str(k)?;
-                    self.value(v)?;
+                    self.value_in(v, depth + 1)?;
                 }
             }
         }
