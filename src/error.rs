@@ -108,6 +108,14 @@ pub enum SendError {
         /// The limit.
         max: usize,
     },
+    /// A value in the message nests deeper than the link's peer accepts.
+    #[error("value nested deeper than {max} levels")]
+    TooDeep {
+        /// The message.
+        message: Box<Message>,
+        /// The peer's limit.
+        max: usize,
+    },
 }
 
 impl SendError {
@@ -118,7 +126,8 @@ impl SendError {
             | SendError::UnknownAgent(m)
             | SendError::Closed(m)
             | SendError::Expired(m)
-            | SendError::TooLarge { message: m, .. } => *m,
+            | SendError::TooLarge { message: m, .. }
+            | SendError::TooDeep { message: m, .. } => *m,
         }
     }
 
@@ -129,7 +138,8 @@ impl SendError {
             | SendError::UnknownAgent(m)
             | SendError::Closed(m)
             | SendError::Expired(m)
-            | SendError::TooLarge { message: m, .. } => m,
+            | SendError::TooLarge { message: m, .. }
+            | SendError::TooDeep { message: m, .. } => m,
         }
     }
 }
@@ -144,6 +154,9 @@ impl From<SendError> for TransportError {
             SendError::Closed(_) => TransportError::NotAvailable("node stopped".into()),
             SendError::Expired(_) => TransportError::TtlExpired,
             SendError::TooLarge { size, max, .. } => TransportError::MessageTooLarge { size, max },
+            SendError::TooDeep { max, .. } => {
+                TransportError::SerializationError(format!("value nested deeper than {max} levels"))
+            }
         }
     }
 }

@@ -1143,3 +1143,36 @@ async fn a_too_deep_value_is_refused_where_it_enters_and_json_peers_keep_their_l
     assert_eq!(j.stats().await.unwrap().reconnects, 0);
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn limits_are_exchanged_in_the_hello_and_checked_before_sending() {
+    // The hub accepts 64 KiB; `a` itself would accept 1 MiB.
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo");
+    let (addr, server) = serve(&hub);
+    let a = Swarm::start(config("a").with_max_message_size(1 << 20));
+    let events = Events::attach(&a);
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "echo").await;
+    // A request in flight while an oversize one is tried must not be lost with the link.
+    let slow = spawn_request(&a, "echo", Duration::from_secs(3600));
+    let reply = a
+        .request(Message::request("me", "echo", vec![5u8; 200_000]).to("echo"))
+        .timeout(Duration::from_secs(3600))
+        .await;
+    assert!(
+        matches!(
+            reply,
+            Err(TransportError::MessageTooLarge { max: 65536, .. })
+        ),
+        "refused with the peer's limit: {reply:?}"
+    );
+    assert_eq!(slow.await.unwrap(), Ok(Value::Null));
+    assert_echo(&a, "echo", Value::Int(5)).await;
+    assert_eq!(
+        events.count_link(swarm_transport::protocol::core::lifecycle::LinkState::Closed),
+        0,
+        "the link was never closed"
+    );
+    server.stop(false).await;
+}

@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix::{Context, Handler};
-use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeStep, Role, CAP_GZIP};
+use swarm_protocol::core::handshake::{
+    Handshake, HandshakeConfig, HandshakeStep, Role, CAP_GZIP, META_MAX_DEPTH,
+    META_MAX_MESSAGE_SIZE,
+};
 use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::value::MAX_DEPTH;
 use swarm_protocol::{ControlOperation, Message, MessageType, ProtocolVersion};
 
 use super::link_slot::LinkSlot;
@@ -27,6 +31,13 @@ impl Supervisor {
     fn handshake_config(&self) -> HandshakeConfig {
         let mut metadata = BTreeMap::new();
         metadata.insert("node".to_owned(), self.node.clone());
+        // What this node accepts, so that a peer refuses an oversize or over-deep message
+        // when sending it instead of having the link closed under it.
+        metadata.insert(
+            META_MAX_MESSAGE_SIZE.to_owned(),
+            self.config.max_message_size.to_string(),
+        );
+        metadata.insert(META_MAX_DEPTH.to_owned(), MAX_DEPTH.to_string());
         HandshakeConfig {
             version: ProtocolVersion::CURRENT,
             capabilities: if self.config.enable_compression {

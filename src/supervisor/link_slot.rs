@@ -45,6 +45,11 @@ pub struct LinkSlot {
     /// Nodes a bus link reported up and not down: each gets its `NodeDown` when the link is
     /// lost, so that up and down events always pair.
     pub bus_nodes: std::collections::BTreeSet<String>,
+    /// Largest message sent on this link: this node's limit, lowered to the peer's once the
+    /// handshake told it.
+    pub max_message_size: usize,
+    /// Deepest value sent on this link: the protocol's limit, or less if the peer said so.
+    pub max_depth: usize,
 }
 
 impl LinkSlot {
@@ -75,6 +80,8 @@ impl LinkSlot {
             spec: None,
             authenticated: false,
             bus_nodes: std::collections::BTreeSet::new(),
+            max_message_size: usize::MAX,
+            max_depth: swarm_protocol::value::MAX_DEPTH,
         }
     }
 

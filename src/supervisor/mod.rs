@@ -25,7 +25,7 @@ use std::sync::Arc;
 use actix::{Actor, AsyncContext, Context, Recipient, SpawnHandle};
 use swarm_protocol::core::backoff::Backoff;
 use swarm_protocol::core::earliest;
-use swarm_protocol::core::handshake::HandshakeError;
+use swarm_protocol::core::handshake::{HandshakeError, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE};
 use swarm_protocol::core::heartbeat::HeartbeatAction;
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::core::recent::{RecentMap, RecentSet};
@@ -288,7 +288,15 @@ impl Supervisor {
             return Err(SendError::Expired(Box::new(Arc::unwrap_or_clone(msg))));
         }
         let size = msg.estimated_size();
-        let max = self.config.max_message_size;
+        let max = self.config.max_message_size.min(slot.max_message_size);
+        if slot.max_depth < swarm_protocol::value::MAX_DEPTH && msg.depth_exceeds(slot.max_depth) {
+            slot.counters.errors += 1;
+            self.counters.errors += 1;
+            return Err(SendError::TooDeep {
+                message: Box::new(Arc::unwrap_or_clone(msg)),
+                max: slot.max_depth,
+            });
+        }
         if size > max {
             // Refused here, for every transport alike, rather than by the encoder of one link
             // (or not at all, in one process); the encoder still checks the exact size.
@@ -491,6 +499,7 @@ impl Supervisor {
             SendError::Full(_) => (error_code::QUEUE_FULL, "queue full"),
             SendError::Closed(_) => (error_code::UNKNOWN_AGENT, "route closed"),
             SendError::TooLarge { .. } => (error_code::TOO_LARGE, "message too large"),
+            SendError::TooDeep { .. } => (error_code::TOO_LARGE, "value nested too deep"),
         };
         let msg = error.message();
         if msg.is_request() {
@@ -702,6 +711,14 @@ impl Supervisor {
         };
         slot.state = LinkState::Active;
         slot.handshake = None;
+        if let Some(negotiated) = &slot.negotiated {
+            if let Some(max) = negotiated.peer_limit(META_MAX_MESSAGE_SIZE) {
+                slot.max_message_size = max;
+            }
+            if let Some(depth) = negotiated.peer_limit(META_MAX_DEPTH) {
+                slot.max_depth = depth.min(swarm_protocol::value::MAX_DEPTH);
+            }
+        }
         slot.heartbeat = Some(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
             now,
             self.config.heartbeat_interval,

@@ -40,7 +40,21 @@ pub struct Negotiated {
     pub peer_metadata: BTreeMap<String, String>,
 }
 
+/// `Hello`/`HelloAck` metadata key: the largest message the sender accepts, in bytes
+/// (decimal). A peer sends nothing larger; one that lacks the key is assumed to accept what
+/// this side does.
+pub const META_MAX_MESSAGE_SIZE: &str = "max_message_size";
+/// `Hello`/`HelloAck` metadata key: how deeply the sender accepts values to nest (decimal;
+/// the protocol's [`MAX_DEPTH`](crate::value::MAX_DEPTH) unless a peer says less).
+pub const META_MAX_DEPTH: &str = "max_depth";
+
 impl Negotiated {
+    /// A numeric limit the peer announced in its metadata (`None` when absent or not a
+    /// number).
+    pub fn peer_limit(&self, key: &str) -> Option<usize> {
+        self.peer_metadata.get(key)?.parse().ok()
+    }
+
     /// Whether both sides support `capability`.
     pub fn has(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)

@@ -560,6 +560,11 @@ impl NatsLinkActor {
                     .collect();
                 let mut metadata = BTreeMap::new();
                 metadata.insert("node".to_owned(), format!("{BUS}:{}", self.peer));
+                // Nothing larger than the server's max_payload can cross the bus.
+                metadata.insert(
+                    swarm_protocol::core::handshake::META_MAX_MESSAGE_SIZE.to_owned(),
+                    self.client.max_payload().to_string(),
+                );
                 self.control(
                     BUS,
                     ControlOperation::HelloAck {
