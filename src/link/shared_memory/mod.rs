@@ -24,6 +24,11 @@
 
 mod doorbell;
 mod endpoint;
+// Public only to the fuzz targets (cargo-fuzz builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[allow(missing_docs)]
+pub mod fragments;
+#[cfg(not(fuzzing))]
 mod fragments;
 mod pump;
 
