@@ -297,3 +297,49 @@ async fn supervisor_backlog_is_bounded_and_full_is_reported() {
     // Drained: accepted again.
     swarm.try_send(Message::broadcast("me", "t", ())).unwrap();
 }
+
+/// Holds every delivery it gets (never drops one), like an agent that fell behind.
+struct Hoarder(Vec<swarm_transport::Delivery>);
+
+impl Actor for Hoarder {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<swarm_transport::Delivery> for Hoarder {
+    type Result = ();
+
+    fn handle(&mut self, d: swarm_transport::Delivery, _: &mut actix::Context<Self>) {
+        self.0.push(d);
+    }
+}
+
+#[actix_rt::test]
+async fn an_agent_mailbox_is_bounded() {
+    tokio::time::pause();
+    let swarm = Swarm::start(
+        TransportConfig::default()
+            .with_node_name("a")
+            .with_agent_mailbox(3),
+    );
+    swarm.register("hoarder", Hoarder(Vec::new()).start().recipient());
+    let events = Events::attach(&swarm);
+    for i in 0..3 {
+        let sent = swarm.send(Message::event("me", "e", i).to("hoarder")).await;
+        assert_eq!(sent, Ok(()));
+    }
+    settle().await;
+    // The agent holds three deliveries: the fourth is handed back, not queued.
+    let sent = swarm.send(Message::event("me", "e", 3).to("hoarder")).await;
+    assert!(matches!(sent, Err(SendError::Full(_))), "{sent:?}");
+    let reply = swarm
+        .request(Message::request("me", "m", ()).to("hoarder"))
+        .timeout(Duration::from_secs(1))
+        .await;
+    assert_eq!(reply, Err(TransportError::Full));
+    swarm.do_send(Message::event("me", "e", 4).to("hoarder"));
+    wait_until(Duration::from_secs(5), "undeliverable reported", || {
+        events.undeliverable() == 1
+    })
+    .await;
+    assert!(swarm.stats().await.unwrap().counters.drops >= 1);
+}
