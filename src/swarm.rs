@@ -109,6 +109,7 @@ impl Swarm {
     }
 
     /// Sessions served by this node's endpoints, bounded by `max_sessions`.
+    #[cfg(feature = "websocket")]
     pub(crate) fn sessions(&self) -> &Arc<Backlog> {
         &self.sessions
     }
