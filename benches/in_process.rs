@@ -97,7 +97,9 @@ fn one_way(c: &mut Criterion) {
     let system = System::new();
     let (raw, swarm) = system.block_on(async {
         let raw = counter();
-        let swarm = Swarm::start(TransportConfig::default());
+        // The burst row queues 100 000 deliveries at once: more than the default agent
+        // mailbox (65 536) holds, so it gets a mailbox that fits the burst.
+        let swarm = Swarm::start(TransportConfig::default().with_agent_mailbox(1 << 20));
         let sink = counter();
         swarm.register("sink", sink.clone().recipient());
         (raw, (swarm, sink))

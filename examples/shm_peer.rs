@@ -28,6 +28,8 @@ fn config(name: &str) -> TransportConfig {
         .with_node_name(name)
         .with_link_queue(1 << 20, 1 << 30)
         .with_max_backlog(1 << 20)
+        // `--bench` streams a million events at `echo` faster than it may keep up.
+        .with_agent_mailbox(1 << 20)
 }
 
 async fn create(name: String) {
