@@ -7,7 +7,7 @@
 //! Closing is bounded in time whatever the peer does. A session that closes sends its close
 //! frame, then keeps reading (and dropping) what the peer still sends until the peer's close
 //! frame comes or half the close timeout passes: closing a socket with unread input makes the
-//! kernel reset the connection, and the peer would never see the close code. A [`Closer`]
+//! kernel reset the connection, and the peer would never see the close code. A `Closer`
 //! beside each session takes the supervisor's close orders and, if the connection is still
 //! there after `close_timeout` (a peer that does not read freezes its session, see
 //! [`socket`](super::socket)), shuts the socket down.
