@@ -19,7 +19,6 @@
 //! — actix's own mailbox would accept it and grow without limit.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use swarm_protocol::{ErrorBody, Message, MessageType, Value};
@@ -117,9 +116,14 @@ impl Delivery {
 }
 
 /// The bound on one agent's mailbox: how many deliveries it holds that it has not dropped.
+///
+/// Each delivery holds a clone of one shared `Arc`, so the count is the `Arc`'s own reference
+/// count: one atomic increment when queued and one decrement when dropped, nothing else on the
+/// path. The check and the increment are not one atomic step, so senders on several threads at
+/// once may overshoot the bound by at most one delivery each.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
-    held: Arc<AtomicUsize>,
+    held: Arc<()>,
     limit: usize,
 }
 
@@ -127,39 +131,34 @@ impl Mailbox {
     /// A mailbox of at most `limit` deliveries.
     pub(crate) fn new(limit: usize) -> Self {
         Mailbox {
-            held: Arc::default(),
+            held: Arc::new(()),
             limit: limit.max(1),
         }
     }
 
+    /// Deliveries held now (the mailbox's own reference is not one).
+    pub(crate) fn held(&self) -> usize {
+        Arc::strong_count(&self.held) - 1
+    }
+
     /// A delivery of `message` holding a slot, or the message back when the mailbox is full.
     pub(crate) fn delivery<M: Into<DeliveredMessage>>(&self, message: M) -> Result<Delivery, M> {
-        // Relaxed: the count only bounds memory; the mailbox push carries the message itself.
-        if self.held.fetch_add(1, Ordering::Relaxed) >= self.limit {
-            self.held.fetch_sub(1, Ordering::Relaxed);
+        if self.held() >= self.limit {
             return Err(message);
         }
         Ok(Delivery {
             message: message.into(),
-            _slot: Some(MailboxSlot(self.held.clone())),
+            _slot: Some(MailboxSlot {
+                _held: self.held.clone(),
+            }),
         })
-    }
-
-    /// Deliveries held now.
-    #[cfg(test)]
-    pub(crate) fn held(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
     }
 }
 
-/// One delivery's place in a [`Mailbox`].
+/// One delivery's place in a [`Mailbox`]: held for its drop, which gives the place back.
 #[derive(Debug)]
-struct MailboxSlot(Arc<AtomicUsize>);
-
-impl Drop for MailboxSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+struct MailboxSlot {
+    _held: Arc<()>,
 }
 
 #[cfg(test)]
