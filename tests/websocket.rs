@@ -1064,19 +1064,48 @@ async fn a_too_deep_value_is_refused_where_it_enters_and_json_peers_keep_their_l
     wait_route(&j, "echo").await;
     wait_stats(&hub, "json peer linked", |s| s.links.len() == 1).await;
 
-    // A MessagePack peer broadcasts a 200-deep value (MessagePack itself would carry it): the
-    // hub refuses it on decode with 1002 instead of relaying what the JSON peer cannot read.
-    let (status, mut raw) = raw_ws::RawWs::connect(addr, "swarm.v1.msgpack").await;
-    assert_eq!(status, 101);
+    // A MessagePack peer sends 200-deep values (MessagePack itself would carry them): the hub
+    // refuses each message where it enters — the broadcast is not relayed to the JSON peer,
+    // which could not read it; the request is answered with error -32004 — and the peer's
+    // link stays up.
+    let mut raw = raw_linked(addr).await;
+    let mut seen = Vec::new();
+    let _ = raw.ending(Duration::from_millis(300), &mut seen).await; // HelloAck, Announce
+    let frame_of = |m: &Message| {
+        let mut frame = vec![0u8];
+        frame.extend(rmp_serde::to_vec_named(m).unwrap());
+        frame
+    };
     let deep = Message::broadcast("raw", "t", nested(200));
-    let mut frame = vec![0u8];
-    frame.extend(rmp_serde::to_vec_named(&deep).unwrap());
-    raw.send(raw_ws::FIN | raw_ws::BINARY, &frame)
+    raw.send(raw_ws::FIN | raw_ws::BINARY, &frame_of(&deep))
         .await
         .unwrap();
-    assert_eq!(
-        raw.ending(Duration::from_secs(10), &mut Vec::new()).await,
-        raw_ws::Ending::Close(Some(1002))
+    let mut ask = Message::request("raw", "echo", nested(200)).to("echo");
+    ask.id = swarm_transport::MessageId(0xdeeb);
+    raw.send(raw_ws::FIN | raw_ws::BINARY, &frame_of(&ask))
+        .await
+        .unwrap();
+    let codec = swarm_transport::protocol::Codec::default();
+    let mut answer = None;
+    for _ in 0..100 {
+        seen.clear();
+        let ending = raw.ending(Duration::from_millis(100), &mut seen).await;
+        assert_eq!(ending, raw_ws::Ending::Silent, "the link stays up");
+        answer = seen
+            .iter()
+            .filter_map(|(_, body)| codec.decode(body).ok())
+            .find(|m| m.correlation_id() == Some(ask.id));
+        if answer.is_some() {
+            break;
+        }
+    }
+    let answer = answer.expect("the refused request was answered");
+    assert!(
+        matches!(
+            &answer.payload,
+            MessageType::Response { result: Err(e), .. } if e.code == swarm_transport::protocol::error_code::TOO_LARGE
+        ),
+        "{answer:?}"
     );
     // A node of ours refuses one on send (the same limit), and its link stays up.
     let a = Swarm::start(config("a"));

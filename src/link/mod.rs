@@ -268,6 +268,20 @@ pub struct LinkRefused {
     pub error: swarm_protocol::codec::CodecError,
 }
 
+/// Link → supervisor: a whole message arrived whose payload the codec refused (nested deeper
+/// than the protocol allows); the link stays up. The supervisor answers a request with error
+/// `-32004` and counts the rest as dropped.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub struct LinkInboundRefused {
+    /// The link.
+    pub link: LinkId,
+    /// Who sent it and what it was.
+    pub envelope: swarm_protocol::codec::Envelope,
+    /// Why it was refused.
+    pub reason: String,
+}
+
 /// Supervisor → link: write this message.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "()")]

@@ -22,7 +22,7 @@ use crate::error::SendError;
 use crate::events::SwarmEvent;
 use crate::link::{
     CloseKind, LinkClose, LinkClosed, LinkConfigure, LinkDropped, LinkFlushed, LinkId, LinkInbound,
-    LinkInboundBatch, LinkOpened, LinkRefused, LinkReport,
+    LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkRefused, LinkReport,
 };
 use swarm_protocol::codec::CodecError;
 use swarm_protocol::core::correlation::Completion;
@@ -371,5 +371,43 @@ impl Handler<LinkRefused> for Supervisor {
             _ => SendError::Closed(message),
         };
         self.bounce(error);
+    }
+}
+
+impl Handler<LinkInboundRefused> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, refused: LinkInboundRefused, _: &mut Context<Self>) {
+        let LinkInboundRefused {
+            link,
+            envelope,
+            reason,
+        } = refused;
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        slot.counters.errors += 1;
+        self.counters.errors += 1;
+        if !envelope.request || slot.state != LinkState::Active {
+            slot.counters.drops += 1;
+            self.counters.drops += 1;
+            return;
+        }
+        // The request as far as it could be read: enough to address the error response.
+        let mut request = Message::request(envelope.source, "", swarm_protocol::Value::Null);
+        request.id = envelope.id;
+        request.destination = envelope.destination.map(Into::into);
+        let mut reply = Message::response(
+            self.node.clone(),
+            &request,
+            Err(swarm_protocol::ErrorBody::new(
+                swarm_protocol::error_code::TOO_LARGE,
+                format!("request refused: {reason}"),
+            )),
+        );
+        self.stamp(&mut reply);
+        if let Err(e) = self.forward_to_link(link, Arc::new(reply)) {
+            self.undeliverable(e);
+        }
     }
 }

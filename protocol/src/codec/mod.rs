@@ -26,6 +26,7 @@ pub use header::FrameHeader;
 
 use bytes::Bytes;
 
+use crate::id::MessageId;
 use crate::message::Message;
 use crate::value::MAX_DEPTH;
 
@@ -266,6 +267,55 @@ impl Codec {
             }
             WireFormat::MessagePack => decode_msgpack_shared(&frame[1..], frame),
         }
+    }
+}
+
+/// Who sent a message the codec refused for its payload (nested too deep), and what it was:
+/// enough for the receiver to answer a request with an error instead of closing the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The message's id.
+    pub id: MessageId,
+    /// Its source agent.
+    pub source: String,
+    /// Its destination agent.
+    pub destination: Option<String>,
+    /// Whether it is a request (and so waits for a response).
+    pub request: bool,
+}
+
+/// The fields of [`Envelope`] as they are on the wire; the payload's value is skipped.
+#[derive(serde::Deserialize)]
+struct EnvelopeFields {
+    id: MessageId,
+    source: String,
+    #[serde(default)]
+    destination: Option<String>,
+    payload: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+impl Codec {
+    /// Reads only the envelope of a frame whose payload the codec refused as too deep (the
+    /// decoders' own recursion limits still apply: a hostile 100 000-deep value is `None`).
+    pub fn envelope(&self, frame: &[u8]) -> Option<Envelope> {
+        let fields: EnvelopeFields = match self.config.format {
+            WireFormat::Json => serde_json::from_slice(frame).ok()?,
+            WireFormat::MessagePack => {
+                let info = self.check(frame).ok()?;
+                if info.header.gzip {
+                    let plain = gunzip_capped(&frame[1..], self.config.max_message_size).ok()?;
+                    rmp_serde::from_slice(&plain).ok()?
+                } else {
+                    rmp_serde::from_slice(&frame[1..]).ok()?
+                }
+            }
+        };
+        Some(Envelope {
+            id: fields.id,
+            source: fields.source,
+            destination: fields.destination,
+            request: fields.payload.contains_key("request"),
+        })
     }
 }
 

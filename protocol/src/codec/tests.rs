@@ -342,3 +342,32 @@ fn one_depth_limit_in_both_formats_and_both_directions() {
         Err(CodecError::TooDeep { .. })
     ));
 }
+
+#[test]
+fn the_envelope_of_a_too_deep_message_is_readable() {
+    let mut deep = Value::Int(1);
+    for _ in 0..100 {
+        deep = Value::Array(vec![deep]);
+    }
+    let mut request = Message::request("alice", "m", deep).to("bob");
+    request.id = crate::MessageId(42);
+    let msgpack = Codec::default();
+    let mut frame = vec![0u8];
+    frame.extend(rmp_serde::to_vec_named(&request).unwrap());
+    assert!(matches!(
+        msgpack.decode(&frame),
+        Err(CodecError::TooDeep { .. })
+    ));
+    let envelope = msgpack.envelope(&frame).unwrap();
+    assert_eq!(envelope.id, crate::MessageId(42));
+    assert_eq!(envelope.source, "alice");
+    assert_eq!(envelope.destination.as_deref(), Some("bob"));
+    assert!(envelope.request);
+    let json = Codec::new(CodecConfig::default().with_format(WireFormat::Json));
+    let text = serde_json::to_vec(&request).unwrap();
+    assert!(json.envelope(&text).unwrap().request);
+    // A hostile depth is past every decoder's own limit: no envelope either.
+    let mut hostile = vec![0u8];
+    hostile.extend(std::iter::repeat_n(0x91u8, 100_000));
+    assert_eq!(msgpack.envelope(&hostile), None);
+}

@@ -208,13 +208,9 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
         match item {
             Ok(Frame::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(Frame::Text(bytes)) => self.data(Kind::Text, &bytes, ctx),
-            Ok(Frame::Continuation(item)) => match self.end.frames.on_fragment(item) {
-                Ok(Some((message, size))) => match self.end.push_inbound(message, size) {
-                    Ok(true) => ctx.notify(FlushInbound),
-                    Ok(false) => {}
-                    Err(fault) => self.fail(fault, ctx),
-                },
-                Ok(None) => {}
+            Ok(Frame::Continuation(item)) => match self.end.fragment(item) {
+                Ok(true) => ctx.notify(FlushInbound),
+                Ok(false) => {}
                 Err(fault) => self.fail(fault, ctx),
             },
             Ok(Frame::Ping(payload)) => {

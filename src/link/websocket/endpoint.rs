@@ -20,8 +20,8 @@ pub use crate::link::burst::FlushInbound;
 use crate::link::burst::InboundBurst;
 use crate::link::credit::WriteCredit;
 use crate::link::{
-    Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkOpened, LinkOutbound,
-    LinkOutboundBatch, LinkRefused,
+    Lane, LinkClose, LinkClosed, LinkConfigure, LinkHandle, LinkId, LinkInboundRefused, LinkOpened,
+    LinkOutbound, LinkOutboundBatch, LinkRefused,
 };
 use crate::supervisor::Supervisor;
 
@@ -97,8 +97,35 @@ impl LinkEnd {
     /// Decodes a complete data frame into the inbound burst; `Ok(true)` when it starts a burst
     /// (the actor must notify itself to [`LinkEnd::flush_inbound`]).
     pub fn received(&mut self, kind: Kind, bytes: &Bytes) -> Result<bool, Fault> {
-        let message = self.frames.on_data(kind, bytes)?;
-        self.push_inbound(message, bytes.len())
+        match self.frames.on_data(kind, bytes) {
+            Ok(message) => self.push_inbound(message, bytes.len()),
+            Err(fault) => self.refuse_or_fail(fault),
+        }
+    }
+
+    /// A continuation frame arrived: as [`LinkEnd::received`] once the message is complete.
+    pub fn fragment(&mut self, item: actix_http::ws::Item) -> Result<bool, Fault> {
+        match self.frames.on_fragment(item) {
+            Ok(Some((message, size))) => self.push_inbound(message, size),
+            Ok(None) => Ok(false),
+            Err(fault) => self.refuse_or_fail(fault),
+        }
+    }
+
+    /// A message refused for its payload alone goes to the supervisor (which answers a
+    /// request with an error) and the link reads on; any other fault closes the link.
+    fn refuse_or_fail(&mut self, fault: Fault) -> Result<bool, Fault> {
+        let Some(envelope) = fault.refused else {
+            return Err(fault);
+        };
+        tracing::debug!(link = %self.link, peer = %self.peer, id = %envelope.id, reason = %fault.reason, "inbound message refused");
+        self.flush_inbound();
+        self.supervisor.do_send(LinkInboundRefused {
+            link: self.link,
+            envelope,
+            reason: fault.reason,
+        });
+        Ok(false)
     }
 
     /// Adds a decoded message to the inbound burst; `Ok(true)` when it starts one. Fails when
@@ -107,6 +134,7 @@ impl LinkEnd {
         self.inbound.push(message, size).map_err(|flooded| Fault {
             code: actix_http::ws::CloseCode::Policy,
             reason: flooded.to_string(),
+            refused: None,
         })
     }
 

@@ -7,6 +7,7 @@
 //! | frame or reassembled message over `max_message_size`, gzip bomb | 1009 (message too big) |
 //! | text frame on `swarm.v1.msgpack`, binary on `swarm.v1.json` | 1003 (unsupported data) |
 //! | undecodable body, bad header byte, fragments out of order | 1002 (protocol error) |
+//! | a whole message whose value nests too deep | none: the message is refused (a request is answered with error -32004), the link stays |
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use bytes::Bytes;
 use crate::link::arena::FrameArena;
 use crate::link::receive::decode_received;
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
-use swarm_protocol::codec::{Codec, CodecError};
+use swarm_protocol::codec::{Codec, CodecError, Envelope};
 use swarm_protocol::{Message, WireFormat};
 
 use super::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
@@ -29,6 +30,9 @@ pub struct Fault {
     pub code: CloseCode,
     /// Human-readable reason (no payload content).
     pub reason: String,
+    /// The message was whole and only its payload was refused (nested too deep): the link
+    /// need not close; the node answers a request with an error instead.
+    pub refused: Option<Envelope>,
 }
 
 impl Fault {
@@ -36,6 +40,7 @@ impl Fault {
         Fault {
             code,
             reason: reason.into(),
+            refused: None,
         }
     }
 
@@ -129,7 +134,15 @@ impl Frames {
                 ),
             ));
         }
-        Ok(Arc::new(decode_received(&self.codec, bytes)?))
+        match decode_received(&self.codec, bytes) {
+            Ok(message) => Ok(Arc::new(message)),
+            Err(e @ CodecError::TooDeep { .. }) => {
+                let mut fault = Fault::from(e);
+                fault.refused = self.codec.envelope(bytes);
+                Err(fault)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A fragment arrived; returns the message once complete.

@@ -309,13 +309,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
         match item {
             Ok(ws::Message::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(ws::Message::Text(text)) => self.data(Kind::Text, text.as_bytes(), ctx),
-            Ok(ws::Message::Continuation(item)) => match self.end.frames.on_fragment(item) {
-                Ok(Some((message, size))) => match self.end.push_inbound(message, size) {
-                    Ok(true) => ctx.notify(FlushInbound),
-                    Ok(false) => {}
-                    Err(fault) => self.fail(fault, ctx),
-                },
-                Ok(None) => {}
+            Ok(ws::Message::Continuation(item)) => match self.end.fragment(item) {
+                Ok(true) => ctx.notify(FlushInbound),
+                Ok(false) => {}
                 Err(fault) => self.fail(fault, ctx),
             },
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
@@ -412,7 +408,11 @@ fn protocol_fault(e: ws::ProtocolError) -> Fault {
         ws::CloseCode::Invalid => "text frame is not valid UTF-8".to_owned(),
         _ => e.to_string(),
     };
-    Fault { code, reason }
+    Fault {
+        code,
+        reason,
+        refused: None,
+    }
 }
 
 /// Takes the supervisor's close orders for one session, and shuts the connection down if it
