@@ -90,8 +90,7 @@ fn wait_marker(c: &mut Consumer<SegmentRing>) -> u64 {
 /// Reads frames; answers every marker with a marker.
 fn peer_ring(name: &str) {
     let segment = Arc::new(Segment::open(name, Duration::from_secs(10)).unwrap());
-    let mut c = Consumer::new(segment.inbound());
-    let mut p = Producer::new(segment.outbound());
+    let (mut p, mut c) = segment.split().expect("a fresh segment");
     loop {
         wait_marker(&mut c);
         push(&mut p, MARKER, b"m");
@@ -221,8 +220,7 @@ fn raw_ring(c: &mut Criterion) {
     while segment.peer_pid() == 0 {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let mut p = Producer::new(segment.outbound());
-    let mut back = Consumer::new(segment.inbound());
+    let (mut p, mut back) = segment.split().expect("a fresh segment");
     let frame = [7u8; 64];
     let mut g = c.benchmark_group("raw_ring");
     g.sample_size(10).measurement_time(Duration::from_secs(4));

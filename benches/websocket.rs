@@ -90,9 +90,7 @@ async fn colocated_hub(config: TransportConfig) -> std::net::SocketAddr {
             hub.register("echo", Echo(hub.clone()).start().recipient());
             hub
         });
-        App::new()
-            .app_data(web::Data::new(hub.clone()))
-            .service(websocket::scope("/swarm"))
+        App::new().service(websocket::scope("/swarm", hub))
     })
 }
 
@@ -112,12 +110,11 @@ fn setup(system: &SystemRunner) -> Setup {
         let sink = Echo::start_in_arbiter(&hub_thread, move |_| Echo(h2));
         hub.register("echo", echo.recipient());
         hub.register("sink", sink.recipient());
-        let data = web::Data::new(hub.clone());
+        let acceptor = hub.acceptor();
         // The raw route shares the server (and its TCP_NODELAY).
         let addr = serve_one_worker!(move || {
             App::new()
-                .app_data(data.clone())
-                .service(websocket::scope("/swarm"))
+                .service(websocket::scope("/swarm", acceptor.clone()))
                 .route("/raw", web::get().to(raw_route))
         });
         let client = Swarm::start(config().with_node_name("client"));

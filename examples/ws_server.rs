@@ -18,7 +18,7 @@ use common::Echo;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::{web, App, HttpServer};
+use actix_web::{App, HttpServer};
 use swarm_transport::auth::TokenAuth;
 use swarm_transport::link::websocket;
 use swarm_transport::{Message, Swarm, TransportConfig, Value};
@@ -58,11 +58,9 @@ fn main() -> std::io::Result<()> {
             n: 0,
         }
         .start();
-        let data = web::Data::new(swarm.clone());
+        let acceptor = swarm.acceptor();
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .service(websocket::scope("/swarm"))
+            App::new().service(websocket::scope("/swarm", acceptor.clone()))
         })
         .tcp_nodelay(true)
         // Lets the node shut down the socket of a peer that stopped reading.

@@ -35,75 +35,70 @@
 //!
 //! # Layout
 //!
-//! * [`swarm`] — [`Swarm`], the handle: register, send, request, subscribe, broadcast,
-//!   connect, stats.
-//! * [`supervisor`] — the supervisor actor: routing table, pending requests, heartbeats,
-//!   handshakes, bounded per-link priority queues, link restart with backoff.
-//! * [`link`] — the link ↔ supervisor contract ([`link::credit`] for write credit) and the
-//!   transports: [`link::in_process`], `link::websocket` (feature `websocket`),
+//! Read from the top down; imports point down only.
+//!
+//! * The root: what users touch first — the handles [`Swarm`] (register, send, request,
+//!   subscribe, broadcast, connect, stats, leave), [`SwarmClient`] (the same for code that is
+//!   not an actor) and [`Transport`] (ruv-swarm-transport's trait, for migration);
+//!   [`Delivery`], what agents receive; the protocol types ([`Message`], [`Value`], ...);
+//!   [`config`] ([`TransportConfig`]), [`error`] ([`TransportError`], [`SendError`]),
+//!   [`events`] ([`SwarmEvent`]), [`auth`] (authenticators for peers that connect), the
+//!   statistics ([`NodeStats`], [`LinkStats`]).
+//! * `node` (internal) — behind the handles: the supervisor actor (routing, request/response
+//!   correlation, heartbeats, handshakes, bounded per-link queues, link restart with backoff),
+//!   the shared directory of local agents and table of pending requests (one actor hop for
+//!   local sends and round trips), the post queue, message stamps, statistics.
+//! * [`link`] — the link contract: the [`LinkPort`](link::LinkPort) a node hands each link,
+//!   the messages each way, connectors and acceptors, shared link machinery; and one folder
+//!   per transport: [`link::in_process`], `link::websocket` (feature `websocket`),
 //!   `link::shared_memory` (feature `shared-memory`, Linux; its ring and segment are the
-//!   `swarm-shm` crate).
-//! * [`client`] — [`SwarmClient`], a handle for code that is not an actor (send, request, a
-//!   stream of received messages).
-//! * [`transport`] — the [`Transport`] trait of ruv-swarm-transport, implemented by
-//!   [`SwarmClient`] for migration.
-//! * [`directory`] — the local agents of a node, shared by the supervisor and every handle so
-//!   messages for a local agent take one actor hop.
-//! * [`pending`] — the node's pending requests, shared by the supervisor and every handle so a
-//!   local round trip takes one actor hop.
-//! * [`stamp`] — message ids and timestamps; [`backlog`] — the bound on the supervisor's
-//!   mailbox.
-//! * [`auth`] — authenticators for peers that connect ([`auth::TokenAuth`]).
-//! * [`agent`] — [`Delivery`], what agents receive.
-//! * [`events`] — [`SwarmEvent`]: link state changes, undeliverable messages.
-//! * [`stats`] — node and link statistics.
-//! * [`config`] — [`TransportConfig`]; [`error`] — [`TransportError`], [`SendError`].
-//! * [`clock`], [`random`] — time and seeds (the pure core takes both as arguments).
-//! * [`protocol`] — re-export of the pure `swarm-protocol` crate (message, codec, core).
+//!   `swarm-shm` crate), `link::nats` (feature `nats`). Links know the node only through
+//!   their port.
+//! * `support` (internal) — time, seeds, rate-limited log lines, bounded counts.
+//! * [`protocol`] — re-export of the pure `swarm-protocol` crate (message, codec, core), which
+//!   also builds for wasm32.
 //!
 //! # Features
 //!
-//! * `websocket` (default) — `link::websocket`: the route for actix-web apps and awc client
-//!   links.
+//! * `websocket` (default) — [`WsLink`] and `link::websocket`: the route for actix-web apps
+//!   and awc client links.
 //! * `tls` — `wss://` through rustls 0.23 with the ring provider.
-//! * `shared-memory` (default, Linux) — `link::shared_memory`: links between processes on one
-//!   host over a named shared-memory segment.
-//! * `nats` — reserved for NATS links (empty today).
+//! * `shared-memory` (default, Linux) — [`ShmLink`]: links between processes on one host
+//!   over a named shared-memory segment.
+//! * `nats` (default) — [`NatsLink`]: links to a NATS server or cluster, for swarms across
+//!   machines.
 
 #![warn(missing_docs)]
-pub mod agent;
 pub mod auth;
-pub mod backlog;
-pub mod client;
-pub mod clock;
 pub mod config;
-pub mod directory;
 pub mod error;
 pub mod events;
 pub mod link;
-pub(crate) mod log_limit;
-pub mod pending;
-pub mod post_queue;
-pub mod random;
-pub mod stamp;
-pub mod stats;
-pub mod supervisor;
-pub mod swarm;
-pub mod transport;
+mod node;
+mod support;
 
 pub use swarm_protocol as protocol;
+pub use swarm_protocol::core::backoff::BackoffPolicy;
+pub use swarm_protocol::core::lifecycle::LinkState;
 pub use swarm_protocol::{
-    priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, ProtocolVersion, Value,
+    priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, Name, ProtocolVersion,
+    Value, WireFormat,
 };
 
-pub use agent::{DeliveredMessage, Delivery};
-pub use client::SwarmClient;
 pub use config::TransportConfig;
 pub use error::{SendError, TransportError};
 pub use events::SwarmEvent;
 pub use link::in_process::{Faults, InProcessLink};
+#[cfg(feature = "nats")]
+pub use link::nats::NatsLink;
+#[cfg(all(feature = "shared-memory", target_os = "linux"))]
+pub use link::shared_memory::ShmLink;
+#[cfg(feature = "websocket")]
+pub use link::websocket::WsLink;
 pub use link::LinkId;
-pub use stats::{LinkStats, NodeStats};
-pub use supervisor::commands::AgentLocation;
-pub use swarm::{RequestBuilder, ResponseFuture, Swarm};
-pub use transport::Transport;
+pub use node::client::SwarmClient;
+pub use node::delivery::{DeliveredMessage, Delivery};
+pub use node::ruv_compat::{Transport, TransportStats};
+pub use node::stats::{Counters, LinkStats, NodeStats};
+pub use node::supervisor::commands::AgentLocation;
+pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};

@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use common::*;
-use swarm_transport::link::{
-    LinkClose, LinkClosed, LinkConnector, LinkContext, LinkHandle, LinkInbound, LinkOpened,
-    LinkOutbound,
-};
+use swarm_transport::link::{LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound};
 use swarm_transport::protocol::core::backoff::BackoffPolicy;
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
@@ -308,19 +305,13 @@ impl Actor for ScriptedActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
-        self.ctx.supervisor.do_send(LinkOpened {
-            link: self.ctx.link,
-            transport: "scripted",
-            peer: "scripted-peer".into(),
-            role: Role::Initiator,
-            handle: LinkHandle {
-                outbound: me.clone().recipient(),
-                outbound_batch: None,
-                close: me.recipient(),
-                configure: None,
-            },
-            authenticated: true,
-        });
+        self.ctx.port.opened(
+            "scripted",
+            "scripted-peer".into(),
+            Role::Initiator,
+            LinkHandle::to(&me),
+            true,
+        );
     }
 }
 
@@ -376,12 +367,7 @@ impl Handler<LinkOutbound> for ScriptedActor {
 
 impl ScriptedActor {
     fn inbound(&self, message: Message) {
-        self.ctx.supervisor.do_send(LinkInbound {
-            link: self.ctx.link,
-            message: Arc::new(message),
-            size: 10,
-            ticket: None,
-        });
+        self.ctx.port.inbound(Arc::new(message), 10, None);
     }
 }
 
@@ -389,10 +375,7 @@ impl Handler<LinkClose> for ScriptedActor {
     type Result = ();
 
     fn handle(&mut self, close: LinkClose, ctx: &mut Context<Self>) {
-        self.ctx.supervisor.do_send(LinkClosed {
-            link: self.ctx.link,
-            reason: close.reason,
-        });
+        self.ctx.port.closed(close.reason);
         ctx.stop();
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix::Actor;
 use common::*;
 use futures_util::StreamExt;
-use swarm_transport::transport::Transport;
+use swarm_transport::Transport;
 use swarm_transport::{
     AgentLocation, Message, SendError, Swarm, SwarmClient, TransportConfig, TransportError, Value,
 };

@@ -13,11 +13,10 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use swarm_shm::ring::{max_payload, Consumer, HeapRing, Producer, RingStorage};
-use swarm_transport::link::buffer_pool::BufferPool;
+use swarm_transport::link::machinery::buffer_pool::BufferPool;
 use swarm_transport::link::shared_memory::fragments::{flag, Assembled, Reassembly};
 
 /// The bytes of message `n`, `len` long (checkable without keeping a copy).
@@ -29,9 +28,9 @@ fuzz_target!(|data: &[u8]| {
     let mut input = data.iter().copied();
     let mut next = || input.next().unwrap_or(0);
     let capacity = 256usize << (next() % 4);
-    let ring = Arc::new(HeapRing::new(capacity));
-    let mut producer = Producer::new(ring.clone());
-    let mut consumer = Consumer::new(ring.clone());
+    let (mut producer, mut consumer) = HeapRing::split(capacity);
+    // The storage, for the hostile peer's writes below (through `RingStorage`'s unsafe API).
+    let ring = producer.storage().clone();
     let max = max_payload(capacity);
     let limit = 64 * 1024;
     let mut reassembly = Reassembly::new(limit, BufferPool::new(1 << 20));

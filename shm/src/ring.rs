@@ -103,7 +103,9 @@ pub fn max_payload(capacity: usize) -> usize {
     capacity / 2 - RECORD_HEADER
 }
 
-/// The writing end. Exactly one per ring.
+/// The writing end. Exactly one per ring: the only ways to get one are
+/// [`HeapRing::split`] and `Segment::split`, each of which hands out a ring's producer and
+/// consumer once.
 #[derive(Debug)]
 pub struct Producer<S: RingStorage> {
     storage: S,
@@ -114,8 +116,9 @@ pub struct Producer<S: RingStorage> {
 }
 
 impl<S: RingStorage> Producer<S> {
-    /// The producer of a fresh ring (positions at zero).
-    pub fn new(storage: S) -> Self {
+    /// The producer of a fresh ring (positions at zero). Crate-private: the caller makes sure
+    /// it is the ring's only producer (see the type's docs).
+    pub(crate) fn new(storage: S) -> Self {
         let capacity = storage.capacity() as u64;
         debug_assert!(capacity.is_power_of_two() && capacity >= 64);
         Producer {
@@ -242,8 +245,9 @@ pub struct Consumer<S: RingStorage> {
 }
 
 impl<S: RingStorage> Consumer<S> {
-    /// The consumer of a fresh ring.
-    pub fn new(storage: S) -> Self {
+    /// The consumer of a fresh ring. Crate-private, like [`Producer::new`]: the caller makes
+    /// sure it is the ring's only consumer.
+    pub(crate) fn new(storage: S) -> Self {
         let capacity = storage.capacity() as u64;
         Consumer {
             storage,
@@ -441,8 +445,19 @@ pub struct HeapRing {
 }
 
 impl HeapRing {
-    /// A ring of `capacity` bytes (a power of two ≥ 64).
-    pub fn new(capacity: usize) -> Self {
+    /// A fresh ring of `capacity` bytes (a power of two ≥ 64), as its only producer and its
+    /// only consumer: nothing else can write or read it.
+    pub fn split(
+        capacity: usize,
+    ) -> (
+        Producer<std::sync::Arc<HeapRing>>,
+        Consumer<std::sync::Arc<HeapRing>>,
+    ) {
+        let ring = std::sync::Arc::new(HeapRing::new(capacity));
+        (Producer::new(ring.clone()), Consumer::new(ring))
+    }
+
+    fn new(capacity: usize) -> Self {
         assert!(capacity.is_power_of_two() && capacity >= 64);
         HeapRing {
             control: RingControl::default(),
@@ -452,8 +467,9 @@ impl HeapRing {
 }
 
 // SAFETY: the cells are only touched through `RingStorage::write` (by the one producer, in
-// space it owns) and `RingStorage::read` (by the one consumer, in published space); the ring
-// protocol (SYNC POINTS A and B) orders those accesses, as it does in shared memory.
+// space it owns) and `RingStorage::read` (by the one consumer, in published space) — one of
+// each, since `HeapRing::split` is the only way to make them; the ring protocol (SYNC POINTS A
+// and B) orders those accesses, as it does in shared memory.
 unsafe impl Sync for HeapRing {}
 // SAFETY: as above; the cells hold plain bytes.
 unsafe impl Send for HeapRing {}

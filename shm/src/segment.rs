@@ -15,6 +15,21 @@
 //! rings are mid-stream afterwards). A segment whose creator has died is stale and is removed by
 //! the next creator.
 //!
+//! Each side gets its ring ends once ([`Segment::split`]): the producer of the ring it writes
+//! and the consumer of the ring it reads. With one `Segment` per side — the creator's, and the
+//! opener's that won the claim — every ring has exactly one producer and one consumer, which
+//! is what the ring's SAFETY arguments rest on.
+//!
+//! Trust model: the peer is another process of the same user. The segment is 0600, and a
+//! process that can write it can already write this one's memory (ptrace, `/proc/<pid>/mem`),
+//! so the peer is trusted not to be hostile — but not to be correct. Whatever a buggy or dying
+//! peer leaves in the header and the rings, positions and lengths are checked against the
+//! capacity before any access (garbage is never read or written out of bounds), and the
+//! decoder refuses what it cannot parse. The consumer reads a record in place, as a `&[u8]`
+//! over the mapping, for the time of one decode: a well-behaved producer never writes
+//! published, unreleased space, so the bytes do not change under it; a peer that broke that
+//! rule could hand the decoder torn bytes, never memory outside the ring.
+//!
 //! Orderings: every header field is written before the layout version's Release store and read
 //! after the opener's Acquire load of it (the SYNC POINTs in `create` and `open`). Pids and
 //! heartbeat counters are liveness hints read on their own, never to publish other memory, so
@@ -22,12 +37,12 @@
 //! Acquire (`peer_closed`), so a reader that sees it also sees those writes. The opener slot is a
 //! compare-and-swap (AcqRel) so exactly one opener wins.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shared_memory::{Shmem, ShmemConf, ShmemError};
 
-use crate::ring::{Padded, RingControl, RingStorage};
+use crate::ring::{Consumer, Padded, Producer, RingControl, RingStorage};
 
 /// "SWRMSHM1", little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SWRMSHM1");
@@ -247,6 +262,8 @@ pub struct Segment {
     ring_size: usize,
     /// Creator: which creation of `name` this is (see `created`).
     generation: u64,
+    /// Set once [`Segment::split`] has handed out this side's producer and consumer.
+    split: AtomicBool,
 }
 
 // SAFETY: `Shmem` is !Send only because it holds a raw pointer to the mapping. The mapping
@@ -254,8 +271,9 @@ pub struct Segment {
 // through it is accessed via atomics (header, ring control) or by exactly one producer and
 // one consumer per ring (ring data, see `ring.rs`).
 unsafe impl Send for Segment {}
-// SAFETY: as above; `&Segment` only hands out the header (atomics) and ring storage whose
-// producer/consumer discipline is enforced by `Producer`/`Consumer` being unique per side.
+// SAFETY: as above; `&Segment` only hands out the header (atomics), ring storage (whose
+// bytes only a producer or consumer touches) and, once, this side's producer and consumer
+// (`Segment::split`), so they are unique per side.
 unsafe impl Sync for Segment {}
 
 impl std::fmt::Debug for Segment {
@@ -306,6 +324,7 @@ impl Segment {
             side: Side::Creator,
             ring_size,
             generation: 0,
+            split: AtomicBool::new(false),
         };
         // We unlink explicitly (see `Drop`, and `created` for process exit), not through the
         // crate's owner flag.
@@ -366,6 +385,7 @@ impl Segment {
             side: Side::Opener,
             ring_size: 0,
             generation: 0,
+            split: AtomicBool::new(false),
         })
     }
 
@@ -463,12 +483,24 @@ impl Segment {
         self.ring_size
     }
 
-    /// The storage of the ring this side writes.
-    pub fn outbound(self: &std::sync::Arc<Self>) -> SegmentRing {
-        SegmentRing::new(self.clone(), self.side.index())
+    /// This side's producer of the ring it writes and consumer of the ring it reads — once:
+    /// every later call returns `None`. With one `Segment` per side (the creator made it, the
+    /// opener won the claim), each ring has exactly one producer and one consumer.
+    pub fn split(
+        self: &std::sync::Arc<Self>,
+    ) -> Option<(Producer<SegmentRing>, Consumer<SegmentRing>)> {
+        // Relaxed: the flag publishes nothing; the swap alone makes exactly one caller win.
+        if self.split.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let outbound = SegmentRing::new(self.clone(), self.side.index());
+        let inbound = SegmentRing::new(self.clone(), self.side.peer().index());
+        Some((Producer::new(outbound), Consumer::new(inbound)))
     }
 
-    /// The storage of the ring this side reads.
+    /// The storage of the ring this side reads, for a [`Watcher`](crate::ring::Watcher) (it
+    /// only loads the ring's positions) and its futex word; reading and writing it takes a
+    /// producer or consumer, which only [`Segment::split`] gives.
     pub fn inbound(self: &std::sync::Arc<Self>) -> SegmentRing {
         SegmentRing::new(self.clone(), self.side.peer().index())
     }
@@ -542,7 +574,8 @@ pub struct SegmentRing {
 }
 
 // SAFETY: `data` points into the mapping owned by `segment` (kept alive by the Arc); the ring
-// discipline (one Producer, one Consumer per ring) decides who touches which bytes.
+// discipline (one Producer, one Consumer per ring, handed out once by `Segment::split`)
+// decides who touches which bytes.
 unsafe impl Send for SegmentRing {}
 
 impl SegmentRing {
@@ -583,8 +616,9 @@ unsafe impl RingStorage for SegmentRing {
 
     unsafe fn read<R>(&self, at: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         // SAFETY: the caller guarantees at + len <= capacity and that this span is published
-        // and unreleased, so a well-behaved producer does not write it while we read. A
-        // hostile peer could; the bytes are then garbage to the decoder, never out of bounds.
+        // and unreleased, so a well-behaved producer does not write it while we read. A peer
+        // that misbehaves could (see the trust model in the module docs): the bytes are then
+        // garbage to the decoder, never out of bounds.
         f(unsafe { std::slice::from_raw_parts(self.data.add(at), len) })
     }
 }
@@ -592,7 +626,6 @@ unsafe impl RingStorage for SegmentRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ring::{Consumer, Producer};
     use std::sync::Arc;
 
     fn name(tag: &str) -> String {
@@ -640,15 +673,17 @@ mod tests {
     }
 
     fn exchange_both_ways(creator: &Arc<Segment>, opener: &Arc<Segment>) {
-        let mut p = Producer::new(creator.outbound());
-        let mut c = Consumer::new(opener.inbound());
+        let (mut creator_p, mut creator_c) = creator.split().unwrap();
+        let (mut opener_p, mut opener_c) = opener.split().unwrap();
+        // Each side's ends come out once.
+        assert!(creator.split().is_none() && opener.split().is_none());
+        let (p, c) = (&mut creator_p, &mut opener_c);
         p.try_push(1, b"down").unwrap();
         p.publish();
         let mut got = Vec::new();
         c.poll(10, |f, b| got.push((f, b.to_vec()))).unwrap();
         assert_eq!(got, vec![(1, b"down".to_vec())]);
-        let mut p = Producer::new(opener.outbound());
-        let mut c = Consumer::new(creator.inbound());
+        let (p, c) = (&mut opener_p, &mut creator_c);
         p.try_push(2, b"up").unwrap();
         p.publish();
         got.clear();

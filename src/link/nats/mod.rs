@@ -2,16 +2,16 @@
 //! spans many hosts by connecting one [`NatsLink`] to a NATS server or cluster; NATS does the
 //! clustering, fan-out and load balancing, we do not run a broker of our own.
 //!
-//! * [`subjects`] — the subject scheme (one subject per agent, topic, event name; presence).
-//! * [`batch`] — several frames for one subject in one NATS message.
-//! * [`presence`] — which nodes are alive and which agents each reaches.
-//! * [`reply_routes`] — which node each response goes back to.
-//! * [`link`] — the link actor: the bus as one link of the supervisor.
+//! * `subjects` — the subject scheme (one subject per agent, topic, event name; presence).
+//! * `batch` — several frames for one subject in one NATS message.
+//! * `node_directory` — which nodes are alive and which agents each reaches.
+//! * `reply_routes` — which node each response goes back to.
+//! * `link` — the link actor: the bus as one link of the node.
 //!
-//! How the bus looks to the supervisor: one link whose peer is "every other node on the bus".
-//! The link answers the supervisor's `Hello` itself, turns the supervisor's `Announce` /
+//! How the bus looks to the node: one link whose peer is "every other node on the bus".
+//! The link answers the node's `Hello` itself, turns the node's `Announce` /
 //! `Withdraw` into (queue) subscriptions on agent subjects and into this node's presence, and
-//! turns other nodes' presence into `Announce` / `Withdraw` toward the supervisor, so routing,
+//! turns other nodes' presence into `Announce` / `Withdraw` toward the node, so routing,
 //! correlation, timeouts and idempotent resends are the core's, unchanged. The same
 //! [`Message`](swarm_protocol::Message) and codec as every other link travel as NATS payloads
 //! (one header byte, then MessagePack).
@@ -30,10 +30,10 @@
 //! * Node liveness: presence every heartbeat interval; a node silent for the heartbeat timeout
 //!   (or one that said goodbye) is reported as [`SwarmEvent::NodeDown`](crate::SwarmEvent) and
 //!   its agents stop being routable.
-//! * The link's own liveness: the supervisor's heartbeat probes are answered once the NATS
+//! * The link's own liveness: the node's heartbeat probes are answered once the NATS
 //!   connection has flushed (so a stalled connection misses them), and async-nats pings the
 //!   server every heartbeat interval. A lost connection closes the link at once; the
-//!   supervisor then reconnects with backoff, re-handshakes and re-announces, which restores
+//!   node then reconnects with backoff, re-handshakes and re-announces, which restores
 //!   every subscription. Requests in flight fail with `ConnectionLost` or are resent when
 //!   idempotent — the core's rule for every link.
 //!
@@ -41,11 +41,11 @@
 //! subscription buffer loses messages at the server or the client. Both are counted and logged
 //! (`slow consumer`), never silent.
 
-pub mod batch;
-pub mod link;
-pub mod presence;
-pub mod reply_routes;
-pub mod subjects;
+mod batch;
+mod link;
+mod node_directory;
+mod reply_routes;
+mod subjects;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -168,7 +168,7 @@ impl NatsLink {
     fn options(&self, node: &str, ping: Duration, timeout: Duration) -> async_nats::ConnectOptions {
         let mut options = async_nats::ConnectOptions::new()
             .name(node)
-            // Our own broadcasts are delivered locally by the supervisor, never twice.
+            // Our own broadcasts are delivered locally by the node, never twice.
             .no_echo()
             // Every subject we publish is built from escaped tokens (see `subjects`).
             .skip_subject_validation(true)

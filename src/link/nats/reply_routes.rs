@@ -55,13 +55,9 @@ impl ReplyRoutes {
     }
 
     /// Entries held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.nodes.len()
-    }
-
-    /// Whether no entry is held.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 }
 

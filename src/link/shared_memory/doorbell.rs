@@ -1,10 +1,10 @@
-//! The doorbell between a link's pump thread and its endpoint when the endpoint reads the
-//! ring itself ([`ReadMode::Doorbell`](super::ReadMode::Doorbell), the default): the endpoint
+//! The doorbell between a link's pump thread and its link actor when the link actor reads the
+//! ring itself ([`ReadMode::Doorbell`](super::ReadMode::Doorbell), the default): the link actor
 //! arms it once it has drained the ring, the pump thread waits for the next record (spinning,
 //! then asleep on the ring's futex word) and rings — one actix message per burst, and no
 //! third thread busy while records flow.
 //!
-//! Arming is a Release store after the endpoint's last read released the ring's space; the
+//! Arming is a Release store after the link actor's last read released the ring's space; the
 //! pump's Acquire load of the flag therefore sees that release, so its emptiness check (head
 //! against the released tail) is current. Taking the flag is a swap, so one arming rings at
 //! most once.
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
-/// Shared by one endpoint and its pump thread.
+/// Shared by one link actor and its pump thread.
 #[derive(Debug, Default)]
 pub struct Doorbell {
     armed: AtomicBool,
@@ -26,7 +26,7 @@ impl Doorbell {
         Arc::new(Doorbell::default())
     }
 
-    /// Endpoint: everything published so far is read; ring when more arrives.
+    /// Link actor: everything published so far is read; ring when more arrives.
     pub fn arm(&self) {
         // Release: pairs with the Acquire in `is_armed`/`take`; the ring's released tail is
         // visible to the pump once it sees the flag.
@@ -46,7 +46,7 @@ impl Doorbell {
         let _ = self.pump.set(std::thread::current());
     }
 
-    /// Pump: whether the endpoint waits for the bell.
+    /// Pump: whether the link actor waits for the bell.
     pub fn is_armed(&self) -> bool {
         // Acquire: pairs with the Release store in `arm`.
         self.armed.load(Ordering::Acquire)

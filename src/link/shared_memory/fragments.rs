@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::link::buffer_pool::BufferPool;
+use crate::link::machinery::buffer_pool::BufferPool;
 
 /// Record flag: a whole message.
 pub const WHOLE: u32 = 0;

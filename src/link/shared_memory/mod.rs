@@ -19,31 +19,32 @@
 //! futex word in the segment) and wakes the actor once per burst (see [`ReadMode`] for the
 //! other ways of reading). A peer whose process is gone,
 //! whose heartbeat counter stopped for `heartbeat_timeout`, or that closed, takes the link
-//! down; the creator removes the segment, and the supervisor's link restart creates (or
+//! down; the creator removes the segment, and the node's link restart creates (or
 //! re-opens) it with backoff.
 
 mod doorbell;
-mod endpoint;
 // Public only to the fuzz targets (cargo-fuzz builds with `--cfg fuzzing`).
 #[cfg(fuzzing)]
 #[allow(missing_docs)]
 pub mod fragments;
 #[cfg(not(fuzzing))]
 mod fragments;
+mod handoff;
+mod link_actor;
 mod pump;
+mod reader;
+mod setup;
 
 use std::time::Duration;
 
-pub use self::pump::ReadMode;
+pub use self::setup::{ReadMode, TRANSPORT};
 pub use swarm_shm::segment::{SegmentError, Side};
 
-use self::endpoint::{EndpointSetup, ShmEndpoint};
+use self::link_actor::ShmLinkActor;
+use self::setup::LinkSetup;
 use crate::config::TransportConfig;
 use crate::link::{LinkConnector, LinkContext};
 use actix::Actor;
-
-/// Transport name of shared-memory links.
-pub const TRANSPORT: &str = "shared_memory";
 
 /// Default bytes per ring (one per direction): 1 MiB.
 pub const DEFAULT_RING_SIZE: usize = 1 << 20;
@@ -171,9 +172,8 @@ impl LinkConnector for ShmLink {
     }
 
     fn connect(&mut self, ctx: LinkContext) {
-        ShmEndpoint::new(EndpointSetup {
-            link: ctx.link,
-            supervisor: ctx.supervisor,
+        ShmLinkActor::new(LinkSetup {
+            port: ctx.port,
             config: ctx.config,
             name: self.info.name.clone(),
             side: self.side,

@@ -1,5 +1,5 @@
 //! The client side: an awc WebSocket connection as a link actor, started (and restarted with
-//! backoff) by the supervisor through [`WsLink`].
+//! backoff) by the node through [`WsLink`].
 
 use actix::io::{SinkWrite, WriteHandler};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, StreamHandler};
@@ -12,12 +12,11 @@ use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
-use super::endpoint::{FlushInbound, LinkEnd, TRANSPORT};
 use super::frames::{close_code, Fault, Frames};
+use super::link_end::{FlushInbound, LinkEnd, TRANSPORT};
 use super::reassembly::Kind;
 use crate::link::{
-    LinkClose, LinkClosed, LinkConfigure, LinkConnector, LinkContext, LinkOutbound,
-    LinkOutboundBatch,
+    LinkClose, LinkConfigure, LinkConnector, LinkContext, LinkOutbound, LinkOutboundBatch,
 };
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
@@ -113,12 +112,7 @@ impl LinkConnector for WsLink {
         let (url, format, token) = (self.url.clone(), self.format, self.token.clone());
         let this = self.clone();
         actix::spawn(async move {
-            let LinkContext {
-                link,
-                supervisor,
-                config,
-                ..
-            } = ctx;
+            let LinkContext { port, config, .. } = ctx;
             let mut request = this
                 .http_client()
                 .ws(url.as_str())
@@ -134,21 +128,14 @@ impl LinkConnector for WsLink {
                     ClientLink::create(move |c| {
                         c.add_stream(stream);
                         ClientLink {
-                            end: LinkEnd::new(
-                                link,
-                                supervisor,
-                                Frames::new(format, &config),
-                                url,
-                                &config,
-                            ),
+                            end: LinkEnd::new(port, Frames::new(format, &config), url, &config),
                             sink: SinkWrite::new(sink, c),
                         }
                     });
                 }
-                Err(e) => supervisor.do_send(LinkClosed {
-                    link,
-                    reason: format!("cannot connect to {url}: {e}"),
-                }),
+                Err(e) => {
+                    port.closed(format!("cannot connect to {url}: {e}"));
+                }
             }
         });
     }

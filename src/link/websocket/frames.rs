@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::link::arena::FrameArena;
-use crate::link::receive::decode_received;
+use crate::link::machinery::arena::FrameArena;
+use crate::link::machinery::receive::decode_received;
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
 use swarm_protocol::codec::{Codec, CodecError, Envelope};
 use swarm_protocol::{Message, WireFormat};
@@ -72,7 +72,7 @@ impl From<ReassemblyError> for Fault {
     }
 }
 
-/// The close code for a close the supervisor ordered.
+/// The close code for a close the node ordered.
 pub fn close_code(kind: CloseKind) -> CloseCode {
     match kind {
         CloseKind::Normal => CloseCode::Normal,

@@ -1,28 +1,29 @@
 //! WebSocket links (feature `websocket`): a route users mount in their actix-web app (server
-//! sessions as actors), and awc client links the supervisor restarts with backoff.
+//! sessions as actors), and awc client links the node restarts with backoff.
 //!
-//! * [`server`] — `scope("/swarm")` / `upgrade`: one session actor per connection.
-//! * [`client`] — [`WsLink`]: the connector for outbound links.
+//! * `server` — [`scope`] / [`upgrade`] / [`serve`]: one session actor per connection, given
+//!   the node's [`LinkAcceptor`](crate::link::LinkAcceptor).
+//! * `client` — [`WsLink`]: the connector for outbound links.
 //! * [`echo`] — an echo endpoint on the same framing, for conformance testing.
-//! * [`endpoint`] — what both ends share: bursts of frames to few supervisor messages.
-//! * [`frames`] — subprotocol negotiation, frame decoding/encoding, close codes.
-//! * [`reassembly`] — continuation frames, bounded by `max_message_size`.
-//! * [`read_gate`] — a session reads its socket only while the node keeps up.
-//! * [`socket`] — the `on_connect` hook: a handle that shuts down a connection whose session
+//! * `link_end` — what both ends share: bursts of frames to few messages to the node.
+//! * `frames` — subprotocol negotiation, frame decoding/encoding, close codes.
+//! * `reassembly` — continuation frames, bounded by `max_message_size`.
+//! * `read_gate` — a session reads its socket only while the node keeps up.
+//! * `socket` — the [`on_connect`] hook: a handle that shuts down a connection whose session
 //!   is frozen behind a peer that stopped reading.
-//! * `tls` (feature `tls`) — rustls configurations for `wss://` servers and clients.
+//! * [`tls`] (feature `tls`) — rustls configurations for `wss://` servers and clients.
 //!
 //! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
 
-pub mod client;
+mod client;
 pub mod echo;
-pub mod endpoint;
-pub mod frames;
-pub mod read_gate;
-pub mod reassembly;
-pub mod server;
-pub mod socket;
+mod frames;
+mod link_end;
+mod read_gate;
+mod reassembly;
+mod server;
+mod socket;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -6,7 +6,7 @@
 //! or more: the dispatcher's payload buffer fills, it stops reading the socket, and the peer's
 //! writes block in TCP. Memory stays bounded without dropping anything, and a flooding peer
 //! cannot queue more than the read-ahead in front of other peers' heartbeats in the
-//! supervisor's mailbox.
+//! node's mailbox.
 //!
 //! The gate also remembers whether the payload itself failed (the connection broke), because
 //! actix-web-actors reports that and a text frame that is not UTF-8 as the same

@@ -8,21 +8,23 @@
 //! frame, then keeps reading (and dropping) what the peer still sends until the peer's close
 //! frame comes or half the close timeout passes: closing a socket with unread input makes the
 //! kernel reset the connection, and the peer would never see the close code. A `Closer`
-//! beside each session takes the supervisor's close orders and, if the connection is still
+//! beside each session takes the node's close orders and, if the connection is still
 //! there after `close_timeout` (a peer that does not read freezes its session, see
 //! [`socket`](super::socket)), shuts the socket down.
 //!
-//! Servers that mount [`scope`] in their own `HttpServer` add
-//! `.on_connect(websocket::on_connect)`, which gives sessions that handle on the socket.
+//! The route knows the node only through the [`LinkAcceptor`] it is given
+//! ([`Swarm::acceptor`](crate::Swarm::acceptor)). Servers that mount [`scope`] in their own
+//! `HttpServer` add `.on_connect(websocket::on_connect)`, which gives sessions that handle on
+//! the socket.
 //!
 //! ```no_run
-//! use actix_web::{web, App, HttpServer};
+//! use actix_web::{App, HttpServer};
 //! use swarm_transport::{link::websocket, Swarm, TransportConfig};
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let swarm = Swarm::start(TransportConfig::default());
-//! let data = web::Data::new(swarm);
-//! HttpServer::new(move || App::new().app_data(data.clone()).service(websocket::scope("/swarm")))
+//! let acceptor = swarm.acceptor();
+//! HttpServer::new(move || App::new().service(websocket::scope("/swarm", acceptor.clone())))
 //!     // Links write bursts of small frames: without this, Nagle's algorithm holds the tail of
 //!     // a burst until the peer's delayed ACK (up to 40 ms on Linux).
 //!     .tcp_nodelay(true)
@@ -33,7 +35,6 @@
 //! ```
 
 use bytes::Bytes;
-use std::sync::Arc;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,20 +44,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
-use super::endpoint::{FlushInbound, LinkEnd};
 use super::frames::{close_code, negotiate, Fault, Frames};
+use super::link_end::{FlushInbound, LinkEnd};
 use super::read_gate::{GateState, ReadGate};
 use super::reassembly::Kind;
 use super::socket::{on_connect, ConnSocket};
 use crate::auth::UpgradeVerdict;
-use crate::backlog::Backlog;
-use crate::link::{LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch};
-use crate::Swarm;
+use crate::link::{
+    Admission, LinkAcceptor, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch,
+};
 
-/// A scope serving the swarm endpoint at `path` (GET upgrades to WebSocket). Needs the node's
-/// [`Swarm`] in the app data (`App::app_data(web::Data::new(swarm))`).
-pub fn scope(path: &str) -> actix_web::Scope {
-    web::scope(path).route("", web::get().to(upgrade))
+/// A scope serving the swarm endpoint of the node of `acceptor` at `path` (GET upgrades to
+/// WebSocket). `acceptor` is a `&Swarm` or [`Swarm::acceptor`](crate::Swarm::acceptor).
+pub fn scope(path: &str, acceptor: impl Into<LinkAcceptor>) -> actix_web::Scope {
+    web::scope(path)
+        .app_data(web::Data::new(acceptor.into()))
+        .route("", web::get().to(upgrade))
 }
 
 /// A running server for the endpoint alone (for nodes without an app of their own, tools and
@@ -68,15 +71,13 @@ pub struct EndpointServer {
     pub handle: actix_web::dev::ServerHandle,
 }
 
-/// Builds the one-route server for `$swarm`, binds it with `$bind` (given the server as
+/// Builds the one-route server for `$acceptor`, binds it with `$bind` (given the server as
 /// `$server`), and runs it on the current actix `System`.
 macro_rules! start_endpoint {
-    ($swarm:expr, $server:ident => $bind:expr) => {{
-        let data = web::Data::new($swarm.clone());
+    ($acceptor:expr, $server:ident => $bind:expr) => {{
+        let acceptor: LinkAcceptor = $acceptor;
         let $server = actix_web::HttpServer::new(move || {
-            actix_web::App::new()
-                .app_data(data.clone())
-                .service(scope("/swarm"))
+            actix_web::App::new().service(scope("/swarm", acceptor.clone()))
         })
         .workers(1)
         .tcp_nodelay(true)
@@ -91,27 +92,31 @@ macro_rules! start_endpoint {
     }};
 }
 
-/// Serves `swarm`'s endpoint at `/swarm` on `addr` (port 0 picks a free port) over plain
-/// WebSocket. Call inside the actix `System`.
-pub fn serve(swarm: &Swarm, addr: std::net::SocketAddr) -> std::io::Result<EndpointServer> {
-    start_endpoint!(swarm, server => server.bind(addr))
+/// Serves the endpoint of `node` (a `&Swarm` or its acceptor) at `/swarm` on `addr` (port 0
+/// picks a free port) over plain WebSocket. Call inside the actix `System`.
+pub fn serve(
+    node: impl Into<LinkAcceptor>,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<EndpointServer> {
+    start_endpoint!(node.into(), server => server.bind(addr))
 }
 
-/// Serves `swarm`'s endpoint at `/swarm` on `addr` over TLS (`wss://`).
+/// Serves the endpoint of `node` at `/swarm` on `addr` over TLS (`wss://`).
 #[cfg(feature = "tls")]
 pub fn serve_tls(
-    swarm: &Swarm,
+    node: impl Into<LinkAcceptor>,
     addr: std::net::SocketAddr,
     tls: rustls::ServerConfig,
 ) -> std::io::Result<EndpointServer> {
-    start_endpoint!(swarm, server => server.bind_rustls_0_23(addr, tls))
+    start_endpoint!(node.into(), server => server.bind_rustls_0_23(addr, tls))
 }
 
-/// The upgrade handler, for apps that route it themselves.
+/// The upgrade handler, for apps that route it themselves (with the node's acceptor in the
+/// app data: `App::app_data(web::Data::new(swarm.acceptor()))`).
 pub async fn upgrade(
     req: HttpRequest,
     stream: web::Payload,
-    swarm: web::Data<Swarm>,
+    acceptor: web::Data<LinkAcceptor>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let offered = req
         .headers()
@@ -124,7 +129,7 @@ pub async fn upgrade(
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-    let config = swarm.config();
+    let config = acceptor.config();
     let authenticated = match &config.authenticator {
         None => true,
         Some(auth) => {
@@ -141,7 +146,7 @@ pub async fn upgrade(
             }
         }
     };
-    let Some(permit) = SessionPermit::acquire(swarm.sessions()) else {
+    let Some(permit) = acceptor.admit() else {
         tracing::warn!(%peer, max = config.max_sessions, "websocket upgrade refused: too many sessions");
         return Ok(HttpResponse::ServiceUnavailable().body("too many sessions"));
     };
@@ -149,13 +154,7 @@ pub async fn upgrade(
     if socket.is_none() {
         warn_no_socket_handle();
     }
-    let end = LinkEnd::new(
-        LinkId::next(),
-        swarm.addr().clone(),
-        Frames::new(format, config),
-        peer,
-        config,
-    );
+    let end = LinkEnd::new(acceptor.accept(), Frames::new(format, config), peer, config);
     let gate = GateState::default();
     // Half the hard limit at most, so that what one socket read brings on top of a paused
     // gate stays under it.
@@ -195,29 +194,9 @@ fn warn_no_socket_handle() {
     }
 }
 
-/// One slot of `max_sessions`, given back when the session (or a failed upgrade) is dropped.
-struct SessionPermit(Arc<Backlog>);
-
-impl SessionPermit {
-    fn acquire(sessions: &Arc<Backlog>) -> Option<Self> {
-        if sessions.try_reserve() {
-            Some(SessionPermit(sessions.clone()))
-        } else {
-            sessions.count_rejected();
-            None
-        }
-    }
-}
-
-impl Drop for SessionPermit {
-    fn drop(&mut self) {
-        self.0.release();
-    }
-}
-
 /// One accepted WebSocket connection.
 struct Session {
-    _permit: SessionPermit,
+    _permit: Admission,
     end: LinkEnd,
     authenticated: bool,
     /// The connection's socket, when the server has the `on_connect` hook.
@@ -415,7 +394,7 @@ fn protocol_fault(e: ws::ProtocolError) -> Fault {
     }
 }
 
-/// Takes the supervisor's close orders for one session, and shuts the connection down if it
+/// Takes the node's close orders for one session, and shuts the connection down if it
 /// outlives the close timeout (its session may be frozen behind a peer that does not read).
 struct Closer {
     link: LinkId,

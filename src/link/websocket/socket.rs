@@ -3,7 +3,7 @@
 //!
 //! actix-web-actors runs a session only while the HTTP dispatcher polls the response body, and
 //! the dispatcher stops polling it while the socket's send buffer is full. A peer that stops
-//! reading therefore freezes its session: a close ordered by the supervisor (heartbeat timeout,
+//! reading therefore freezes its session: a close ordered by the node (heartbeat timeout,
 //! slow consumer) would wait in the frozen mailbox for as long as the peer likes, with the
 //! socket, its buffers and a `max_sessions` slot held. Shutting the socket down from outside
 //! (`shutdown(2)` on a duplicate of its descriptor) fails the dispatcher's pending write, which

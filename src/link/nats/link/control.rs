@@ -1,0 +1,106 @@
+//! The control traffic a bus link answers itself: the node's `Hello` (the bus accepts every
+//! node; the answer carries the server's `max_payload`), its `Announce` / `Withdraw` (turned
+//! into queue subscriptions and presence), `Goodbye`, and its heartbeat probes (echoed once
+//! the connection has flushed).
+
+use std::collections::BTreeMap;
+
+use actix::prelude::*;
+use async_nats::connection::State;
+use swarm_protocol::core::handshake::CAP_GZIP;
+use swarm_protocol::{ControlOperation, Message, ProtocolVersion};
+
+use super::{NatsLinkActor, BUS};
+
+impl NatsLinkActor {
+    pub(super) fn on_control(&mut self, operation: &ControlOperation, ctx: &mut Context<Self>) {
+        match operation {
+            ControlOperation::Hello { capabilities, .. } => {
+                if self.joined {
+                    return;
+                }
+                // The bus accepts every node; compression only if this node's codec offers it
+                // (every node decodes compressed bodies).
+                let capabilities = capabilities
+                    .iter()
+                    .filter(|c| c.as_str() == CAP_GZIP)
+                    .cloned()
+                    .collect();
+                let mut metadata = BTreeMap::new();
+                metadata.insert("node".to_owned(), format!("{BUS}:{}", self.peer));
+                // Nothing larger than the server's max_payload can cross the bus.
+                metadata.insert(
+                    swarm_protocol::core::handshake::META_MAX_MESSAGE_SIZE.to_owned(),
+                    self.client.max_payload().to_string(),
+                );
+                self.control(
+                    BUS,
+                    ControlOperation::HelloAck {
+                        version: ProtocolVersion::CURRENT,
+                        capabilities,
+                        metadata,
+                    },
+                    ctx,
+                );
+                self.join(ctx);
+            }
+            ControlOperation::Announce { agents } => {
+                let mut changed = false;
+                for agent in agents {
+                    if !self.offered.contains_key(agent) {
+                        self.offered.insert(agent.clone(), None);
+                        let subject = self.subjects.agent(agent);
+                        // The queue group is the agent's token: every node reaching the agent
+                        // is one member, so each message reaches one of them.
+                        let queue = subject.rsplit('.').next().unwrap_or_default().to_owned();
+                        self.subscribe(subject, Some(queue), Some(agent.clone()), ctx);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.announce_presence();
+                }
+            }
+            ControlOperation::Withdraw { agents } => {
+                let mut changed = false;
+                for agent in agents {
+                    if let Some(subscription) = self.offered.remove(agent) {
+                        if let Some(handle) = subscription {
+                            // Dropping the subscriber unsubscribes.
+                            ctx.cancel_future(handle);
+                        }
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.announce_presence();
+                }
+            }
+            ControlOperation::Goodbye { reason } => {
+                self.publish_presence(ControlOperation::Goodbye {
+                    reason: reason.clone(),
+                });
+            }
+            ControlOperation::HelloAck { .. }
+            | ControlOperation::Reject { .. }
+            | ControlOperation::FlowControl { .. } => {}
+        }
+    }
+
+    /// The node's liveness probe: echoed once everything written so far has been flushed
+    /// to the server on a connected connection.
+    pub(super) fn probe(&mut self, seq: u64, sent_at: u64, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        ctx.spawn(
+            async move {
+                client.flush().await.is_ok() && client.connection_state() == State::Connected
+            }
+            .into_actor(self)
+            .map(move |live, act, ctx| {
+                if live {
+                    act.deliver(Message::heartbeat(BUS, seq, sent_at, true), 0, ctx);
+                }
+            }),
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! The link port: everything a link may tell its node, and the acceptor that hands ports to
+//! links the node accepts.
+//!
+//! A link never names the node's actors. The node gives each link a [`LinkPort`] (through
+//! [`LinkContext`](super::LinkContext) for links it connects, through its [`LinkAcceptor`] for
+//! links it accepts); the port carries the link's id and sends the contract's messages to the
+//! node's [`LinkSinks`]. A test can build sinks of its own and drive a link against a fake
+//! node; a new transport needs nothing else.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::Recipient;
+use swarm_protocol::codec::{CodecError, Envelope};
+use swarm_protocol::core::handshake::Role;
+use swarm_protocol::Message;
+
+use super::gauge::InboundTicket;
+use super::id::LinkId;
+use super::machinery::recycled::Recycled;
+use super::messages::{
+    BusNodeChange, LinkBusNode, LinkClosed, LinkDropped, LinkFlushed, LinkHandle, LinkInbound,
+    LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkRefused,
+};
+use crate::config::TransportConfig;
+use crate::support::slots::Slots;
+
+/// Where a node receives what its links report: one recipient per message of the contract.
+/// The node builds one set and shares it between all its links' ports.
+pub struct LinkSinks {
+    /// [`LinkOpened`]: the connection is up.
+    pub opened: Recipient<LinkOpened>,
+    /// [`LinkInbound`]: one message arrived.
+    pub inbound: Recipient<LinkInbound>,
+    /// [`LinkInboundBatch`]: a burst arrived.
+    pub inbound_batch: Recipient<LinkInboundBatch>,
+    /// [`LinkFlushed`]: data was written; window is free.
+    pub flushed: Recipient<LinkFlushed>,
+    /// [`LinkClosed`]: the link is gone.
+    pub closed: Recipient<LinkClosed>,
+    /// [`LinkBusNode`]: a node joined or left the link's bus.
+    pub bus_node: Recipient<LinkBusNode>,
+    /// [`LinkDropped`]: the link dropped messages.
+    pub dropped: Recipient<LinkDropped>,
+    /// [`LinkRefused`]: the link could not send a message.
+    pub refused: Recipient<LinkRefused>,
+    /// [`LinkInboundRefused`]: a received message was refused by the codec.
+    pub inbound_refused: Recipient<LinkInboundRefused>,
+}
+
+impl fmt::Debug for LinkSinks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkSinks")
+    }
+}
+
+/// One link's way to its node. Cheap to clone (the halves of a link that runs on two threads
+/// share one); every clone reports for the same [`LinkId`].
+#[derive(Clone)]
+pub struct LinkPort(Arc<PortShared>);
+
+struct PortShared {
+    link: LinkId,
+    sinks: Arc<LinkSinks>,
+    /// Set by the first `closed` report of any clone.
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for LinkPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkPort({})", self.0.link)
+    }
+}
+
+impl LinkPort {
+    /// A port for link `link` reporting to `sinks`.
+    pub fn new(link: LinkId, sinks: Arc<LinkSinks>) -> Self {
+        LinkPort(Arc::new(PortShared {
+            link,
+            sinks,
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    /// The link this port reports for.
+    pub fn link(&self) -> LinkId {
+        self.0.link
+    }
+
+    /// Whether the node still listens (a link whose node has stopped should stop too).
+    pub fn is_open(&self) -> bool {
+        self.0.sinks.closed.connected()
+    }
+
+    /// The connection is up: the node starts the handshake in `role` and reaches the link
+    /// through `handle`. `authenticated`: the transport already authenticated the peer (or
+    /// needs no authentication); otherwise an acceptor's `Hello` must pass the node's
+    /// authenticator.
+    pub fn opened(
+        &self,
+        transport: &'static str,
+        peer: String,
+        role: Role,
+        handle: LinkHandle,
+        authenticated: bool,
+    ) {
+        self.0.sinks.opened.do_send(LinkOpened {
+            link: self.0.link,
+            transport,
+            peer,
+            role,
+            handle,
+            authenticated,
+        });
+    }
+
+    /// One message arrived; `size` is its size on the wire (estimated where nothing is
+    /// encoded); `ticket` keeps it counted in the link's gauge until the node handled it.
+    pub fn inbound(&self, message: Arc<Message>, size: usize, ticket: Option<InboundTicket>) {
+        self.0.sinks.inbound.do_send(LinkInbound {
+            link: self.0.link,
+            message,
+            size,
+            ticket,
+        });
+    }
+
+    /// Several messages arrived, in order, with their sizes on the wire.
+    pub fn inbound_batch(
+        &self,
+        messages: Recycled<(Arc<Message>, usize)>,
+        ticket: Option<InboundTicket>,
+    ) {
+        self.0.sinks.inbound_batch.do_send(LinkInboundBatch {
+            link: self.0.link,
+            messages,
+            ticket,
+        });
+    }
+
+    /// `count` data messages of `bytes` (encoded) were written.
+    pub fn flushed(&self, count: usize, bytes: usize) {
+        self.0.sinks.flushed.do_send(LinkFlushed {
+            link: self.0.link,
+            count,
+            bytes,
+        });
+    }
+
+    /// The link is gone. Only the first report of this port and its clones reaches the node;
+    /// returns whether this one did.
+    pub fn closed(&self, reason: impl Into<String>) -> bool {
+        // AcqRel on a flag that orders nothing else: exactly one caller wins the swap.
+        if self.0.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.0.sinks.closed.do_send(LinkClosed {
+            link: self.0.link,
+            reason: reason.into(),
+        });
+        true
+    }
+
+    /// Whether the link has reported itself closed.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::Acquire)
+    }
+
+    /// A node joined or left the bus this link rides on.
+    pub fn bus_node(&self, node: String, change: BusNodeChange) {
+        self.0.sinks.bus_node.do_send(LinkBusNode {
+            link: self.0.link,
+            node,
+            change,
+        });
+    }
+
+    /// The link dropped `messages` it received or was handed (each also logged by the link).
+    pub fn dropped(&self, messages: u64) {
+        self.0.sinks.dropped.do_send(LinkDropped {
+            link: self.0.link,
+            messages,
+        });
+    }
+
+    /// The link could not send `message`.
+    pub fn refused(&self, message: Arc<Message>, error: CodecError) {
+        self.0.sinks.refused.do_send(LinkRefused {
+            link: self.0.link,
+            message,
+            error,
+        });
+    }
+
+    /// A whole message arrived that the codec refused; the link stays up.
+    pub fn inbound_refused(&self, envelope: Envelope, reason: String) {
+        self.0.sinks.inbound_refused.do_send(LinkInboundRefused {
+            link: self.0.link,
+            envelope,
+            reason,
+        });
+    }
+}
+
+/// What a node gives the transports that accept links for it (a WebSocket route, the far end
+/// of an in-process link): a port for each new link, the node's configuration, and the bound
+/// on the sessions its endpoints serve. Get one with `Swarm::acceptor`.
+#[derive(Clone)]
+pub struct LinkAcceptor {
+    sinks: Arc<LinkSinks>,
+    config: Arc<TransportConfig>,
+    node: Arc<str>,
+    sessions: Arc<Slots>,
+}
+
+impl fmt::Debug for LinkAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkAcceptor")
+            .field("node", &self.node)
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+impl LinkAcceptor {
+    /// An acceptor for node `node` whose links report to `sinks`; at most
+    /// `config.max_sessions` admissions at a time.
+    pub fn new(sinks: Arc<LinkSinks>, config: Arc<TransportConfig>, node: Arc<str>) -> Self {
+        let sessions = Arc::new(Slots::new(config.max_sessions));
+        LinkAcceptor {
+            sinks,
+            config,
+            node,
+            sessions,
+        }
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &Arc<TransportConfig> {
+        &self.config
+    }
+
+    /// A port for a new accepted link (with a fresh id).
+    pub fn accept(&self) -> LinkPort {
+        LinkPort::new(LinkId::next(), self.sinks.clone())
+    }
+
+    /// One of `max_sessions` session slots, held until the admission is dropped; `None` when
+    /// all are taken.
+    pub fn admit(&self) -> Option<Admission> {
+        if self.sessions.try_reserve() {
+            Some(Admission(self.sessions.clone()))
+        } else {
+            self.sessions.count_rejected();
+            None
+        }
+    }
+
+    /// Sessions admitted and not yet dropped.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+/// One session slot of a [`LinkAcceptor`], given back when dropped.
+#[derive(Debug)]
+pub struct Admission(Arc<Slots>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}

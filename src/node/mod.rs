@@ -1,0 +1,31 @@
+//! The node: the handles users hold and everything behind them.
+//!
+//! * [`swarm`] — [`Swarm`](crate::Swarm), the handle: register, send, request, subscribe,
+//!   broadcast, connect, stats, leave.
+//! * [`client`] — [`SwarmClient`](crate::SwarmClient), the same for code that is not an actor.
+//! * [`ruv_compat`] — the `Transport` trait of ruv-swarm-transport, implemented by
+//!   `SwarmClient` for migration.
+//! * [`delivery`] — [`Delivery`](crate::Delivery), what agents receive, and their bounded
+//!   mailboxes.
+//! * [`supervisor`] — the supervisor actor: routing, request/response correlation, heartbeats,
+//!   handshakes, bounded per-link queues, link restart with backoff. Links reach it only
+//!   through the [`LinkPort`](crate::link::LinkPort) it hands them.
+//! * [`directory`] — the local agents, shared by the supervisor and every handle, so a message
+//!   for a local agent takes one actor hop.
+//! * [`pending`] — the pending requests, shared the same way, so a local round trip takes one
+//!   hop.
+//! * [`post_queue`] — fire-and-forget sends on their way to the supervisor, one actix message
+//!   per burst.
+//! * [`stamp`] — message ids and timestamps.
+//! * [`stats`] — node and link statistics.
+
+pub(crate) mod client;
+pub(crate) mod delivery;
+pub(crate) mod directory;
+pub(crate) mod pending;
+pub(crate) mod post_queue;
+pub(crate) mod ruv_compat;
+pub(crate) mod stamp;
+pub(crate) mod stats;
+pub(crate) mod supervisor;
+pub(crate) mod swarm;

@@ -1,0 +1,302 @@
+//! Commands from the [`Swarm`](crate::Swarm) handle to the supervisor, and their handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Context, Handler, Recipient};
+use swarm_protocol::core::correlation::{Completion, InsertError};
+use swarm_protocol::{ControlOperation, Message, MessageType};
+
+use super::routing::SubscriptionKind;
+use super::Supervisor;
+use crate::error::{SendError, TransportError};
+use crate::events::SwarmEvent;
+use crate::link::{CloseKind, LinkConnector, LinkId};
+use crate::node::delivery::Delivery;
+use crate::node::pending::{PendingRequest, Waiter};
+use crate::node::post_queue::Post;
+use crate::node::stats::NodeStats;
+use crate::support::clock::Instant;
+
+/// A handle registered a local agent in the directory: announce it to the links.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct AgentRegistered {
+    /// Agent id.
+    pub name: String,
+}
+
+/// A handle removed a local agent from the directory: withdraw it from the links.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct AgentUnregistered {
+    /// Agent id.
+    pub name: String,
+}
+
+/// Subscribes to a topic or an event name.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    /// Topic or event name.
+    pub kind: SubscriptionKind,
+    /// The name.
+    pub name: String,
+    /// The subscriber.
+    pub recipient: Recipient<Delivery>,
+    /// `false` to unsubscribe.
+    pub subscribe: bool,
+}
+
+/// Subscribes to node events (link state, undeliverable messages).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct SubscribeEvents(pub Recipient<SwarmEvent>);
+
+/// Routes a stamped message and reports the outcome.
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct Send(pub Arc<Message>);
+
+/// Routes the posts queued in the node's [`PostQueue`](crate::node::post_queue::PostQueue), fire and
+/// forget; failures are counted, logged and published as [`SwarmEvent::Undeliverable`].
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct DrainPosts;
+
+/// Sends a request and completes `waiter` with the response, an error or a timeout.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Request {
+    /// The request message (its destination must be set).
+    pub message: Message,
+    /// Deadline from now; the node's `request_timeout` when `None`.
+    pub timeout: Option<Duration>,
+    /// Where the outcome goes.
+    pub(crate) waiter: Waiter,
+}
+
+/// A handle registered a request with an earlier deadline than the armed timer: re-arm.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Rearm;
+
+impl Handler<Rearm> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Rearm, ctx: &mut Context<Self>) {
+        self.reschedule(ctx);
+    }
+}
+
+/// Adds a supervised outbound link.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
+
+/// Asks for a statistics snapshot.
+#[derive(actix::Message)]
+#[rtype(result = "NodeStats")]
+pub struct GetStats;
+
+/// Where an agent is, as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentLocation {
+    /// Registered on this node.
+    Local,
+    /// Reachable through this link.
+    Link(LinkId),
+}
+
+/// Asks where an agent is.
+#[derive(actix::Message)]
+#[rtype(result = "Option<AgentLocation>")]
+pub struct Locate(pub String);
+
+impl Handler<Locate> for Supervisor {
+    type Result = Option<AgentLocation>;
+
+    fn handle(&mut self, Locate(agent): Locate, _: &mut Context<Self>) -> Self::Result {
+        if self.directory.contains(&agent) {
+            Some(AgentLocation::Local)
+        } else {
+            self.routing.lookup(&agent).map(AgentLocation::Link)
+        }
+    }
+}
+
+/// Says goodbye on every link, fails pending requests and stops the node.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<AgentRegistered> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AgentRegistered, _: &mut Context<Self>) {
+        if let Some(link) = self.routing.forget(&msg.name) {
+            tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
+        }
+        self.announce_everywhere(vec![msg.name], None);
+    }
+}
+
+impl Handler<AgentUnregistered> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AgentUnregistered, _: &mut Context<Self>) {
+        self.withdraw_everywhere(vec![msg.name], None);
+    }
+}
+
+impl Handler<Subscribe> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        if msg.subscribe {
+            self.routing.subscribe(msg.kind, msg.name, msg.recipient);
+        } else {
+            self.routing
+                .unsubscribe(msg.kind, &msg.name, &msg.recipient);
+        }
+    }
+}
+
+impl Handler<SubscribeEvents> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeEvents, _: &mut Context<Self>) {
+        self.event_subscribers.push(msg.0);
+    }
+}
+
+impl Handler<Send> for Supervisor {
+    type Result = Result<(), SendError>;
+
+    fn handle(&mut self, Send(message): Send, _: &mut Context<Self>) -> Self::Result {
+        self.backlog.release();
+        self.route(message, None)
+    }
+}
+
+impl Handler<DrainPosts> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: DrainPosts, _: &mut Context<Self>) {
+        let mut posts = std::mem::take(&mut self.spare_posts);
+        self.posts.take(&mut posts);
+        for Post { message, not_local } in posts.drain(..) {
+            self.backlog.release();
+            let addressed = matches!(
+                message.payload,
+                MessageType::Request { .. } | MessageType::Event { .. }
+            ) && message.destination.is_some();
+            let routed = if not_local && addressed {
+                self.route_remote(message, None)
+            } else {
+                self.route(message, None)
+            };
+            if let Err(e) = routed {
+                self.undeliverable(e);
+            }
+        }
+        // The emptied vector's allocation serves the next pushes.
+        self.spare_posts = posts;
+    }
+}
+
+impl Handler<Request> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) {
+        self.backlog.release();
+        let Request {
+            mut message,
+            timeout,
+            waiter,
+        } = req;
+        if !matches!(message.payload, MessageType::Request { .. }) {
+            let _ = waiter.send(Err(TransportError::InvalidAddress(
+                "request() needs a Request message".into(),
+            )));
+            return;
+        }
+        self.stamp(&mut message);
+        let destination = message.destination.clone().unwrap_or_default();
+        let link: Option<LinkId> = if self.directory.contains(&destination) {
+            None
+        } else if let Some(link) = self.routing.lookup(&destination) {
+            Some(link)
+        } else {
+            let _ = waiter.send(Err(TransportError::UnknownAgent(destination.into())));
+            return;
+        };
+        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
+        let id = message.id;
+        let message = Arc::new(message);
+        let retry = (link.is_some() && message.is_idempotent()).then(|| message.clone());
+        let inserted = self.pending.lock().insert(
+            id,
+            deadline,
+            link.map(|l| l.0),
+            PendingRequest { waiter, retry },
+        );
+        if let Err(e) = inserted {
+            let (request, error) = match e {
+                InsertError::Full(p) => (p, TransportError::TooManyPending),
+                InsertError::Duplicate(p) => (
+                    p,
+                    TransportError::InvalidAddress(format!("request id {id} is already pending")),
+                ),
+            };
+            request.finish(Err(error));
+            return;
+        }
+        if let Err(e) = self.route(message, None) {
+            // Not sent: the waiter learns why now, not at the deadline.
+            let completion = self.pending.lock().complete(id);
+            if let Completion::Waiter(p) = completion {
+                p.finish(Err(e.into()));
+            }
+            return;
+        }
+        self.arm(deadline, ctx);
+    }
+}
+
+impl Handler<Connect> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, Connect(connector): Connect, ctx: &mut Context<Self>) {
+        self.add_supervised(connector, ctx);
+    }
+}
+
+impl Handler<GetStats> for Supervisor {
+    type Result = actix::MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.stats())
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        self.supervised.clear();
+        for link in links {
+            self.send_control(
+                link,
+                MessageType::Control {
+                    operation: ControlOperation::Goodbye {
+                        reason: "node shutting down".into(),
+                    },
+                },
+            );
+            self.close_link(link, "node shutting down", CloseKind::GoingAway, ctx);
+        }
+        actix::ActorContext::stop(ctx);
+    }
+}

@@ -1,0 +1,433 @@
+//! [`Swarm`]: the handle users hold. Cheap to clone; every call is a message to the node's
+//! supervisor actor.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix::{Actor, Addr, Recipient};
+use swarm_protocol::{Message, Name, Value};
+use tokio::sync::oneshot;
+
+use crate::config::TransportConfig;
+use crate::error::{SendError, TransportError};
+use crate::events::SwarmEvent;
+use crate::link::{LinkAcceptor, LinkConnector};
+use crate::node::delivery::Delivery;
+use crate::node::directory::{LocalDelivery, LocalDirectory};
+use crate::node::pending::{PendingRequest, SharedPending};
+use crate::node::post_queue::{Post, PostQueue};
+use crate::node::stamp::Stamper;
+use crate::node::stats::NodeStats;
+use crate::node::supervisor::commands::{
+    AgentLocation, AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate,
+    Rearm, Request, Send, Shutdown, Subscribe, SubscribeEvents,
+};
+use crate::node::supervisor::routing::SubscriptionKind;
+use crate::node::supervisor::{link_sinks, Supervisor};
+use crate::support::clock::Instant;
+use crate::support::random;
+use crate::support::slots::Slots;
+
+/// A node of the swarm: the handle to its supervisor actor.
+#[derive(Clone)]
+pub struct Swarm {
+    addr: Addr<Supervisor>,
+    posts: Arc<PostQueue>,
+    node: Arc<str>,
+    config: Arc<TransportConfig>,
+    directory: Arc<LocalDirectory>,
+    pending: Arc<SharedPending>,
+    backlog: Arc<Slots>,
+    stamper: Arc<Stamper>,
+    acceptor: LinkAcceptor,
+}
+
+impl Swarm {
+    /// Starts a node (its supervisor actor) on the current actix arbiter.
+    ///
+    /// Must be called inside a running actix `System`.
+    pub fn start(config: TransportConfig) -> Swarm {
+        Swarm::build(config, |supervisor| supervisor.start())
+    }
+
+    /// Starts a node whose supervisor runs on `arbiter` (its own thread), e.g. to keep a busy
+    /// hub off the thread of the agents that talk to it.
+    pub fn start_on(config: TransportConfig, arbiter: &actix::ArbiterHandle) -> Swarm {
+        Swarm::build(config, |supervisor| {
+            Supervisor::start_in_arbiter(arbiter, move |_| supervisor)
+        })
+    }
+
+    fn build(config: TransportConfig, start: impl FnOnce(Supervisor) -> Addr<Supervisor>) -> Swarm {
+        let seed = random::seed();
+        let node: Arc<str> = config
+            .node_name
+            .clone()
+            .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
+            .into();
+        let config = Arc::new(config);
+        let directory = Arc::new(LocalDirectory::new(config.agent_mailbox));
+        let pending = Arc::new(SharedPending::new(config.max_pending_requests));
+        let backlog = Arc::new(Slots::new(config.max_backlog));
+        let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
+        let supervisor = Supervisor::new(
+            node.to_string(),
+            config.clone(),
+            directory.clone(),
+            pending.clone(),
+            backlog.clone(),
+            stamper.clone(),
+            seed,
+        );
+        let posts = supervisor.post_queue();
+        let addr = start(supervisor);
+        let acceptor = LinkAcceptor::new(link_sinks(&addr), config.clone(), node.clone());
+        Swarm {
+            addr,
+            posts,
+            node,
+            config,
+            directory,
+            pending,
+            backlog,
+            stamper,
+            acceptor,
+        }
+    }
+
+    /// The node's name.
+    pub fn node_name(&self) -> &str {
+        &self.node
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// What transports that accept links for this node need: a port for each new link, the
+    /// configuration, and the bound on sessions (`max_sessions`). Hand it to a WebSocket route
+    /// (`link::websocket::scope`) or another node's `InProcessLink`; a `&Swarm` converts into
+    /// it too.
+    pub fn acceptor(&self) -> LinkAcceptor {
+        self.acceptor.clone()
+    }
+
+    /// Registers a local agent: messages addressed to `name` are delivered to `recipient`, and
+    /// linked nodes learn that this node hosts it.
+    ///
+    /// Takes effect at once for sends from any handle of this node; a second registration of
+    /// the same name replaces the first (with a warning in the log).
+    pub fn register(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        let name = name.into();
+        if self.directory.register(name.clone(), recipient) {
+            tracing::warn!(node = %self.node, agent = %name, "agent re-registered; old recipient replaced");
+        }
+        self.addr.do_send(AgentRegistered { name });
+    }
+
+    /// Removes a local agent.
+    pub fn unregister(&self, name: impl Into<String>) {
+        let name = name.into();
+        if self.directory.unregister(&name) {
+            self.addr.do_send(AgentUnregistered { name });
+        }
+    }
+
+    /// Stamps a message and delivers it straight to a local agent when it is for one, or
+    /// completes the request it answers when that request waits on this node; otherwise hands
+    /// it back for the supervisor.
+    fn deliver_locally(&self, mut message: Message) -> Option<(Arc<Message>, bool)> {
+        self.stamper.stamp(&mut message);
+        if message.correlation_id().is_some() {
+            return (!self.pending.complete(&message)).then(|| (Arc::new(message), false));
+        }
+        match self.directory.deliver(message) {
+            LocalDelivery::Delivered => None,
+            // A stopped agent is the supervisor's to unregister: let it look again.
+            // A full mailbox too: the supervisor reports `Full` with the message.
+            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((Arc::new(m), false)),
+            LocalDelivery::NotLocal(m) => Some((Arc::new(m), true)),
+        }
+    }
+
+    /// Sends a message without waiting. Failures (unknown agent, full queue, expired) are
+    /// counted in the stats and logged; those found while routing are also published as
+    /// [`SwarmEvent::Undeliverable`].
+    pub fn do_send(&self, message: Message) {
+        if let Err(e) = self.try_send(message) {
+            let dropped = self.backlog.count_rejected();
+            // One line per power of two: an overload is visible without flooding the log.
+            if dropped.is_power_of_two() {
+                tracing::warn!(node = %self.node, dropped, error = %e, "supervisor backlog full; message dropped");
+            }
+        }
+    }
+
+    /// Sends a message without waiting for it to be routed; reports at once when the
+    /// supervisor's backlog (`max_backlog`) is full, handing the message back. Routing failures
+    /// found later are handled as for [`Swarm::do_send`].
+    pub fn try_send(&self, message: Message) -> Result<(), SendError> {
+        let Some((message, not_local)) = self.deliver_locally(message) else {
+            return Ok(());
+        };
+        if !self.backlog.try_reserve() {
+            return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
+        }
+        if self.posts.push(Post { message, not_local }) {
+            self.addr.do_send(DrainPosts);
+        }
+        Ok(())
+    }
+
+    /// Sends a message to `destination` without waiting (see [`Swarm::do_send`]).
+    pub fn send_to(&self, destination: impl Into<Name>, message: Message) {
+        self.do_send(message.to(destination));
+    }
+
+    /// Sends a message and waits until it is routed: delivered to a local agent's mailbox or
+    /// queued on the link toward it. A failure hands the message back.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        let Some((message, _)) = self.deliver_locally(message) else {
+            return Ok(());
+        };
+        if !self.backlog.try_reserve() {
+            return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
+        }
+        match self.addr.send(Send(message.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message)))),
+        }
+    }
+
+    /// Publishes a broadcast (or a swarm-wide event) to every subscriber in the swarm.
+    pub fn broadcast(&self, message: Message) {
+        self.do_send(message);
+    }
+
+    /// Starts a request; `.await` it for the response, optionally after `.timeout(d)`.
+    pub fn request(&self, message: Message) -> RequestBuilder<'_> {
+        RequestBuilder {
+            swarm: self,
+            message,
+            timeout: None,
+        }
+    }
+
+    /// Subscribes `recipient` to broadcasts on `topic` (from anywhere in the swarm).
+    pub fn subscribe(&self, topic: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Topic, topic.into(), recipient, true);
+    }
+
+    /// Cancels a topic subscription.
+    pub fn unsubscribe(&self, topic: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Topic, topic.into(), recipient, false);
+    }
+
+    /// Subscribes `recipient` to swarm-wide events named `name` (events sent without a
+    /// destination).
+    pub fn subscribe_event(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Event, name.into(), recipient, true);
+    }
+
+    /// Cancels an event subscription.
+    pub fn unsubscribe_event(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.subscription(SubscriptionKind::Event, name.into(), recipient, false);
+    }
+
+    fn subscription(
+        &self,
+        kind: SubscriptionKind,
+        name: String,
+        recipient: Recipient<Delivery>,
+        subscribe: bool,
+    ) {
+        self.addr.do_send(Subscribe {
+            kind,
+            name,
+            recipient,
+            subscribe,
+        });
+    }
+
+    /// Receives node events: link up/down, reconnect give-ups, undeliverable messages.
+    pub fn subscribe_swarm_events(&self, recipient: Recipient<SwarmEvent>) {
+        self.addr.do_send(SubscribeEvents(recipient));
+    }
+
+    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops.
+    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) {
+        self.addr.do_send(Connect(Box::new(connector)));
+    }
+
+    /// A statistics snapshot.
+    pub async fn stats(&self) -> Result<NodeStats, TransportError> {
+        self.addr
+            .send(GetStats)
+            .await
+            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+    }
+
+    /// Where `agent` is as this node sees it: local, behind a link, or unknown (`None`).
+    pub async fn locate(
+        &self,
+        agent: impl Into<String>,
+    ) -> Result<Option<AgentLocation>, TransportError> {
+        self.addr
+            .send(Locate(agent.into()))
+            .await
+            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+    }
+
+    /// Says goodbye on every link, fails pending requests and stops the node.
+    pub fn shutdown(&self) {
+        self.addr.do_send(Shutdown);
+    }
+
+    /// Leaves the swarm in order, for a process about to exit (on SIGTERM, say): every link
+    /// is told `Goodbye` and closed (WebSocket 1001 "node shutting down"), then this waits
+    /// until the node's WebSocket sessions are gone — at most `close_timeout`, after which a
+    /// peer that does not take its close has its connection shut down. Stop the HTTP server
+    /// after it (its own shutdown waits for connections up to `shutdown_timeout`, 30 s by
+    /// default, and then resets them).
+    pub async fn leave(&self) {
+        self.shutdown();
+        let started = Instant::now();
+        // Polled: sessions are counted by a shared counter, not an actor that could answer.
+        while self.acceptor.sessions() > 0 && started.elapsed() < self.config.close_timeout {
+            actix::clock::sleep(Duration::from_millis(5)).await;
+        }
+        // Client links flush their close frame on their next turn.
+        actix::clock::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Swarm {
+    /// Sends a request: straight to a local agent with the waiter registered in the shared
+    /// pending table, or through the supervisor for everything else.
+    fn start_request(
+        &self,
+        mut message: Message,
+        timeout: Option<Duration>,
+        waiter: crate::node::pending::Waiter,
+    ) {
+        let local_candidate = message.is_request() && !self.directory.is_empty();
+        if !local_candidate {
+            self.request_via_supervisor(message, timeout, waiter);
+            return;
+        }
+        self.stamper.stamp(&mut message);
+        let id = message.id;
+        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
+        let inserted = self
+            .pending
+            .lock()
+            .insert(id, deadline, None, PendingRequest::once(waiter));
+        if let Err(e) = inserted {
+            // Full or a duplicate id: the supervisor reports it with the proper error.
+            let waiter = match e {
+                swarm_protocol::core::correlation::InsertError::Full(p)
+                | swarm_protocol::core::correlation::InsertError::Duplicate(p) => p.waiter,
+            };
+            self.request_via_supervisor(message, timeout, waiter);
+            return;
+        }
+        if self.pending.needs_wakeup(deadline) {
+            self.addr.do_send(Rearm);
+        }
+        match self.directory.deliver(message) {
+            LocalDelivery::Delivered => {}
+            // Unregistered, stopped or full in between: let the supervisor route (or refuse)
+            // it.
+            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) | LocalDelivery::Full(m) => {
+                let completion = self.pending.lock().complete(id);
+                if let swarm_protocol::core::correlation::Completion::Waiter(p) = completion {
+                    self.request_via_supervisor(m, timeout, p.waiter);
+                }
+            }
+        }
+    }
+}
+
+impl Swarm {
+    /// Hands a request to the supervisor, or fails it with `Full` when the backlog is full.
+    fn request_via_supervisor(
+        &self,
+        message: Message,
+        timeout: Option<Duration>,
+        waiter: crate::node::pending::Waiter,
+    ) {
+        if !self.backlog.try_reserve() {
+            let _ = waiter.send(Err(TransportError::Full));
+            return;
+        }
+        self.addr.do_send(Request {
+            message,
+            timeout,
+            waiter,
+        });
+    }
+}
+
+/// A request on its way; `.await` it. Resolves to the result value, or to `Timeout`,
+/// `UnknownAgent`, `ConnectionLost`, `Remote { .. }` (the agent's error) — never hangs.
+#[must_use = "a request does nothing until awaited"]
+pub struct RequestBuilder<'a> {
+    swarm: &'a Swarm,
+    message: Message,
+    timeout: Option<Duration>,
+}
+
+impl RequestBuilder<'_> {
+    /// Sets the deadline (default: the node's `request_timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks the request idempotent: if the link carrying it is lost, it is sent again once a
+    /// route to the agent is back (within the deadline) instead of failing with
+    /// `ConnectionLost`; the agent's node runs it at most once and replays the response.
+    pub fn idempotent(mut self) -> Self {
+        self.message = self.message.idempotent();
+        self
+    }
+}
+
+impl IntoFuture for RequestBuilder<'_> {
+    type Output = Result<Value, TransportError>;
+    type IntoFuture = ResponseFuture;
+
+    fn into_future(self) -> ResponseFuture {
+        let (waiter, rx) = oneshot::channel();
+        self.swarm.start_request(self.message, self.timeout, waiter);
+        ResponseFuture { rx }
+    }
+}
+
+/// The future of a request: the result value or a [`TransportError`]. The node completes it
+/// exactly once (response, timeout, lost link, shutdown); if the node is gone it resolves to
+/// `NotAvailable`.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    rx: oneshot::Receiver<Result<Value, TransportError>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Value, TransportError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into()))))
+    }
+}
+
+impl From<&Swarm> for LinkAcceptor {
+    fn from(swarm: &Swarm) -> Self {
+        swarm.acceptor()
+    }
+}
