@@ -62,11 +62,11 @@ impl From<Arc<socket2::Socket>> for ConnSocket {
 /// stopped reading. Install it on servers that mount [`scope`](super::scope):
 ///
 /// ```no_run
-/// # use actix_web::{web, App, HttpServer};
+/// # use actix_web::{App, HttpServer};
 /// # use swarm_transport::{link::websocket, Swarm, TransportConfig};
 /// # async fn run(swarm: Swarm) -> std::io::Result<()> {
-/// let data = web::Data::new(swarm);
-/// HttpServer::new(move || App::new().app_data(data.clone()).service(websocket::scope("/swarm")))
+/// let acceptor = swarm.acceptor();
+/// HttpServer::new(move || App::new().service(websocket::scope("/swarm", acceptor.clone())))
 ///     .on_connect(websocket::on_connect)
 ///     .bind("127.0.0.1:8080")?
 ///     .run()

@@ -1,0 +1,295 @@
+//! Links coming and going: a supervised link's connect attempt (with the port it reports
+//! to), activation once the handshake is done (announce, re-send parked idempotent requests),
+//! heartbeat probes, closing, link-down handling (fail or park its requests, forget its
+//! routes) and the restart with backoff and jitter.
+
+use actix::{AsyncContext, Context};
+use swarm_protocol::core::backoff::Backoff;
+use swarm_protocol::core::handshake::{HandshakeError, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE};
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::{ControlOperation, MessageType};
+
+use super::link_slot::{LinkSlot, SpecId, SupervisedLink};
+use super::outbound::OutboundQueue;
+use super::{link_sinks, Supervisor};
+use crate::error::TransportError;
+use crate::events::SwarmEvent;
+use crate::link::{CloseKind, LinkClose, LinkConnector, LinkContext, LinkId, LinkPort};
+use crate::support::clock::{wall_clock_ms, Instant};
+
+impl Supervisor {
+    /// Starts a connection attempt for a supervised link.
+    pub(super) fn start_connect(&mut self, spec: SpecId, ctx: &mut Context<Self>) {
+        let Some(sup) = self.supervised.get_mut(&spec) else {
+            return;
+        };
+        sup.retry_at = None;
+        let link = LinkId::next();
+        sup.current = Some(link);
+        let mut slot = LinkSlot::new(
+            &self.node,
+            link,
+            sup.connector.transport(),
+            sup.connector.peer(),
+            OutboundQueue::new(
+                self.config.link_queue_messages,
+                self.config.link_queue_bytes,
+            ),
+            self.config.link_unread_bytes,
+        );
+        slot.spec = Some(spec);
+        slot.connect_deadline = sup
+            .connector
+            .connect_timeout(&self.config)
+            .map(|t| Instant::now() + t);
+        self.links.insert(link, slot);
+        tracing::debug!(node = %self.node, %link, "connecting");
+        let sinks = self
+            .sinks
+            .get_or_insert_with(|| link_sinks(&ctx.address()))
+            .clone();
+        sup.connector.connect(LinkContext {
+            port: LinkPort::new(link, sinks),
+            config: self.config.clone(),
+            node: self.node.clone(),
+        });
+        self.reschedule(ctx);
+    }
+
+    /// The tracing span of a link (disabled if the link is unknown).
+    pub(super) fn link_span(&self, link: LinkId) -> tracing::Span {
+        self.links
+            .get(&link)
+            .map_or_else(tracing::Span::none, |s| s.span.clone())
+    }
+
+    /// Closes a link from this side: tells the actor, then handles it as down.
+    pub(super) fn close_link(
+        &mut self,
+        link: LinkId,
+        reason: &str,
+        kind: CloseKind,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(handle) = self.links.get(&link).and_then(|s| s.handle.clone()) {
+            handle.close.do_send(LinkClose {
+                reason: reason.to_owned(),
+                kind,
+            });
+        }
+        self.link_down(link, reason.to_owned(), ctx);
+    }
+
+    /// A link is gone: fail its requests, forget its routes, publish, and schedule a restart
+    /// if it is supervised.
+    pub(super) fn link_down(&mut self, link: LinkId, reason: String, ctx: &mut Context<Self>) {
+        let Some(mut slot) = self.links.remove(&link) else {
+            return;
+        };
+        let was_active = slot.state == LinkState::Active;
+        slot.state = LinkState::Closed;
+        // Idempotent requests stay pending, to be sent again when a route is back.
+        let failed = self
+            .pending
+            .lock()
+            .detach_link(link.0, |p| p.retry.is_some());
+        for (_, request) in failed {
+            request.finish(Err(TransportError::ConnectionLost));
+        }
+        let stranded = slot.queue.drain().len() as u64;
+        if stranded > 0 {
+            self.counters.drops += stranded;
+            tracing::warn!(node = %self.node, %link, stranded, "queued messages dropped with the link");
+        }
+        let gone = self.routing.forget_link(link);
+        self.withdraw_everywhere(gone, Some(link));
+        for node in std::mem::take(&mut slot.bus_nodes) {
+            self.publish(SwarmEvent::NodeDown {
+                node,
+                transport: slot.transport,
+                reason: format!("bus link lost: {reason}"),
+            });
+        }
+        if was_active {
+            tracing::info!(node = %self.node, %link, peer = %slot.peer, %reason, "link down");
+        } else {
+            let sup = slot.spec.and_then(|s| self.supervised.get_mut(&s));
+            let repeated = sup
+                .as_ref()
+                .is_some_and(|s| s.last_failure.as_deref() == Some(reason.as_str()));
+            if repeated {
+                tracing::debug!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed");
+            } else {
+                tracing::warn!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed; retrying with backoff");
+            }
+            if let Some(sup) = sup {
+                sup.last_failure = Some(reason.clone());
+            }
+        }
+        self.publish(SwarmEvent::Link {
+            link,
+            transport: slot.transport,
+            peer: slot.peer.clone(),
+            state: LinkState::Closed,
+            reason: Some(reason),
+        });
+        if let Some(spec) = slot.spec {
+            self.schedule_retry(spec, ctx);
+        }
+    }
+
+    pub(super) fn schedule_retry(&mut self, spec: SpecId, ctx: &mut Context<Self>) {
+        let random = self.rng.next_u64();
+        let Some(sup) = self.supervised.get_mut(&spec) else {
+            return;
+        };
+        sup.current = None;
+        match sup.backoff.next_delay(random) {
+            Some(delay) => {
+                sup.retry_at = Some(Instant::now() + delay);
+                tracing::debug!(node = %self.node, peer = %sup.connector.peer(), ?delay, "reconnect scheduled");
+            }
+            None => {
+                let peer = sup.connector.peer();
+                let attempts = sup.backoff.attempts();
+                tracing::warn!(node = %self.node, %peer, attempts, "link gave up reconnecting");
+                self.supervised.remove(&spec);
+                self.publish(SwarmEvent::LinkGaveUp { peer, attempts });
+            }
+        }
+        self.reschedule(ctx);
+    }
+
+    /// The handshake finished: the link is active.
+    pub(super) fn link_active(&mut self, link: LinkId, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        slot.state = LinkState::Active;
+        slot.handshake = None;
+        if let Some(negotiated) = &slot.negotiated {
+            if let Some(max) = negotiated.peer_limit(META_MAX_MESSAGE_SIZE) {
+                slot.max_message_size = max;
+            }
+            if let Some(depth) = negotiated.peer_limit(META_MAX_DEPTH) {
+                slot.max_depth = depth.min(swarm_protocol::value::MAX_DEPTH);
+            }
+        }
+        slot.heartbeat = Some(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
+            now,
+            self.config.heartbeat_interval,
+            self.config.heartbeat_timeout,
+        ));
+        if let Some(node) = slot
+            .negotiated
+            .as_ref()
+            .and_then(|n| n.peer_metadata.get("node"))
+        {
+            slot.peer = node.clone();
+        }
+        let (transport, peer) = (slot.transport, slot.peer.clone());
+        if let Some(sup) = slot.spec.and_then(|s| self.supervised.get_mut(&s)) {
+            sup.backoff.reset();
+            if sup.ever_up {
+                sup.reconnects += 1;
+                self.reconnects += 1;
+            }
+            sup.ever_up = true;
+            sup.last_failure = None;
+        }
+        tracing::info!(node = %self.node, %link, %peer, transport, "link up");
+        let agents = self.announceable_to(link);
+        if !agents.is_empty() {
+            self.send_control(
+                link,
+                MessageType::Control {
+                    operation: ControlOperation::Announce { agents },
+                },
+            );
+        }
+        self.publish(SwarmEvent::Link {
+            link,
+            transport,
+            peer,
+            state: LinkState::Active,
+            reason: None,
+        });
+        self.reschedule(ctx);
+    }
+
+    /// A handshake failed: reject if we must, then close.
+    pub(super) fn handshake_failed(
+        &mut self,
+        link: LinkId,
+        reject: Option<ControlOperation>,
+        error: HandshakeError,
+        ctx: &mut Context<Self>,
+    ) {
+        tracing::warn!(node = %self.node, %link, %error, "handshake failed");
+        if let Some(slot) = self.links.get_mut(&link) {
+            slot.counters.errors += 1;
+        }
+        self.counters.errors += 1;
+        let kind = match &error {
+            HandshakeError::RejectedPeer { code, .. } => CloseKind::for_reject(*code),
+            HandshakeError::RejectedByPeer { .. } => CloseKind::Normal,
+            HandshakeError::Unexpected | HandshakeError::Timeout => CloseKind::Protocol,
+        };
+        if let Some(op) = reject {
+            self.send_control(link, MessageType::Control { operation: op });
+        }
+        self.close_link(link, &error.to_string(), kind, ctx);
+    }
+
+    /// Registers a supervised link and connects it now.
+    pub(super) fn add_supervised(
+        &mut self,
+        connector: Box<dyn LinkConnector + Send>,
+        ctx: &mut Context<Self>,
+    ) {
+        let spec = self.next_spec;
+        self.next_spec += 1;
+        self.supervised.insert(
+            spec,
+            SupervisedLink {
+                connector,
+                backoff: Backoff::new(self.config.effective_backoff()),
+                current: None,
+                retry_at: None,
+                reconnects: 0,
+                ever_up: false,
+                last_failure: None,
+            },
+        );
+        self.start_connect(spec, ctx);
+    }
+
+    /// Sends a heartbeat probe on `link` now; its echo will prove how far the peer has read.
+    pub(super) fn probe(&mut self, link: LinkId, now: Instant) {
+        let Some(slot) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(hb) = slot.heartbeat.as_mut() else {
+            return;
+        };
+        let seq = hb.probe_now(now);
+        self.send_probe(link, seq);
+    }
+
+    /// Sends probe `seq`, marking how much data it follows.
+    pub(super) fn send_probe(&mut self, link: LinkId, seq: u64) {
+        if let Some(slot) = self.links.get_mut(&link) {
+            slot.consumption.on_probe(seq);
+        }
+        let sent_at = wall_clock_ms();
+        self.send_control(
+            link,
+            MessageType::Heartbeat {
+                seq,
+                sent_at,
+                echo: false,
+            },
+        );
+    }
+}
