@@ -83,6 +83,7 @@ impl From<CodecError> for TransportError {
 }
 
 /// A message that could not be sent, handed back with the reason.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {
     /// The outbound queue toward the destination is full.

@@ -8,6 +8,7 @@ use swarm_protocol::Message;
 use crate::link::LinkId;
 
 /// Something happened on this node that users may want to react to.
+#[non_exhaustive]
 #[derive(Debug, Clone, actix::Message)]
 #[rtype(result = "()")]
 pub enum SwarmEvent {

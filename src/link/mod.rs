@@ -18,20 +18,26 @@
 //!
 //! # Layout
 //!
-//! * the contract: [`id`] ([`LinkId`]), [`port`] ([`LinkPort`], [`LinkSinks`],
-//!   [`LinkAcceptor`]), [`messages`] (what travels each way), [`connector`]
-//!   ([`LinkConnector`], [`LinkContext`]), [`gauge`] (the inbound bound, [`InboundGauge`]);
-//! * [`machinery`] — what every transport shares: frame arena, buffer pool, inbound bursts,
-//!   write credit, receive-side decoding, recycled vectors;
+//! * the contract, re-exported here: `id` ([`LinkId`]), `port` ([`LinkPort`], [`LinkSinks`],
+//!   [`LinkAcceptor`]), `messages` (what travels each way), `connector` ([`LinkConnector`],
+//!   [`LinkContext`]), `gauge` (the inbound bound, [`InboundGauge`]);
+//! * `machinery` — what every transport shares: frame arena, buffer pool, inbound bursts,
+//!   write credit, receive-side decoding, recycled vectors ([`Recycled`], [`Spares`]: the
+//!   vectors of batches);
 //! * the transports, one folder each: [`in_process`], `websocket` (feature `websocket`),
 //!   `shared_memory` (feature `shared-memory`, Linux), `nats` (feature `nats`).
 
-pub mod connector;
-pub mod gauge;
-pub mod id;
+mod connector;
+mod gauge;
+mod id;
+// Public only to the fuzz targets (cargo-fuzz builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[allow(missing_docs)]
 pub mod machinery;
-pub mod messages;
-pub mod port;
+#[cfg(not(fuzzing))]
+pub(crate) mod machinery;
+mod messages;
+mod port;
 
 pub mod in_process;
 #[cfg(feature = "nats")]
@@ -44,6 +50,7 @@ pub mod websocket;
 pub use connector::{LinkConnector, LinkContext};
 pub use gauge::{InboundGauge, InboundTicket};
 pub use id::LinkId;
+pub use machinery::recycled::{Recycled, Spares};
 pub use messages::{
     BusNodeChange, CloseKind, Lane, LinkBusNode, LinkClose, LinkClosed, LinkConfigure, LinkDropped,
     LinkFlushed, LinkHandle, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened,

@@ -70,6 +70,15 @@ pub struct SwarmClient {
     counters: Arc<ClientCounters>,
 }
 
+impl std::fmt::Debug for SwarmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwarmClient")
+            .field("name", &self.name)
+            .field("swarm", &self.swarm)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SwarmClient {
     /// Registers an agent called `name` on `swarm` whose deliveries queue in an inbox of
     /// `inbox_capacity` messages. Call inside the actix `System`.

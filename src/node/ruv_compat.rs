@@ -11,6 +11,7 @@ use crate::error::TransportError;
 use crate::node::client::SwarmClient;
 
 /// Transport statistics, as in ruv-swarm-transport.
+#[non_exhaustive]
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TransportStats {
     /// Messages sent.

@@ -11,6 +11,7 @@ use swarm_protocol::core::lifecycle::LinkState;
 use crate::link::LinkId;
 
 /// Counters shared by node and link statistics.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Messages received.
@@ -29,19 +30,20 @@ pub struct Counters {
 
 impl Counters {
     /// Counts one received message of `bytes`.
-    pub fn record_in(&mut self, bytes: usize) {
+    pub(crate) fn record_in(&mut self, bytes: usize) {
         self.messages_in += 1;
         self.bytes_in += bytes as u64;
     }
 
     /// Counts one sent message of `bytes`.
-    pub fn record_out(&mut self, bytes: usize) {
+    pub(crate) fn record_out(&mut self, bytes: usize) {
         self.messages_out += 1;
         self.bytes_out += bytes as u64;
     }
 }
 
 /// Statistics of one link.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStats {
     /// The link.
@@ -63,6 +65,7 @@ pub struct LinkStats {
 }
 
 /// Statistics of a node.
+#[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeStats {
     /// Name of the node.

@@ -426,6 +426,16 @@ impl Future for ResponseFuture {
     }
 }
 
+impl std::fmt::Debug for Swarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Swarm")
+            .field("node", &self.node)
+            .field("local_agents", &self.directory.len())
+            .field("pending_requests", &self.pending.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl From<&Swarm> for LinkAcceptor {
     fn from(swarm: &Swarm) -> Self {
         swarm.acceptor()

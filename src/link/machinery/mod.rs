@@ -10,7 +10,6 @@
 //! * [`recycled`] — vectors that go back to their owner's spares when dropped.
 
 pub(crate) mod arena;
-// Public only to the fuzz targets (cargo-fuzz builds with `--cfg fuzzing`).
 #[cfg(fuzzing)]
 #[allow(missing_docs)]
 pub mod buffer_pool;

@@ -100,6 +100,7 @@ pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
 pub struct GetStats;
 
 /// Where an agent is, as this node sees it.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentLocation {
     /// Registered on this node.
