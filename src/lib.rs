@@ -98,7 +98,7 @@ pub use link::websocket::WsLink;
 pub use link::LinkId;
 pub use node::client::SwarmClient;
 pub use node::delivery::{DeliveredMessage, Delivery};
+pub use node::location::AgentLocation;
 pub use node::ruv_compat::{Transport, TransportStats};
 pub use node::stats::{Counters, LinkStats, NodeStats};
-pub use node::supervisor::commands::AgentLocation;
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};

@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use common::fake_node::{fake_acceptor, fake_context};
 use common::*;
-use swarm_transport::link::{LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound};
-use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::link::{
+    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound,
+};
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{
@@ -20,16 +22,9 @@ use swarm_transport::{
 };
 
 fn config(name: &str) -> TransportConfig {
-    TransportConfig::default()
-        .with_node_name(name)
+    test_config(name, Duration::from_millis(50), Duration::from_millis(400))
         .with_heartbeat(Duration::from_millis(100), Duration::from_millis(500))
         .with_connection_timeout(Duration::from_millis(300))
-        .with_backoff(BackoffPolicy::new(
-            Duration::from_millis(50),
-            Duration::from_millis(400),
-            2,
-            None,
-        ))
 }
 
 fn node(name: &str) -> Swarm {
@@ -732,4 +727,44 @@ async fn an_oversize_message_fails_at_once_on_an_in_process_link_and_the_link_st
     // Nothing else on the link suffered.
     assert_echo(&a, "echo-b", Value::Int(1)).await;
     assert_eq!(events.count_link(LinkState::Closed), 0);
+}
+
+/// The in-process link against two fake nodes (no supervisor): each end reports through the
+/// port it was handed — opened in its role, the message that crossed, write credit, and one
+/// close each, whichever end closes.
+#[actix_rt::test]
+async fn an_in_process_link_reports_only_through_its_ports() {
+    tokio::time::pause();
+    let (near_ctx, near) = fake_context("near", TransportConfig::default());
+    let (far_acceptor, far) = fake_acceptor("far", TransportConfig::default());
+    let mut connector = InProcessLink::new(far_acceptor);
+    assert_eq!(connector.peer(), "far");
+    connector.connect(near_ctx);
+    let (near_handle, near_role, transport) = near.wait_opened().await;
+    let (_, far_role, _) = far.wait_opened().await;
+    assert_eq!(
+        (near_role, far_role, transport),
+        (Role::Initiator, Role::Acceptor, "in_process")
+    );
+    near_handle.outbound.do_send(LinkOutbound {
+        message: Arc::new(Message::event("a", "crossed", Value::from(1))),
+        lane: Lane::Data,
+    });
+    let got = far.wait_inbound(1).await;
+    assert!(matches!(&got[0].payload, MessageType::Event { name, .. } if name == "crossed"));
+    wait_until(Duration::from_secs(5), "credit back to the writer", || {
+        near.flushed().0 == 1
+    })
+    .await;
+    near_handle.close.do_send(LinkClose {
+        reason: "done".into(),
+        kind: CloseKind::Normal,
+    });
+    wait_until(Duration::from_secs(5), "both ends closed", || {
+        !near.closed().is_empty() && !far.closed().is_empty()
+    })
+    .await;
+    settle().await;
+    assert_eq!(near.closed(), vec!["done".to_string()]);
+    assert_eq!(far.closed(), vec!["peer closed the link".to_string()]);
 }

@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
+use common::fake_node::{fake_context, Report};
 use common::nats_server::NatsServer;
 use common::*;
 use futures_util::StreamExt;
 use swarm_transport::link::nats::{NatsLink, Subjects};
+use swarm_transport::link::{BusNodeChange, Lane, LinkConnector, LinkOutbound};
 use swarm_transport::protocol::codec::{Codec, CodecConfig};
-use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::protocol::error_code;
 use swarm_transport::protocol::{ControlOperation, MessageId};
@@ -33,17 +35,9 @@ const POOL: &str = "workers";
 const TOPIC: &str = "news";
 
 fn config(name: &str) -> TransportConfig {
-    init_tracing();
-    TransportConfig::default()
-        .with_node_name(name)
+    test_config(name, Duration::from_millis(50), Duration::from_millis(500))
         .with_heartbeat(Duration::from_millis(200), Duration::from_secs(2))
         .with_request_timeout(Duration::from_secs(10))
-        .with_backoff(BackoffPolicy::new(
-            Duration::from_millis(50),
-            Duration::from_millis(500),
-            2,
-            None,
-        ))
 }
 
 /// A node process; killed (SIGKILL) when dropped.
@@ -745,4 +739,100 @@ async fn credentials_and_tls_are_passed_to_nats() {
     guest.shutdown();
     host.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two NATS links to one server, each reporting to a fake node (no supervisor): each answers
+/// its own node's `Hello`, hears the other's presence (a node up, its agents announced),
+/// carries a message to an agent the other announced, and reports the other's goodbye.
+#[actix_rt::test]
+async fn nats_links_report_only_through_their_ports() {
+    let server = NatsServer::start();
+    let send = |handle: &swarm_transport::link::LinkHandle, message: Message, lane: Lane| {
+        handle.outbound.do_send(LinkOutbound {
+            message: std::sync::Arc::new(message),
+            lane,
+        })
+    };
+    let hello = |node: &str| {
+        Message::control(
+            node,
+            ControlOperation::Hello {
+                version: swarm_transport::ProtocolVersion::CURRENT,
+                capabilities: vec![],
+                metadata: Default::default(),
+            },
+        )
+    };
+    let (a_ctx, a) = fake_context("fake-a", config("fake-a"));
+    let (b_ctx, b) = fake_context("fake-b", config("fake-b"));
+    NatsLink::new(server.url()).connect(a_ctx);
+    NatsLink::new(server.url()).connect(b_ctx);
+    let (a_link, a_role, transport) = a.wait_opened().await;
+    let (b_link, _, _) = b.wait_opened().await;
+    assert_eq!((a_role, transport), (Role::Initiator, "nats"));
+    send(&a_link, hello("fake-a"), Lane::Control);
+    send(&b_link, hello("fake-b"), Lane::Control);
+    for side in [&a, &b] {
+        let first = side.wait_inbound(1).await;
+        assert!(
+            matches!(
+                &first[0].payload,
+                MessageType::Control {
+                    operation: ControlOperation::HelloAck { metadata, .. }
+                } if metadata.contains_key("max_message_size")
+            ),
+            "{first:?}"
+        );
+    }
+    send(
+        &a_link,
+        Message::control(
+            "fake-a",
+            ControlOperation::Announce {
+                agents: vec!["agent-on-a".into()],
+            },
+        ),
+        Lane::Control,
+    );
+    wait_until(Duration::from_secs(20), "b to hear a's agent", || {
+        b.inbound().iter().any(|m| {
+            matches!(&m.payload, MessageType::Control {
+                operation: ControlOperation::Announce { agents }
+            } if agents.iter().any(|x| x == "agent-on-a"))
+        })
+    })
+    .await;
+    assert!(b.with(|r| r
+        .iter()
+        .any(|r| matches!(r, Report::BusNode(n, BusNodeChange::Up) if n == "fake-a"))));
+    send(
+        &b_link,
+        Message::event("fake-b", "for-a", Value::from(7)).to("agent-on-a"),
+        Lane::Data,
+    );
+    wait_until(Duration::from_secs(20), "the event on a", || {
+        a.inbound()
+            .iter()
+            .any(|m| matches!(&m.payload, MessageType::Event { name, .. } if name == "for-a"))
+    })
+    .await;
+    send(
+        &a_link,
+        Message::control(
+            "fake-a",
+            ControlOperation::Goodbye {
+                reason: "test over".into(),
+            },
+        ),
+        Lane::Control,
+    );
+    wait_until(Duration::from_secs(20), "b to hear a leave", || {
+        b.with(|r| {
+            r.iter().any(|r| {
+                matches!(r, Report::BusNode(n, BusNodeChange::Down { reason })
+                    if n == "fake-a" && reason.contains("test over"))
+            })
+        })
+    })
+    .await;
 }

@@ -10,25 +10,18 @@ use std::time::Duration;
 
 use common::*;
 use swarm_transport::link::shared_memory::{ReadMode, ShmLink};
-use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::link::{CloseKind, LinkClose, LinkConnector};
+use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{Message, MessageType, SendError, Swarm, TransportConfig, Value};
 
 const BIG: usize = 64 << 20;
 
 fn config(name: &str) -> TransportConfig {
-    init_tracing();
-    TransportConfig::default()
-        .with_node_name(name)
+    test_config(name, Duration::from_millis(20), Duration::from_millis(200))
         .with_heartbeat(Duration::from_millis(100), Duration::from_secs(1))
         .with_max_message_size(BIG + 1024)
         .with_slow_consumer(256 << 20, Duration::from_secs(30))
-        .with_backoff(BackoffPolicy::new(
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-            2,
-            None,
-        ))
 }
 
 fn segment_name(tag: &str) -> String {
@@ -469,4 +462,52 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Both halves of a shared-memory link (actor and pump thread, each side) against fake nodes:
+/// opened in their roles, messages across the rings in order, credit, and each side's close
+/// reported once — the opener's when the creator closes the segment.
+#[actix_rt::test]
+async fn shared_memory_link_ends_report_only_through_their_ports() {
+    let name = segment_name("fake-node");
+    let (creator_ctx, creator_side) = fake_node::fake_context("creator", config("creator"));
+    let (opener_ctx, opener_side) = fake_node::fake_context("opener", config("opener"));
+    ShmLink::create(&name).connect(creator_ctx);
+    ShmLink::open(&name).connect(opener_ctx);
+    let (creator, creator_role, transport) = creator_side.wait_opened().await;
+    let (opener, opener_role, _) = opener_side.wait_opened().await;
+    assert_eq!(
+        (creator_role, opener_role, transport),
+        (Role::Acceptor, Role::Initiator, "shared_memory")
+    );
+    fake_node::numbered("opener", "up", 500)
+        .into_iter()
+        .for_each(|out| opener.outbound.do_send(out));
+    fake_node::numbered("creator", "down", 5)
+        .into_iter()
+        .for_each(|out| creator.outbound.do_send(out));
+    assert_eq!(
+        fake_node::numbers(&creator_side.wait_inbound(500).await),
+        (0..500).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        fake_node::numbers(&opener_side.wait_inbound(5).await),
+        (0..5).collect::<Vec<_>>()
+    );
+    // 500 written: credit comes back in quarter windows.
+    assert!(opener_side.flushed().0 > 0, "no write credit reported");
+    creator.close.do_send(LinkClose {
+        reason: "bye".into(),
+        kind: CloseKind::Normal,
+    });
+    wait_until(Duration::from_secs(10), "both sides closed", || {
+        !creator_side.closed().is_empty() && !opener_side.closed().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(creator_side.closed(), vec!["bye".to_string()]);
+    assert_eq!(
+        opener_side.closed(),
+        vec!["peer closed the link".to_string()]
+    );
 }

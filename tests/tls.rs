@@ -8,19 +8,11 @@ use std::time::Duration;
 use common::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use swarm_transport::link::websocket::{self, tls, WsLink};
-use swarm_transport::protocol::core::backoff::BackoffPolicy;
 use swarm_transport::{Message, Swarm, SwarmEvent, TransportConfig, Value};
 
 fn config(name: &str) -> TransportConfig {
-    TransportConfig::default()
-        .with_node_name(name)
+    test_config(name, Duration::from_millis(20), Duration::from_millis(100))
         .with_connection_timeout(Duration::from_secs(2))
-        .with_backoff(BackoffPolicy::new(
-            Duration::from_millis(20),
-            Duration::from_millis(100),
-            2,
-            None,
-        ))
 }
 
 #[actix_rt::test]

@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
-use swarm_transport::protocol::core::backoff::BackoffPolicy;
+use swarm_transport::link::{CloseKind, LinkClose, LinkConnector};
+use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::RejectCode;
 use swarm_transport::{
     ControlOperation, Message, MessageType, ProtocolVersion, Swarm, TransportConfig,
@@ -18,17 +19,10 @@ use swarm_transport::{
 };
 
 fn config(name: &str) -> TransportConfig {
-    TransportConfig::default()
-        .with_node_name(name)
+    test_config(name, Duration::from_millis(20), Duration::from_millis(200))
         .with_heartbeat(Duration::from_millis(200), Duration::from_secs(2))
         .with_connection_timeout(Duration::from_millis(500))
         .with_max_message_size(64 * 1024)
-        .with_backoff(BackoffPolicy::new(
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-            2,
-            None,
-        ))
 }
 
 /// Serves `swarm` on a free port; returns the address and the server handle.
@@ -76,6 +70,22 @@ async fn request_response_both_ways_and_through_the_hub() {
     server.stop(false).await;
 }
 
+/// A raw WebSocket peer of `url` speaking `protocol` (the tests play a hostile or foreign peer
+/// through it).
+async fn raw_peer(
+    url: &str,
+    protocol: &str,
+) -> actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec> {
+    let (_, conn) = awc::Client::new()
+        .ws(url)
+        .protocols([protocol])
+        .max_frame_size(1 << 20)
+        .connect()
+        .await
+        .unwrap();
+    conn
+}
+
 /// Opens a raw WebSocket to the hub with `protocol`, sends `frames`, and returns the close
 /// code the hub answers with and the swarm messages it sent before closing.
 async fn close_code_for(
@@ -83,13 +93,7 @@ async fn close_code_for(
     protocol: &str,
     frames: Vec<awc::ws::Message>,
 ) -> (Option<u16>, Vec<Message>) {
-    let (_, mut conn) = awc::Client::new()
-        .ws(url)
-        .protocols([protocol])
-        .max_frame_size(1 << 20)
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = raw_peer(url, protocol).await;
     for frame in frames {
         conn.send(frame).await.unwrap();
     }
@@ -205,12 +209,7 @@ async fn hostile_frames_are_closed_with_a_code_and_others_keep_being_served() {
     assert_eq!(close, Some(1002));
     assert!(is_reject(&got, RejectCode::Timeout), "{got:?}");
     // a correct Hello is accepted
-    let (_, mut conn) = awc::Client::new()
-        .ws(url.as_str())
-        .protocols([msgpack])
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = raw_peer(&url, msgpack).await;
     conn.send(hello(1)).await.unwrap();
     let frame = tokio::time::timeout(Duration::from_secs(10), conn.next())
         .await
@@ -325,12 +324,7 @@ async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
 
 /// Sends a Hello with `metadata` on a fresh raw connection; returns the first reply.
 async fn first_reply(url: &str, metadata: &[(&str, &str)]) -> Message {
-    let (_, mut conn) = awc::Client::new()
-        .ws(url)
-        .protocols(["swarm.v1.msgpack"])
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = raw_peer(url, "swarm.v1.msgpack").await;
     conn.send(hello_with(1, metadata)).await.unwrap();
     let frame = tokio::time::timeout(Duration::from_secs(10), conn.next())
         .await
@@ -429,6 +423,37 @@ async fn large_bodies_are_gzipped_only_when_both_sides_announce_it() {
     }
 }
 
+/// Bytes out count what the link wrote, not the supervisor's estimate: eight 240 kB bodies
+/// that gzip to a few kB each are counted at their compressed size once the link reports them
+/// written (a window of 4 reports every message).
+#[actix_rt::test]
+async fn bytes_out_are_the_encoded_sizes_the_link_reports() {
+    let text = Value::from("swarm ".repeat(40_000));
+    let hub = Swarm::start(config("hub").with_max_message_size(1 << 20));
+    let got = Recorder::default();
+    hub.register("sink", got.start().recipient());
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(
+        config("client")
+            .with_max_message_size(1 << 20)
+            .with_compression(true, 1024)
+            .with_link_window(4),
+    );
+    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&client, "sink").await;
+    for _ in 0..8 {
+        client.do_send(Message::event("client", "big", text.clone()).to("sink"));
+    }
+    wait_until(Duration::from_secs(10), "delivered", || got.len() == 8).await;
+    let estimated = 8 * 240_000;
+    wait_stats(&client, "bytes out at their encoded size", |s| {
+        let out = s.links[0].counters.bytes_out;
+        out > 0 && out < estimated / 4 && s.counters.bytes_out == out
+    })
+    .await;
+    server.stop(false).await;
+}
+
 #[actix_rt::test]
 async fn sessions_beyond_the_limit_are_refused_and_the_slot_comes_back() {
     let hub = Swarm::start(config("hub").with_max_sessions(2));
@@ -466,12 +491,7 @@ async fn a_peer_that_talks_but_stopped_reading_is_closed_after_the_heartbeat_tim
     let hub = Swarm::start(config("hub"));
     echo(&hub, "echo");
     let (addr, server) = serve(&hub);
-    let (_, mut conn) = awc::Client::new()
-        .ws(format!("ws://{addr}/swarm"))
-        .protocols(["swarm.v1.msgpack"])
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = raw_peer(&format!("ws://{addr}/swarm"), "swarm.v1.msgpack").await;
     conn.send(hello(1)).await.unwrap();
     wait_stats(&hub, "the raw peer is linked", |s| s.links.len() == 1).await;
     // Keep sending (events to echo) without ever reading: heartbeat probes go unanswered.
@@ -560,12 +580,7 @@ async fn a_peer_flooding_a_node_that_fell_behind_is_disconnected() {
     echo(&hub, "echo");
     let staller = actix::Actor::start_in_arbiter(&hub_thread, |_| Staller);
     let (addr, server) = serve(&hub);
-    let (_, mut conn) = awc::Client::new()
-        .ws(format!("ws://{addr}/swarm"))
-        .protocols(["swarm.v1.msgpack"])
-        .connect()
-        .await
-        .unwrap();
+    let mut conn = raw_peer(&format!("ws://{addr}/swarm"), "swarm.v1.msgpack").await;
     conn.send(hello(1)).await.unwrap();
     wait_stats(&hub, "linked", |s| s.links.len() == 1).await;
     staller.do_send(Stall(Duration::from_secs(2)));
@@ -1176,4 +1191,48 @@ async fn limits_are_exchanged_in_the_hello_and_checked_before_sending() {
         "the link was never closed"
     );
     server.stop(false).await;
+}
+
+/// Both ends of a WebSocket link against fake nodes (no supervisor anywhere): the server
+/// route takes a fake node's acceptor, the client link a fake node's port; what each end
+/// decodes and reports is only what the other encoded, in order, and each close is reported
+/// once.
+#[actix_rt::test]
+async fn websocket_link_ends_report_only_through_their_ports() {
+    let (acceptor, server_side) = fake_node::fake_acceptor("server", config("server"));
+    let server = websocket::serve(acceptor, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let (ctx, client_side) = fake_node::fake_context("client", config("client"));
+    WsLink::client(format!("ws://{}/swarm", server.addr)).connect(ctx);
+    let (client, client_role, transport) = client_side.wait_opened().await;
+    let (server_end, server_role, _) = server_side.wait_opened().await;
+    assert_eq!(
+        (client_role, server_role, transport),
+        (Role::Initiator, Role::Acceptor, "websocket")
+    );
+    fake_node::numbered("client", "up", 20)
+        .into_iter()
+        .for_each(|out| client.outbound.do_send(out));
+    fake_node::numbered("server", "down", 3)
+        .into_iter()
+        .for_each(|out| server_end.outbound.do_send(out));
+    assert_eq!(
+        fake_node::numbers(&server_side.wait_inbound(20).await),
+        (0..20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        fake_node::numbers(&client_side.wait_inbound(3).await),
+        vec![0, 1, 2]
+    );
+    client.close.do_send(LinkClose {
+        reason: "bye".into(),
+        kind: CloseKind::Normal,
+    });
+    wait_until(Duration::from_secs(10), "both ends closed", || {
+        !client_side.closed().is_empty() && !server_side.closed().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(client_side.closed(), vec!["bye".to_string()]);
+    assert_eq!(server_side.closed().len(), 1, "{:?}", server_side.closed());
+    server.handle.stop(false).await;
 }

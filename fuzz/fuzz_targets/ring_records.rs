@@ -4,7 +4,7 @@
 //! 1. An honest run: the input picks a ring size, a starting position (reached by pushing and
 //!    reading filler records) and a sequence of sends, publishes and polls. Messages of any
 //!    size are cut into records the way the link's writer cuts them (first / more / last) and
-//!    joined by the link's own `Reassembly`; every message must come out whole, in order,
+//!    joined by the link's own `FragmentJoiner`; every message must come out whole, in order,
 //!    with its bytes intact.
 //! 2. A hostile peer: the rest of the input overwrites ring bytes and the published head; the
 //!    reader must hand out payloads inside the ring or report `Corrupt`, never panic, and the
@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use libfuzzer_sys::fuzz_target;
 use swarm_shm::ring::{max_payload, Consumer, HeapRing, Producer, RingStorage};
 use swarm_transport::link::machinery::buffer_pool::BufferPool;
-use swarm_transport::link::shared_memory::fragments::{flag, Assembled, Reassembly};
+use swarm_transport::link::shared_memory::fragments::{flag, Assembled, FragmentJoiner};
 
 /// The bytes of message `n`, `len` long (checkable without keeping a copy).
 fn body(n: u64, len: usize) -> Vec<u8> {
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let ring = producer.storage().clone();
     let max = max_payload(capacity);
     let limit = 64 * 1024;
-    let mut reassembly = Reassembly::new(limit, BufferPool::new(1 << 20));
+    let mut reassembly = FragmentJoiner::new(limit, BufferPool::new(1 << 20));
 
     // An arbitrary starting position: filler records, pushed and read.
     let start = u64::from(u16::from_le_bytes([next(), next()])) % (capacity as u64 * 8);

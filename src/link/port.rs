@@ -24,7 +24,7 @@ use super::messages::{
     LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkRefused,
 };
 use crate::config::TransportConfig;
-use crate::support::slots::Slots;
+use crate::support::slots::{Reserved, Slots};
 
 /// Where a node receives what its links report: one recipient per message of the contract.
 /// The node builds one set and shares it between all its links' ports.
@@ -254,11 +254,12 @@ impl LinkAcceptor {
     /// One of `max_sessions` session slots, held until the admission is dropped; `None` when
     /// all are taken.
     pub fn admit(&self) -> Option<Admission> {
-        if self.sessions.try_reserve() {
-            Some(Admission(self.sessions.clone()))
-        } else {
-            self.sessions.count_rejected();
-            None
+        match self.sessions.try_reserve() {
+            Some(slot) => Some(Admission(self.sessions.clone(), Some(slot))),
+            None => {
+                self.sessions.count_rejected();
+                None
+            }
         }
     }
 
@@ -270,10 +271,12 @@ impl LinkAcceptor {
 
 /// One session slot of a [`LinkAcceptor`], given back when dropped.
 #[derive(Debug)]
-pub struct Admission(Arc<Slots>);
+pub struct Admission(Arc<Slots>, Option<Reserved>);
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.0.release();
+        if let Some(slot) = self.1.take() {
+            self.0.release(slot);
+        }
     }
 }

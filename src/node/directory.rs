@@ -148,6 +148,24 @@ impl LocalDirectory {
     where
         M: Borrow<Message> + Into<DeliveredMessage>,
     {
+        match self.deliver_if(msg, |_| true) {
+            Ok(outcome) => outcome,
+            Err(msg) => LocalDelivery::NotLocal(msg),
+        }
+    }
+
+    /// As [`LocalDirectory::deliver`], but once the agent is found live, `admit` decides (under
+    /// the directory's read lock, before anything is queued) whether the message goes; `Err`
+    /// hands it back when `admit` said no. `admit` runs at most once, and only for a live local
+    /// agent.
+    pub fn deliver_if<M>(
+        &self,
+        msg: M,
+        admit: impl FnOnce(&Message) -> bool,
+    ) -> Result<LocalDelivery<M>, M>
+    where
+        M: Borrow<Message> + Into<DeliveredMessage>,
+    {
         let agents = self.read();
         match msg
             .borrow()
@@ -155,16 +173,21 @@ impl LocalDirectory {
             .as_deref()
             .and_then(|d| agents.get(d))
         {
-            Some((recipient, mailbox)) if recipient.connected() => match mailbox.delivery(msg) {
-                Ok(delivery) => {
-                    recipient.do_send(delivery);
-                    self.count_delivered(1);
-                    LocalDelivery::Delivered
+            Some((recipient, mailbox)) if recipient.connected() => {
+                if !admit(msg.borrow()) {
+                    return Err(msg);
                 }
-                Err(msg) => LocalDelivery::Full(msg),
-            },
-            Some(_) => LocalDelivery::Gone(msg),
-            None => LocalDelivery::NotLocal(msg),
+                Ok(match mailbox.delivery(msg) {
+                    Ok(delivery) => {
+                        recipient.do_send(delivery);
+                        self.count_delivered(1);
+                        LocalDelivery::Delivered
+                    }
+                    Err(msg) => LocalDelivery::Full(msg),
+                })
+            }
+            Some(_) => Ok(LocalDelivery::Gone(msg)),
+            None => Ok(LocalDelivery::NotLocal(msg)),
         }
     }
 }

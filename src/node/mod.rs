@@ -16,12 +16,14 @@
 //!   hop.
 //! * [`post_queue`] — fire-and-forget sends on their way to the supervisor, one actix message
 //!   per burst.
+//! * [`location`] — [`AgentLocation`](crate::AgentLocation), the answer of `Swarm::locate`.
 //! * [`stamp`] — message ids and timestamps.
 //! * [`stats`] — node and link statistics.
 
 pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod directory;
+pub(crate) mod location;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
 pub(crate) mod ruv_compat;

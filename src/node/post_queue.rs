@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use swarm_protocol::Message;
 
+use crate::support::slots::Reserved;
+
 /// A message for the supervisor to route.
 #[derive(Debug)]
 pub struct Post {
@@ -26,6 +28,8 @@ pub struct Post {
     /// The sender already looked its destination up among the local agents and found none:
     /// the supervisor goes straight to the remote routes.
     pub not_local: bool,
+    /// Its place in the node's backlog, given back when the supervisor has routed it.
+    pub slot: Reserved,
 }
 
 #[derive(Debug, Default)]
@@ -68,9 +72,11 @@ mod tests {
     use super::*;
 
     fn post(n: i64) -> Post {
+        let slots = crate::support::slots::Slots::new(usize::MAX);
         Post {
             message: Arc::new(Message::event("a", "e", n)),
             not_local: true,
+            slot: slots.try_reserve().unwrap(),
         }
     }
 

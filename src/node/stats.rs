@@ -1,8 +1,12 @@
 //! Statistics per node and per link: messages and bytes in/out, errors, drops, reconnects,
 //! pending requests, queue depth, RTT.
 //!
-//! Byte counts on in-process links are estimates (`Message::estimated_size`), since nothing is
-//! encoded there; on socket and shared-memory links they are the encoded frame sizes.
+//! Bytes in are the sizes links report for what they received: encoded frame sizes on socket,
+//! shared-memory and NATS links, estimates (`Message::estimated_size`) in one process, where
+//! nothing is encoded. Bytes out of data messages are the encoded sizes links report once they
+//! have written them (every quarter of the link window); until then — and for control
+//! traffic (handshake, heartbeats, announcements), which links do not report — the estimate
+//! stands in.
 
 use std::time::Duration;
 
@@ -39,6 +43,11 @@ impl Counters {
     pub(crate) fn record_out(&mut self, bytes: usize) {
         self.messages_out += 1;
         self.bytes_out += bytes as u64;
+    }
+
+    /// Replaces `estimated` bytes counted out with the `written` bytes a link reported.
+    pub(crate) fn correct_out(&mut self, estimated: u64, written: u64) {
+        self.bytes_out = (self.bytes_out + written).saturating_sub(estimated);
     }
 }
 

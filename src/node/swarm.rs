@@ -17,19 +17,21 @@ use crate::events::SwarmEvent;
 use crate::link::{LinkAcceptor, LinkConnector};
 use crate::node::delivery::Delivery;
 use crate::node::directory::{LocalDelivery, LocalDirectory};
+use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
 use crate::node::stats::NodeStats;
 use crate::node::supervisor::commands::{
-    AgentLocation, AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate,
-    Rearm, Request, Send, Shutdown, Subscribe, SubscribeEvents,
+    AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate, Rearm, Request,
+    Send, Shutdown, Subscribe, SubscribeEvents,
 };
 use crate::node::supervisor::routing::SubscriptionKind;
 use crate::node::supervisor::{link_sinks, Supervisor};
 use crate::support::clock::Instant;
 use crate::support::random;
 use crate::support::slots::Slots;
+use swarm_protocol::core::correlation::{Completion, InsertError};
 
 /// A node of the swarm: the handle to its supervisor actor.
 #[derive(Clone)]
@@ -174,10 +176,14 @@ impl Swarm {
         let Some((message, not_local)) = self.deliver_locally(message) else {
             return Ok(());
         };
-        if !self.backlog.try_reserve() {
+        let Some(slot) = self.backlog.try_reserve() else {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
-        }
-        if self.posts.push(Post { message, not_local }) {
+        };
+        if self.posts.push(Post {
+            message,
+            not_local,
+            slot,
+        }) {
             self.addr.do_send(DrainPosts);
         }
         Ok(())
@@ -191,13 +197,18 @@ impl Swarm {
     /// Sends a message and waits until it is routed: delivered to a local agent's mailbox or
     /// queued on the link toward it. A failure hands the message back.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
-        let Some((message, _)) = self.deliver_locally(message) else {
+        let Some((message, not_local)) = self.deliver_locally(message) else {
             return Ok(());
         };
-        if !self.backlog.try_reserve() {
+        let Some(slot) = self.backlog.try_reserve() else {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
-        }
-        match self.addr.send(Send(message.clone())).await {
+        };
+        let post = Post {
+            message: message.clone(),
+            not_local,
+            slot,
+        };
+        match self.addr.send(Send(post)).await {
             Ok(result) => result,
             Err(_) => Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message)))),
         }
@@ -322,32 +333,46 @@ impl Swarm {
         self.stamper.stamp(&mut message);
         let id = message.id;
         let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
-        let inserted = self
-            .pending
-            .lock()
-            .insert(id, deadline, None, PendingRequest::once(waiter));
-        if let Err(e) = inserted {
-            // Full or a duplicate id: the supervisor reports it with the proper error.
-            let waiter = match e {
-                swarm_protocol::core::correlation::InsertError::Full(p)
-                | swarm_protocol::core::correlation::InsertError::Duplicate(p) => p.waiter,
+        // The waiter goes into the pending table only once the agent is found here (under the
+        // directory's lock, before the request is queued, so the response cannot overtake
+        // it); a request for any other node is inserted once, by the supervisor.
+        let mut waiter = Some(waiter);
+        let outcome = self.directory.deliver_if(message, |_| {
+            let Some(w) = waiter.take() else {
+                return false;
             };
-            self.request_via_supervisor(message, timeout, waiter);
-            return;
-        }
-        if self.pending.needs_wakeup(deadline) {
-            self.addr.do_send(Rearm);
-        }
-        match self.directory.deliver(message) {
-            LocalDelivery::Delivered => {}
-            // Unregistered, stopped or full in between: let the supervisor route (or refuse)
-            // it.
-            LocalDelivery::Gone(m) | LocalDelivery::NotLocal(m) | LocalDelivery::Full(m) => {
-                let completion = self.pending.lock().complete(id);
-                if let swarm_protocol::core::correlation::Completion::Waiter(p) = completion {
-                    self.request_via_supervisor(m, timeout, p.waiter);
+            match self
+                .pending
+                .lock()
+                .insert(id, deadline, None, PendingRequest::once(w))
+            {
+                Ok(()) => true,
+                // Full or a duplicate id: the supervisor reports it with the proper error.
+                Err(InsertError::Full(p) | InsertError::Duplicate(p)) => {
+                    waiter = Some(p.waiter);
+                    false
                 }
             }
+        });
+        let unsent = match outcome {
+            Ok(LocalDelivery::Delivered) => {
+                if self.pending.needs_wakeup(deadline) {
+                    self.addr.do_send(Rearm);
+                }
+                return;
+            }
+            // Not here, stopped, refused by the table: the waiter was not inserted.
+            Ok(LocalDelivery::NotLocal(m) | LocalDelivery::Gone(m)) | Err(m) => m,
+            // Full after the insert: take the waiter back out.
+            Ok(LocalDelivery::Full(m)) => {
+                if let Completion::Waiter(p) = self.pending.lock().complete(id) {
+                    waiter = Some(p.waiter);
+                }
+                m
+            }
+        };
+        if let Some(waiter) = waiter {
+            self.request_via_supervisor(unsent, timeout, waiter);
         }
     }
 }
@@ -360,14 +385,15 @@ impl Swarm {
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
-        if !self.backlog.try_reserve() {
+        let Some(slot) = self.backlog.try_reserve() else {
             let _ = waiter.send(Err(TransportError::Full));
             return;
-        }
+        };
         self.addr.do_send(Request {
             message,
             timeout,
             waiter,
+            slot,
         });
     }
 }

@@ -8,6 +8,12 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+/// One slot taken from [`Slots`] (zero-sized; only `try_reserve` makes one), travelling with
+/// what holds it until [`Slots::release`] takes it back.
+#[derive(Debug)]
+#[must_use = "a reserved slot must be released"]
+pub struct Reserved(());
+
 /// Items (messages handed to the supervisor, sessions served) currently held, under a limit.
 #[derive(Debug)]
 pub struct Slots {
@@ -26,20 +32,22 @@ impl Slots {
         }
     }
 
-    /// Takes a slot for one message; `false` when the backlog is full.
-    pub fn try_reserve(&self) -> bool {
+    /// Takes a slot; `None` when all are taken. The slot is given back with [`Slots::release`],
+    /// which takes the reservation: a slot cannot be released without having been taken.
+    pub fn try_reserve(&self) -> Option<Reserved> {
         // Relaxed: the counter only bounds memory; no other data is published through it, and
         // the mailbox push that follows carries its own synchronisation.
         let before = self.queued.fetch_add(1, Ordering::Relaxed);
         if before >= self.limit {
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            return false;
+            return None;
         }
-        true
+        Some(Reserved(()))
     }
 
-    /// The supervisor handled one message.
-    pub fn release(&self) {
+    /// Gives back the slot of `reserved`.
+    pub fn release(&self, reserved: Reserved) {
+        let Reserved(()) = reserved;
         self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -67,12 +75,12 @@ mod tests {
     #[test]
     fn bounded_and_released() {
         let b = Slots::new(2);
-        assert!(b.try_reserve());
-        assert!(b.try_reserve());
-        assert!(!b.try_reserve());
+        let first = b.try_reserve().unwrap();
+        let _second = b.try_reserve().unwrap();
+        assert!(b.try_reserve().is_none());
         assert_eq!(b.len(), 2);
-        b.release();
-        assert!(b.try_reserve());
+        b.release(first);
+        assert!(b.try_reserve().is_some());
         assert_eq!(b.count_rejected(), 1);
     }
 }

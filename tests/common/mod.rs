@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_node;
 pub mod nats_server;
 pub mod raw_ws;
 
@@ -10,7 +11,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use swarm_transport::protocol::core::lifecycle::LinkState;
-use swarm_transport::{Delivery, ErrorBody, Message, NodeStats, Swarm, SwarmEvent, Value};
+use swarm_transport::{
+    BackoffPolicy, Delivery, ErrorBody, Message, NodeStats, Swarm, SwarmEvent, TransportConfig,
+    Value,
+};
 
 /// Answers every request with its params; `fail` answers with an agent error.
 pub struct Echo {
@@ -225,16 +229,40 @@ impl Handler<SwarmEvent> for EventsActor {
     }
 }
 
-/// Waits (on paused, auto-advancing time) until `cond` holds; panics after `limit` of
-/// virtual time so a broken test fails instead of hanging.
-pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+/// Polls `check` every 5 ms until it returns `Ok`, and panics after `limit` (of paused,
+/// auto-advancing time where the test pauses it) with `what` and the last `Err` — so a broken
+/// test fails with what it saw instead of hanging. Every wait of the tests is this loop.
+pub async fn poll_until<T>(
+    limit: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
     let step = Duration::from_millis(5);
     let mut waited = Duration::ZERO;
-    while !cond() {
-        assert!(waited < limit, "timed out waiting for: {what}");
+    loop {
+        let last = match check().await {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(
+            waited < limit,
+            "timed out after {limit:?} waiting for {what}: {last}"
+        );
         tokio::time::sleep(step).await;
         waited += step;
     }
+}
+
+/// Waits until `cond` holds (see [`poll_until`]).
+pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    poll_until(limit, what, async || {
+        if cond() {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    })
+    .await
 }
 
 /// Lets every actor run until nothing is left to do at the current instant (and a little
@@ -245,8 +273,8 @@ pub async fn settle() {
 
 /// Waits until `swarm` has `n` active links.
 pub async fn wait_links(swarm: &Swarm, n: usize) {
-    let mut waited = Duration::ZERO;
-    loop {
+    let what = format!("{} to have {n} active links", swarm.node_name());
+    poll_until(Duration::from_secs(120), &what, async || {
         let stats = swarm.stats().await.unwrap();
         let active = stats
             .links
@@ -254,47 +282,52 @@ pub async fn wait_links(swarm: &Swarm, n: usize) {
             .filter(|l| l.state == LinkState::Active)
             .count();
         if active == n {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{active} active"))
         }
-        assert!(
-            waited < Duration::from_secs(120),
-            "{} has {active} active links, wanted {n}",
-            swarm.node_name()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        waited += Duration::from_millis(10);
-    }
+    })
+    .await
 }
 
 /// Waits until `swarm` can route to `agent` (announcements propagated).
 pub async fn wait_route(swarm: &Swarm, agent: &str) {
-    let mut waited = Duration::ZERO;
-    while swarm.locate(agent).await.unwrap().is_none() {
-        assert!(
-            waited < Duration::from_secs(60),
-            "{} never learned a route to {agent}",
-            swarm.node_name()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        waited += Duration::from_millis(10);
-    }
+    let what = format!("{} to learn a route to {agent}", swarm.node_name());
+    poll_until(Duration::from_secs(60), &what, async || {
+        match swarm.locate(agent).await.unwrap() {
+            Some(_) => Ok(()),
+            None => Err("no route".to_owned()),
+        }
+    })
+    .await
 }
 
 /// Waits until the node's statistics satisfy `cond`.
 pub async fn wait_stats(swarm: &Swarm, what: &str, mut cond: impl FnMut(&NodeStats) -> bool) {
-    let mut waited = Duration::ZERO;
-    loop {
+    poll_until(Duration::from_secs(120), what, async || {
         let stats = swarm.stats().await.unwrap();
         if cond(&stats) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("stats: {stats:?}"))
         }
-        assert!(
-            waited < Duration::from_secs(120),
-            "timed out waiting for: {what}; stats: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        waited += Duration::from_millis(10);
-    }
+    })
+    .await
+}
+
+/// The tests' backoff: from `base`, doubling up to `cap`, retrying forever.
+pub fn backoff(base: Duration, cap: Duration) -> BackoffPolicy {
+    BackoffPolicy::new(base, cap, 2, None)
+}
+
+/// The tests' starting configuration: a node called `name` that reconnects fast (backoff
+/// from `base` doubling to `cap`), with tracing when `RUST_LOG` is set. Each test file adds
+/// the heartbeat and limits it needs.
+pub fn test_config(name: &str, base: Duration, cap: Duration) -> TransportConfig {
+    init_tracing();
+    TransportConfig::default()
+        .with_node_name(name)
+        .with_backoff(backoff(base, cap))
 }
 
 /// Logs to stderr when `RUST_LOG` is set (debugging a failing test).

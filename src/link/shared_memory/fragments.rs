@@ -55,19 +55,19 @@ pub enum FragmentError {
     },
 }
 
-/// Reassembly state of one direction.
+/// Joins the fragments of one direction into whole messages.
 #[derive(Debug)]
-pub struct Reassembly {
+pub struct FragmentJoiner {
     buffer: Vec<u8>,
     active: bool,
     max: usize,
     pool: Arc<BufferPool>,
 }
 
-impl Reassembly {
+impl FragmentJoiner {
     /// Joins messages of at most `max` bytes in buffers from `pool`.
     pub fn new(max: usize, pool: Arc<BufferPool>) -> Self {
-        Reassembly {
+        FragmentJoiner {
             buffer: Vec::new(),
             active: false,
             max,
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn fragments_join_in_order_within_the_limit() {
-        let mut r = Reassembly::new(10, BufferPool::new(0));
+        let mut r = FragmentJoiner::new(10, BufferPool::new(0));
         assert_eq!(r.push(WHOLE, b"ab"), Ok(Some(Assembled::Whole(b"ab"))));
         assert_eq!(r.push(FIRST, b"abc"), Ok(None));
         assert_eq!(r.push(MORE, b"def"), Ok(None));
@@ -132,7 +132,7 @@ mod tests {
         // A whole record between fragments is its own message.
         assert_eq!(r.push(WHOLE, b"x"), Ok(Some(Assembled::Whole(b"x"))));
         assert_eq!(r.push(FIRST, b"4"), Err(FragmentError::OutOfOrder(FIRST)));
-        let mut r = Reassembly::new(10, BufferPool::new(0));
+        let mut r = FragmentJoiner::new(10, BufferPool::new(0));
         r.push(FIRST, b"123456").unwrap();
         assert_eq!(
             r.push(LAST, b"78901"),

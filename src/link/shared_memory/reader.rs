@@ -17,7 +17,7 @@ use swarm_protocol::Message;
 use swarm_shm::ring::Consumer;
 use swarm_shm::segment::{pid_alive, Segment, SegmentRing};
 
-use super::fragments::{Assembled, Reassembly};
+use super::fragments::{Assembled, FragmentJoiner};
 use super::setup::LinkSetup;
 use crate::link::machinery::buffer_pool::BufferPool;
 use crate::link::machinery::burst::Handover;
@@ -98,7 +98,7 @@ impl Heartbeat {
 /// The reading end of a link: the inbound ring, reassembly, liveness of the peer.
 pub struct Reader {
     pub(super) consumer: Consumer<SegmentRing>,
-    reassembly: Reassembly,
+    reassembly: FragmentJoiner,
     /// Where large records and joined fragments live (likewise).
     pool: Arc<BufferPool>,
     handover: Handover,
@@ -120,7 +120,7 @@ impl Reader {
         let pool = BufferPool::new(POOL_BYTES);
         Reader {
             consumer,
-            reassembly: Reassembly::new(setup.config.max_message_size, pool.clone()),
+            reassembly: FragmentJoiner::new(setup.config.max_message_size, pool.clone()),
             pool,
             handover: Handover::new(setup.port.clone()),
             batch: Vec::new(),

@@ -7,17 +7,14 @@ use actix_codec::Framed;
 use awc::error::WsProtocolError;
 use awc::ws::{Codec, Frame, Message as WsMessage};
 use awc::BoxedSocket;
-use bytes::Bytes;
 use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::WireFormat;
 
 use super::frames::{close_code, Fault, Frames};
-use super::link_end::{FlushInbound, LinkEnd, TRANSPORT};
+use super::link_end::{shared_ws_handlers, LinkEnd, TRANSPORT};
 use super::reassembly::Kind;
-use crate::link::{
-    LinkClose, LinkConfigure, LinkConnector, LinkContext, LinkOutbound, LinkOutboundBatch,
-};
+use crate::link::{LinkClose, LinkConnector, LinkContext};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 
@@ -158,14 +155,14 @@ impl ClientLink {
         ctx.stop();
     }
 
-    fn data(&mut self, kind: Kind, bytes: &Bytes, ctx: &mut Context<Self>) {
-        match self.end.received(kind, bytes) {
-            Ok(true) => ctx.notify(FlushInbound),
-            Ok(false) => {}
-            Err(fault) => self.fail(fault, ctx),
+    fn write_frame(&mut self, frame: WsMessage, _: &mut Context<Self>) {
+        if self.sink.write(frame).is_err() {
+            tracing::debug!(link = %self.end.link, "write after close");
         }
     }
 }
+
+shared_ws_handlers!(ClientLink, Context<ClientLink>);
 
 impl Actor for ClientLink {
     type Context = Context<Self>;
@@ -195,11 +192,7 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
         match item {
             Ok(Frame::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(Frame::Text(bytes)) => self.data(Kind::Text, &bytes, ctx),
-            Ok(Frame::Continuation(item)) => match self.end.fragment(item) {
-                Ok(true) => ctx.notify(FlushInbound),
-                Ok(false) => {}
-                Err(fault) => self.fail(fault, ctx),
-            },
+            Ok(Frame::Continuation(item)) => self.continuation(item, ctx),
             Ok(Frame::Ping(payload)) => {
                 let _ = self.sink.write(WsMessage::Pong(payload));
             }
@@ -222,53 +215,6 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for ClientLink {
     fn finished(&mut self, ctx: &mut Context<Self>) {
         self.end.closed("connection closed by peer".into());
         ctx.stop();
-    }
-}
-
-impl ClientLink {
-    fn write(&mut self, out: LinkOutbound) {
-        let size = match self.end.encode(&out) {
-            Some((frame, size)) => {
-                if self.sink.write(frame).is_err() {
-                    tracing::debug!(link = %self.end.link, "write after close");
-                }
-                size
-            }
-            None => 0,
-        };
-        self.end.written(out.lane, size);
-    }
-}
-
-impl Handler<LinkOutbound> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, out: LinkOutbound, _: &mut Context<Self>) {
-        self.write(out);
-    }
-}
-
-impl Handler<LinkOutboundBatch> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, mut batch: LinkOutboundBatch, _: &mut Context<Self>) {
-        batch.0.drain(..).for_each(|out| self.write(out));
-    }
-}
-
-impl Handler<LinkConfigure> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, configure: LinkConfigure, _: &mut Context<Self>) {
-        self.end.frames.set_compression(configure.compression);
-    }
-}
-
-impl Handler<FlushInbound> for ClientLink {
-    type Result = ();
-
-    fn handle(&mut self, _: FlushInbound, _: &mut Context<Self>) {
-        self.end.flush_inbound();
     }
 }
 

@@ -16,7 +16,6 @@ use swarm_protocol::Message;
 use super::frames::{Fault, Frames};
 use super::reassembly::Kind;
 use crate::config::TransportConfig;
-pub use crate::link::machinery::burst::FlushInbound;
 use crate::link::machinery::burst::InboundBurst;
 use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
@@ -161,3 +160,92 @@ impl LinkEnd {
         tracing::warn!(link = %self.link, peer = %self.peer, code = ?fault.code, reason = %fault.reason, "closing websocket connection");
     }
 }
+
+/// The code both ends of a WebSocket link share, for `$actor` (context `$ctx`), which has an
+/// `end: LinkEnd`, a `write_frame(&mut self, frame, ctx)` and a `fail(&mut self, fault, ctx)`:
+/// writing outbound messages (one or a batch, with write credit), handing received data and
+/// continuation frames to the link end, the handshake's configuration and the inbound-burst
+/// flush. (A macro: actix handlers cannot be implemented generically over foreign actors.)
+macro_rules! shared_ws_handlers {
+    ($actor:ty, $ctx:ty) => {
+        impl $actor {
+            /// Encodes and writes one outbound message; credit goes back to the node.
+            fn write(&mut self, out: $crate::link::LinkOutbound, ctx: &mut $ctx) {
+                let size = match self.end.encode(&out) {
+                    Some((frame, size)) => {
+                        self.write_frame(frame, ctx);
+                        size
+                    }
+                    None => 0,
+                };
+                self.end.written(out.lane, size);
+            }
+
+            /// A complete data frame of `kind`.
+            fn data(
+                &mut self,
+                kind: $crate::link::websocket::reassembly::Kind,
+                bytes: &bytes::Bytes,
+                ctx: &mut $ctx,
+            ) {
+                let received = self.end.received(kind, bytes);
+                self.after_receive(received, ctx);
+            }
+
+            /// A continuation frame.
+            fn continuation(&mut self, item: actix_http::ws::Item, ctx: &mut $ctx) {
+                let received = self.end.fragment(item);
+                self.after_receive(received, ctx);
+            }
+
+            /// Starts a burst's flush, or fails the connection on a fault.
+            fn after_receive(
+                &mut self,
+                received: Result<bool, $crate::link::websocket::frames::Fault>,
+                ctx: &mut $ctx,
+            ) {
+                match received {
+                    Ok(true) => actix::AsyncContext::notify(
+                        ctx,
+                        $crate::link::machinery::burst::FlushInbound,
+                    ),
+                    Ok(false) => {}
+                    Err(fault) => self.fail(fault, ctx),
+                }
+            }
+        }
+
+        impl actix::Handler<$crate::link::LinkOutbound> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, out: $crate::link::LinkOutbound, ctx: &mut $ctx) {
+                self.write(out, ctx);
+            }
+        }
+
+        impl actix::Handler<$crate::link::LinkOutboundBatch> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, mut batch: $crate::link::LinkOutboundBatch, ctx: &mut $ctx) {
+                batch.0.drain(..).for_each(|out| self.write(out, ctx));
+            }
+        }
+
+        impl actix::Handler<$crate::link::LinkConfigure> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, configure: $crate::link::LinkConfigure, _: &mut $ctx) {
+                self.end.frames.set_compression(configure.compression);
+            }
+        }
+
+        impl actix::Handler<$crate::link::machinery::burst::FlushInbound> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: $crate::link::machinery::burst::FlushInbound, _: &mut $ctx) {
+                self.end.flush_inbound();
+            }
+        }
+    };
+}
+pub(super) use shared_ws_handlers;

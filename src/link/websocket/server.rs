@@ -34,8 +34,6 @@
 //! # }
 //! ```
 
-use bytes::Bytes;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -45,14 +43,12 @@ use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
 
 use super::frames::{close_code, negotiate, Fault, Frames};
-use super::link_end::{FlushInbound, LinkEnd};
+use super::link_end::{shared_ws_handlers, LinkEnd};
 use super::read_gate::{GateState, ReadGate};
 use super::reassembly::Kind;
 use super::socket::{on_connect, ConnSocket};
 use crate::auth::UpgradeVerdict;
-use crate::link::{
-    Admission, LinkAcceptor, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch,
-};
+use crate::link::{Admission, LinkAcceptor, LinkClose, LinkId};
 
 /// A scope serving the swarm endpoint of the node of `acceptor` at `path` (GET upgrades to
 /// WebSocket). `acceptor` is a `&Swarm` or [`Swarm::acceptor`](crate::Swarm::acceptor).
@@ -236,14 +232,16 @@ impl Session {
         ctx.run_later(self.close_timeout / 2, |_, ctx| ctx.stop());
     }
 
-    fn data(&mut self, kind: Kind, bytes: &Bytes, ctx: &mut ws::WebsocketContext<Self>) {
-        match self.end.received(kind, bytes) {
-            Ok(true) => ctx.notify(FlushInbound),
-            Ok(false) => {}
-            Err(fault) => self.fail(fault, ctx),
+    fn write_frame(&mut self, frame: ws::Message, ctx: &mut ws::WebsocketContext<Self>) {
+        match frame {
+            ws::Message::Binary(b) => ctx.binary(b),
+            ws::Message::Text(t) => ctx.text(t),
+            _ => {}
         }
     }
 }
+
+shared_ws_handlers!(Session, ws::WebsocketContext<Session>);
 
 impl Actor for Session {
     type Context = ws::WebsocketContext<Self>;
@@ -288,11 +286,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
         match item {
             Ok(ws::Message::Binary(bytes)) => self.data(Kind::Binary, &bytes, ctx),
             Ok(ws::Message::Text(text)) => self.data(Kind::Text, text.as_bytes(), ctx),
-            Ok(ws::Message::Continuation(item)) => match self.end.fragment(item) {
-                Ok(true) => ctx.notify(FlushInbound),
-                Ok(false) => {}
-                Err(fault) => self.fail(fault, ctx),
-            },
+            Ok(ws::Message::Continuation(item)) => self.continuation(item, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
             Ok(ws::Message::Close(reason)) => {
@@ -308,55 +302,6 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
             }
             Err(e) => self.fail(protocol_fault(e), ctx),
         }
-    }
-}
-
-impl Handler<LinkOutbound> for Session {
-    type Result = ();
-
-    fn handle(&mut self, out: LinkOutbound, ctx: &mut Self::Context) {
-        self.write(out, ctx);
-    }
-}
-
-impl Handler<LinkOutboundBatch> for Session {
-    type Result = ();
-
-    fn handle(&mut self, mut batch: LinkOutboundBatch, ctx: &mut Self::Context) {
-        batch.0.drain(..).for_each(|out| self.write(out, ctx));
-    }
-}
-
-impl Session {
-    fn write(&mut self, out: LinkOutbound, ctx: &mut ws::WebsocketContext<Self>) {
-        let size = match self.end.encode(&out) {
-            Some((frame, size)) => {
-                match frame {
-                    ws::Message::Binary(b) => ctx.binary(b),
-                    ws::Message::Text(t) => ctx.text(t),
-                    _ => {}
-                }
-                size
-            }
-            None => 0,
-        };
-        self.end.written(out.lane, size);
-    }
-}
-
-impl Handler<LinkConfigure> for Session {
-    type Result = ();
-
-    fn handle(&mut self, configure: LinkConfigure, _: &mut Self::Context) {
-        self.end.frames.set_compression(configure.compression);
-    }
-}
-
-impl Handler<FlushInbound> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _: FlushInbound, _: &mut Self::Context) {
-        self.end.flush_inbound();
     }
 }
 

@@ -13,10 +13,12 @@ use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{CloseKind, LinkConnector, LinkId};
 use crate::node::delivery::Delivery;
+use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, Waiter};
 use crate::node::post_queue::Post;
 use crate::node::stats::NodeStats;
 use crate::support::clock::Instant;
+use crate::support::slots::Reserved;
 
 /// A handle registered a local agent in the directory: announce it to the links.
 #[derive(actix::Message)]
@@ -53,10 +55,11 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct SubscribeEvents(pub Recipient<SwarmEvent>);
 
-/// Routes a stamped message and reports the outcome.
+/// Routes a stamped message (as the post queue's are, through the same path) and reports the
+/// outcome.
 #[derive(actix::Message)]
 #[rtype(result = "Result<(), SendError>")]
-pub struct Send(pub Arc<Message>);
+pub struct Send(pub Post);
 
 /// Routes the posts queued in the node's [`PostQueue`](crate::node::post_queue::PostQueue), fire and
 /// forget; failures are counted, logged and published as [`SwarmEvent::Undeliverable`].
@@ -74,6 +77,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Where the outcome goes.
     pub(crate) waiter: Waiter,
+    /// Its place in the node's backlog.
+    pub(crate) slot: Reserved,
 }
 
 /// A handle registered a request with an earlier deadline than the armed timer: re-arm.
@@ -98,16 +103,6 @@ pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
 #[derive(actix::Message)]
 #[rtype(result = "NodeStats")]
 pub struct GetStats;
-
-/// Where an agent is, as this node sees it.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentLocation {
-    /// Registered on this node.
-    Local,
-    /// Reachable through this link.
-    Link(LinkId),
-}
 
 /// Asks where an agent is.
 #[derive(actix::Message)]
@@ -174,9 +169,8 @@ impl Handler<SubscribeEvents> for Supervisor {
 impl Handler<Send> for Supervisor {
     type Result = Result<(), SendError>;
 
-    fn handle(&mut self, Send(message): Send, _: &mut Context<Self>) -> Self::Result {
-        self.backlog.release();
-        self.route(message, None)
+    fn handle(&mut self, Send(post): Send, _: &mut Context<Self>) -> Self::Result {
+        self.route_post(post)
     }
 }
 
@@ -186,18 +180,8 @@ impl Handler<DrainPosts> for Supervisor {
     fn handle(&mut self, _: DrainPosts, _: &mut Context<Self>) {
         let mut posts = std::mem::take(&mut self.spare_posts);
         self.posts.take(&mut posts);
-        for Post { message, not_local } in posts.drain(..) {
-            self.backlog.release();
-            let addressed = matches!(
-                message.payload,
-                MessageType::Request { .. } | MessageType::Event { .. }
-            ) && message.destination.is_some();
-            let routed = if not_local && addressed {
-                self.route_remote(message, None)
-            } else {
-                self.route(message, None)
-            };
-            if let Err(e) = routed {
+        for post in posts.drain(..) {
+            if let Err(e) = self.route_post(post) {
                 self.undeliverable(e);
             }
         }
@@ -210,12 +194,13 @@ impl Handler<Request> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) {
-        self.backlog.release();
         let Request {
             mut message,
             timeout,
             waiter,
+            slot,
         } = req;
+        self.backlog.release(slot);
         if !matches!(message.payload, MessageType::Request { .. }) {
             let _ = waiter.send(Err(TransportError::InvalidAddress(
                 "request() needs a Request message".into(),

@@ -14,9 +14,32 @@ use crate::error::SendError;
 use crate::events::SwarmEvent;
 use crate::link::{Lane, LinkId, LinkOutbound, LinkOutboundBatch};
 use crate::node::directory::LocalDelivery;
+use crate::node::post_queue::Post;
 use crate::support::clock::Instant;
 
 impl Supervisor {
+    /// Routes a message a handle of this node sent (`send`, or the post queue), giving back
+    /// its backlog slot. The handle already looked the destination up among the local agents
+    /// when `not_local` is set, so an addressed request or event goes straight to the remote
+    /// routes.
+    pub(super) fn route_post(&mut self, post: Post) -> Result<(), SendError> {
+        let Post {
+            message,
+            not_local,
+            slot,
+        } = post;
+        self.backlog.release(slot);
+        let addressed = matches!(
+            message.payload,
+            MessageType::Request { .. } | MessageType::Event { .. }
+        ) && message.destination.is_some();
+        if not_local && addressed {
+            self.route_remote(message, None)
+        } else {
+            self.route(message, None)
+        }
+    }
+
     /// Routes a message that entered this node (from a local sender when `from` is `None`,
     /// otherwise from that link).
     pub(super) fn route(
@@ -163,7 +186,7 @@ impl Supervisor {
         let Some(slot) = self.links.get_mut(&link) else {
             return Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(msg))));
         };
-        if !slot.state.can_send() {
+        if !slot.phase.can_send() {
             return Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(msg))));
         }
         if msg.ttl.is_some() && !Arc::make_mut(&mut msg).decrement_ttl() {
@@ -195,21 +218,20 @@ impl Supervisor {
         }
         // Nothing queued and room in the window: straight to the link (nothing to reorder).
         if slot.queue.is_empty()
-            && slot.in_flight < self.config.link_window
+            && slot.in_flight.len() < self.config.link_window
             && slot.consumption.has_room()
+            && slot.handle.is_some()
         {
-            if let Some(handle) = slot.handle.as_ref() {
-                slot.consumption.on_handed(size as u64);
-                slot.in_flight += 1;
-                slot.counters.record_out(size);
-                self.counters.record_out(size);
+            slot.handed(size);
+            self.counters.record_out(size);
+            if let Some(handle) = &slot.handle {
                 handle.outbound.do_send(LinkOutbound {
                     message: msg,
                     lane: Lane::Data,
                 });
-                self.after_handoff(link);
-                return Ok(());
             }
+            self.after_handoff(link);
+            return Ok(());
         }
         if let Err(msg) = slot.queue.push(msg.priority, size, msg) {
             slot.counters.drops += 1;
@@ -226,26 +248,26 @@ impl Supervisor {
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
-        let Some(handle) = slot.handle.as_ref() else {
+        if slot.handle.is_none() {
             return;
-        };
+        }
         let mut burst = self.outbound_spares.take();
-        while slot.in_flight < window && slot.consumption.has_room() {
+        while slot.in_flight.len() < window && slot.consumption.has_room() {
             let Some((message, size)) = slot.queue.pop() else {
                 break;
             };
-            slot.consumption.on_handed(size as u64);
-            slot.in_flight += 1;
-            slot.counters.record_out(size);
+            slot.handed(size);
             self.counters.record_out(size);
             burst.push(LinkOutbound {
                 message,
                 lane: Lane::Data,
             });
         }
-        match (&handle.outbound_batch, burst.len()) {
-            (Some(batch), 2..) => batch.do_send(LinkOutboundBatch(burst)),
-            _ => burst.drain(..).for_each(|out| handle.outbound.do_send(out)),
+        if let Some(handle) = &slot.handle {
+            match (&handle.outbound_batch, burst.len()) {
+                (Some(batch), 2..) => batch.do_send(LinkOutboundBatch(burst)),
+                _ => burst.drain(..).for_each(|out| handle.outbound.do_send(out)),
+            }
         }
         self.after_handoff(link);
     }
@@ -380,7 +402,7 @@ impl Supervisor {
     pub(super) fn active_links_except(&self, except: Option<LinkId>) -> Vec<LinkId> {
         self.links
             .iter()
-            .filter(|(id, slot)| Some(**id) != except && slot.state.can_send())
+            .filter(|(id, slot)| Some(**id) != except && slot.phase.can_send())
             .map(|(id, _)| *id)
             .collect()
     }

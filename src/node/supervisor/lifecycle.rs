@@ -5,11 +5,13 @@
 
 use actix::{AsyncContext, Context};
 use swarm_protocol::core::backoff::Backoff;
-use swarm_protocol::core::handshake::{HandshakeError, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE};
+use swarm_protocol::core::handshake::{
+    HandshakeError, Negotiated, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE,
+};
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::{ControlOperation, MessageType};
 
-use super::link_slot::{LinkSlot, SpecId, SupervisedLink};
+use super::link_slot::{LinkSlot, Phase, SpecId, SupervisedLink};
 use super::outbound::OutboundQueue;
 use super::{link_sinks, Supervisor};
 use crate::error::TransportError;
@@ -38,10 +40,11 @@ impl Supervisor {
             self.config.link_unread_bytes,
         );
         slot.spec = Some(spec);
-        slot.connect_deadline = sup
+        let deadline = sup
             .connector
             .connect_timeout(&self.config)
             .map(|t| Instant::now() + t);
+        slot.phase = Phase::Connecting { deadline };
         self.links.insert(link, slot);
         tracing::debug!(node = %self.node, %link, "connecting");
         let sinks = self
@@ -86,8 +89,8 @@ impl Supervisor {
         let Some(mut slot) = self.links.remove(&link) else {
             return;
         };
-        let was_active = slot.state == LinkState::Active;
-        slot.state = LinkState::Closed;
+        let was_active = slot.phase.is_active();
+        slot.phase = Phase::Closed;
         // Idempotent requests stay pending, to be sent again when a route is back.
         let failed = self
             .pending
@@ -160,32 +163,29 @@ impl Supervisor {
         self.reschedule(ctx);
     }
 
-    /// The handshake finished: the link is active.
-    pub(super) fn link_active(&mut self, link: LinkId, ctx: &mut Context<Self>) {
+    /// The handshake finished with `negotiated`: the link is active.
+    pub(super) fn link_active(
+        &mut self,
+        link: LinkId,
+        negotiated: &Negotiated,
+        ctx: &mut Context<Self>,
+    ) {
         let now = Instant::now();
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
-        slot.state = LinkState::Active;
-        slot.handshake = None;
-        if let Some(negotiated) = &slot.negotiated {
-            if let Some(max) = negotiated.peer_limit(META_MAX_MESSAGE_SIZE) {
-                slot.max_message_size = max;
-            }
-            if let Some(depth) = negotiated.peer_limit(META_MAX_DEPTH) {
-                slot.max_depth = depth.min(swarm_protocol::value::MAX_DEPTH);
-            }
+        if let Some(max) = negotiated.peer_limit(META_MAX_MESSAGE_SIZE) {
+            slot.max_message_size = max;
         }
-        slot.heartbeat = Some(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
+        if let Some(depth) = negotiated.peer_limit(META_MAX_DEPTH) {
+            slot.max_depth = depth.min(swarm_protocol::value::MAX_DEPTH);
+        }
+        slot.phase = Phase::Active(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
             now,
             self.config.heartbeat_interval,
             self.config.heartbeat_timeout,
         ));
-        if let Some(node) = slot
-            .negotiated
-            .as_ref()
-            .and_then(|n| n.peer_metadata.get("node"))
-        {
+        if let Some(node) = negotiated.peer_metadata.get("node") {
             slot.peer = node.clone();
         }
         let (transport, peer) = (slot.transport, slot.peer.clone());
@@ -270,7 +270,7 @@ impl Supervisor {
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
-        let Some(hb) = slot.heartbeat.as_mut() else {
+        let Some(hb) = slot.phase.heartbeat_mut() else {
             return;
         };
         let seq = hb.probe_now(now);

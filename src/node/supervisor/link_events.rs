@@ -10,11 +10,10 @@ use swarm_protocol::core::handshake::{
     Handshake, HandshakeConfig, HandshakeStep, Role, CAP_GZIP, META_MAX_DEPTH,
     META_MAX_MESSAGE_SIZE,
 };
-use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::value::MAX_DEPTH;
 use swarm_protocol::{ControlOperation, Message, MessageType, ProtocolVersion};
 
-use super::link_slot::LinkSlot;
+use super::link_slot::{LinkSlot, Phase};
 use super::outbound::OutboundQueue;
 use super::Supervisor;
 use crate::error::SendError;
@@ -64,7 +63,7 @@ impl Supervisor {
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
-        let Some(handshake) = slot.handshake.as_mut() else {
+        let Some(handshake) = slot.phase.handshake_mut() else {
             return;
         };
         let auth = match (&self.config.authenticator, slot.authenticated) {
@@ -83,11 +82,10 @@ impl Supervisor {
                         configure.do_send(LinkConfigure { compression: true });
                     }
                 }
-                slot.negotiated = Some(negotiated);
                 if let Some(op) = reply {
                     self.send_control(link, MessageType::Control { operation: op });
                 }
-                self.link_active(link, ctx);
+                self.link_active(link, &negotiated, ctx);
             }
             HandshakeStep::Reject { reply, error } => {
                 self.handshake_failed(link, Some(reply), error, ctx)
@@ -161,7 +159,7 @@ impl Handler<LinkOpened> for Supervisor {
         let config = self.handshake_config();
         let link = opened.link;
         let slot = match self.links.get_mut(&link) {
-            Some(slot) if slot.state == LinkState::Connecting => slot,
+            Some(slot) if slot.phase.is_connecting() => slot,
             Some(_) => return,
             None if opened.role == Role::Acceptor => {
                 let queue = OutboundQueue::new(
@@ -192,16 +190,14 @@ impl Handler<LinkOpened> for Supervisor {
         };
         slot.handle = Some(opened.handle);
         slot.authenticated = opened.authenticated;
-        slot.state = LinkState::Handshaking;
-        slot.connect_deadline = None;
         match opened.role {
             Role::Initiator => {
                 let (handshake, hello) = Handshake::initiate(config, now, timeout);
-                slot.handshake = Some(handshake);
+                slot.phase = Phase::Handshaking(handshake);
                 self.send_control(link, MessageType::Control { operation: hello });
             }
             Role::Acceptor => {
-                slot.handshake = Some(Handshake::accept(config, now, timeout));
+                slot.phase = Phase::Handshaking(Handshake::accept(config, now, timeout));
             }
         }
         self.reschedule(ctx);
@@ -249,13 +245,13 @@ impl Supervisor {
         };
         slot.counters.record_in(size);
         self.counters.record_in(size);
-        match slot.state {
-            LinkState::Handshaking => {
+        match slot.phase {
+            Phase::Handshaking(_) => {
                 self.on_handshake_message(link, &message, ctx);
                 return;
             }
-            LinkState::Active | LinkState::Draining => {}
-            LinkState::Connecting | LinkState::Closed => return,
+            Phase::Active(_) => {}
+            Phase::Connecting { .. } | Phase::Closed => return,
         }
         match &message.payload {
             MessageType::Heartbeat { seq, sent_at, echo } => {
@@ -264,8 +260,8 @@ impl Supervisor {
                     // The clock is read for heartbeats only, not per data message.
                     let now = Instant::now();
                     if slot
-                        .heartbeat
-                        .as_mut()
+                        .phase
+                        .heartbeat_mut()
                         .and_then(|hb| hb.on_echo(seq, now))
                         .is_some()
                     {
@@ -299,7 +295,8 @@ impl Handler<LinkFlushed> for Supervisor {
 
     fn handle(&mut self, flushed: LinkFlushed, _: &mut Context<Self>) {
         if let Some(slot) = self.links.get_mut(&flushed.link) {
-            slot.in_flight = slot.in_flight.saturating_sub(flushed.count);
+            let estimated = slot.written(flushed.count, flushed.bytes);
+            self.counters.correct_out(estimated, flushed.bytes as u64);
             self.flush_link(flushed.link);
         }
     }
@@ -404,7 +401,7 @@ impl Handler<LinkInboundRefused> for Supervisor {
         };
         slot.counters.errors += 1;
         self.counters.errors += 1;
-        if !envelope.request || slot.state != LinkState::Active {
+        if !envelope.request || !slot.phase.is_active() {
             slot.counters.drops += 1;
             self.counters.drops += 1;
             return;

@@ -1,11 +1,12 @@
 //! The supervisor's record of one link (one connection), and of a supervised link spec that
 //! outlives its connections and is restarted with backoff.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use swarm_protocol::core::backoff::Backoff;
 use swarm_protocol::core::consumption::ConsumptionTracker;
-use swarm_protocol::core::handshake::{Handshake, Negotiated};
+use swarm_protocol::core::handshake::Handshake;
 use swarm_protocol::core::heartbeat::HeartbeatTracker;
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::Message;
@@ -18,21 +19,72 @@ use crate::support::clock::Instant;
 /// Identifies a supervised (restartable) link across its connections.
 pub type SpecId = u64;
 
+/// Where a link is in its life, with what only that phase has.
+pub enum Phase {
+    /// Waiting for the link to report itself open, until `deadline` (`None`: as long as it
+    /// takes, a shared-memory creator waiting for its peer process).
+    Connecting { deadline: Option<Instant> },
+    /// Exchanging `Hello` and its answer.
+    Handshaking(Handshake<Instant>),
+    /// Up: data flows, and heartbeats probe the peer.
+    Active(HeartbeatTracker<Instant>),
+    /// Gone (a slot leaves the table when its link closes; this is what it reports meanwhile).
+    Closed,
+}
+
+impl Phase {
+    /// The state users see in statistics and events.
+    pub fn state(&self) -> LinkState {
+        match self {
+            Phase::Connecting { .. } => LinkState::Connecting,
+            Phase::Handshaking(_) => LinkState::Handshaking,
+            Phase::Active(_) => LinkState::Active,
+            Phase::Closed => LinkState::Closed,
+        }
+    }
+
+    /// Whether data may be handed to the link.
+    pub fn can_send(&self) -> bool {
+        matches!(self, Phase::Active(_))
+    }
+
+    pub fn is_connecting(&self) -> bool {
+        matches!(self, Phase::Connecting { .. })
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self, Phase::Active(_))
+    }
+
+    /// The heartbeat tracker of an active link.
+    pub fn heartbeat_mut(&mut self) -> Option<&mut HeartbeatTracker<Instant>> {
+        match self {
+            Phase::Active(heartbeat) => Some(heartbeat),
+            _ => None,
+        }
+    }
+
+    /// The handshake of a handshaking link.
+    pub fn handshake_mut(&mut self) -> Option<&mut Handshake<Instant>> {
+        match self {
+            Phase::Handshaking(handshake) => Some(handshake),
+            _ => None,
+        }
+    }
+}
+
 /// One connection as the supervisor sees it.
 pub struct LinkSlot {
     pub id: LinkId,
     pub transport: &'static str,
     /// Address until the handshake names the peer node.
     pub peer: String,
-    pub state: LinkState,
+    pub phase: Phase,
     pub handle: Option<LinkHandle>,
-    /// Deadline of the `Connecting` state.
-    pub connect_deadline: Option<Instant>,
-    pub handshake: Option<Handshake<Instant>>,
-    pub negotiated: Option<Negotiated>,
-    pub heartbeat: Option<HeartbeatTracker<Instant>>,
     pub queue: OutboundQueue<Arc<Message>>,
-    pub in_flight: usize,
+    /// Estimated sizes of the data messages handed to the link and not yet reported written,
+    /// oldest first (links write in order); its length is the in-flight window in use.
+    pub in_flight: VecDeque<usize>,
     /// How far the peer has read; bounds the unread bytes on the link.
     pub consumption: ConsumptionTracker<Instant>,
     pub counters: Counters,
@@ -67,14 +119,10 @@ impl LinkSlot {
             id,
             transport,
             peer,
-            state: LinkState::Connecting,
+            phase: Phase::Connecting { deadline: None },
             handle: None,
-            connect_deadline: None,
-            handshake: None,
-            negotiated: None,
-            heartbeat: None,
             queue,
-            in_flight: 0,
+            in_flight: VecDeque::new(),
             consumption: ConsumptionTracker::new(unread_limit as u64),
             counters: Counters::default(),
             spec: None,
@@ -87,15 +135,31 @@ impl LinkSlot {
 
     /// The earliest instant at which this link needs attention.
     pub fn next_deadline(&self, slow_consumer_timeout: std::time::Duration) -> Option<Instant> {
-        match self.state {
-            LinkState::Connecting => self.connect_deadline,
-            LinkState::Handshaking => self.handshake.as_ref().and_then(Handshake::next_deadline),
-            LinkState::Active | LinkState::Draining => swarm_protocol::core::earliest(
-                self.heartbeat.as_ref().map(HeartbeatTracker::next_deadline),
+        match &self.phase {
+            Phase::Connecting { deadline } => *deadline,
+            Phase::Handshaking(handshake) => handshake.next_deadline(),
+            Phase::Active(heartbeat) => swarm_protocol::core::earliest(
+                Some(heartbeat.next_deadline()),
                 self.consumption.deadline(slow_consumer_timeout),
             ),
-            LinkState::Closed => None,
+            Phase::Closed => None,
         }
+    }
+
+    /// A data message of estimated `size` was handed to the link.
+    pub fn handed(&mut self, size: usize) {
+        self.consumption.on_handed(size as u64);
+        self.in_flight.push_back(size);
+        self.counters.record_out(size);
+    }
+
+    /// The link reported `count` data messages of `written` bytes written: frees that much of
+    /// the window and puts the encoded size in place of the estimate; returns the estimate.
+    pub fn written(&mut self, count: usize, written: usize) -> u64 {
+        let take = count.min(self.in_flight.len());
+        let estimated: u64 = self.in_flight.drain(..take).map(|s| s as u64).sum();
+        self.counters.correct_out(estimated, written as u64);
+        estimated
     }
 
     pub fn stats(&self, reconnects: u64) -> LinkStats {
@@ -103,15 +167,14 @@ impl LinkSlot {
             link: self.id,
             transport: self.transport,
             peer: self.peer.clone(),
-            state: self.state,
+            state: self.phase.state(),
             counters: self.counters,
             reconnects,
             queue_depth: self.queue.len(),
-            rtt: self
-                .heartbeat
-                .as_ref()
-                .and_then(HeartbeatTracker::rtt)
-                .map(|r| r.srtt),
+            rtt: match &self.phase {
+                Phase::Active(heartbeat) => heartbeat.rtt().map(|r| r.srtt),
+                _ => None,
+            },
         }
     }
 }

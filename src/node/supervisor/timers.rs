@@ -5,10 +5,9 @@
 use actix::{AsyncContext, Context};
 use swarm_protocol::core::earliest;
 use swarm_protocol::core::heartbeat::HeartbeatAction;
-use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::{ControlOperation, RejectCode};
 
-use super::link_slot::SpecId;
+use super::link_slot::{Phase, SpecId};
 use super::Supervisor;
 use crate::error::TransportError;
 use crate::link::{CloseKind, LinkId};
@@ -83,14 +82,14 @@ impl Supervisor {
         let Some(slot) = self.links.get_mut(&link) else {
             return;
         };
-        match slot.state {
-            LinkState::Connecting => {
-                if slot.connect_deadline.is_some_and(|d| d <= now) {
+        match &mut slot.phase {
+            Phase::Connecting { deadline } => {
+                if deadline.is_some_and(|d| d <= now) {
                     self.close_link(link, "connection timed out", CloseKind::GoingAway, ctx);
                 }
             }
-            LinkState::Handshaking => {
-                if let Some(error) = slot.handshake.as_mut().and_then(|h| h.on_timeout(now)) {
+            Phase::Handshaking(handshake) => {
+                if let Some(error) = handshake.on_timeout(now) {
                     let reject = ControlOperation::Reject {
                         code: RejectCode::Timeout,
                         reason: "no handshake within the connection timeout".into(),
@@ -98,7 +97,7 @@ impl Supervisor {
                     self.handshake_failed(link, Some(reject), error, ctx);
                 }
             }
-            LinkState::Active | LinkState::Draining => {
+            Phase::Active(_) => {
                 if slot
                     .consumption
                     .overdue(now, self.config.slow_consumer_timeout)
@@ -115,8 +114,8 @@ impl Supervisor {
                     return;
                 }
                 let action = slot
-                    .heartbeat
-                    .as_mut()
+                    .phase
+                    .heartbeat_mut()
                     .map_or(HeartbeatAction::Idle, |h| h.on_timeout(now));
                 match action {
                     HeartbeatAction::Idle => {}
@@ -130,7 +129,7 @@ impl Supervisor {
                     }
                 }
             }
-            LinkState::Closed => {}
+            Phase::Closed => {}
         }
     }
 }
