@@ -11,9 +11,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::fake_node::{fake_acceptor, fake_context};
 use common::*;
-use swarm_transport::link::{
-    CloseKind, Lane, LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound,
-};
+use swarm_transport::link::{LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound};
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{
@@ -741,30 +739,17 @@ async fn an_in_process_link_reports_only_through_its_ports() {
     assert_eq!(connector.peer(), "far");
     connector.connect(near_ctx);
     let (near_handle, near_role, transport) = near.wait_opened().await;
-    let (_, far_role, _) = far.wait_opened().await;
+    let (far_handle, far_role, _) = far.wait_opened().await;
     assert_eq!(
         (near_role, far_role, transport),
         (Role::Initiator, Role::Acceptor, "in_process")
     );
-    near_handle.outbound.do_send(LinkOutbound {
-        message: Arc::new(Message::event("a", "crossed", Value::from(1))),
-        lane: Lane::Data,
-    });
-    let got = far.wait_inbound(1).await;
-    assert!(matches!(&got[0].payload, MessageType::Event { name, .. } if name == "crossed"));
+    fake_node::exchange((&near_handle, &near), (&far_handle, &far), 3, 2).await;
     wait_until(Duration::from_secs(5), "credit back to the writer", || {
-        near.flushed().0 == 1
+        near.flushed().0 == 3
     })
     .await;
-    near_handle.close.do_send(LinkClose {
-        reason: "done".into(),
-        kind: CloseKind::Normal,
-    });
-    wait_until(Duration::from_secs(5), "both ends closed", || {
-        !near.closed().is_empty() && !far.closed().is_empty()
-    })
-    .await;
-    settle().await;
-    assert_eq!(near.closed(), vec!["done".to_string()]);
-    assert_eq!(far.closed(), vec!["peer closed the link".to_string()]);
+    let (near_closed, far_closed) = fake_node::close_both(&near_handle, &near, &far).await;
+    assert_eq!(near_closed, vec!["bye".to_string()]);
+    assert_eq!(far_closed, vec!["peer closed the link".to_string()]);
 }

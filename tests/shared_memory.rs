@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use swarm_transport::link::shared_memory::{ReadMode, ShmLink};
-use swarm_transport::link::{CloseKind, LinkClose, LinkConnector};
+use swarm_transport::link::LinkConnector;
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{Message, MessageType, SendError, Swarm, TransportConfig, Value};
@@ -480,34 +480,11 @@ async fn shared_memory_link_ends_report_only_through_their_ports() {
         (creator_role, opener_role, transport),
         (Role::Acceptor, Role::Initiator, "shared_memory")
     );
-    fake_node::numbered("opener", "up", 500)
-        .into_iter()
-        .for_each(|out| opener.outbound.do_send(out));
-    fake_node::numbered("creator", "down", 5)
-        .into_iter()
-        .for_each(|out| creator.outbound.do_send(out));
-    assert_eq!(
-        fake_node::numbers(&creator_side.wait_inbound(500).await),
-        (0..500).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        fake_node::numbers(&opener_side.wait_inbound(5).await),
-        (0..5).collect::<Vec<_>>()
-    );
+    fake_node::exchange((&opener, &opener_side), (&creator, &creator_side), 500, 5).await;
     // 500 written: credit comes back in quarter windows.
     assert!(opener_side.flushed().0 > 0, "no write credit reported");
-    creator.close.do_send(LinkClose {
-        reason: "bye".into(),
-        kind: CloseKind::Normal,
-    });
-    wait_until(Duration::from_secs(10), "both sides closed", || {
-        !creator_side.closed().is_empty() && !opener_side.closed().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(creator_side.closed(), vec!["bye".to_string()]);
-    assert_eq!(
-        opener_side.closed(),
-        vec!["peer closed the link".to_string()]
-    );
+    let (creator_closed, opener_closed) =
+        fake_node::close_both(&creator, &creator_side, &opener_side).await;
+    assert_eq!(creator_closed, vec!["bye".to_string()]);
+    assert_eq!(opener_closed, vec!["peer closed the link".to_string()]);
 }

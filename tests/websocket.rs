@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
-use swarm_transport::link::{CloseKind, LinkClose, LinkConnector};
+use swarm_transport::link::LinkConnector;
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::RejectCode;
 use swarm_transport::{
@@ -390,21 +390,31 @@ async fn bytes_in(hub: &Swarm) -> u64 {
         .sum()
 }
 
+/// A hub (messages up to 1 MiB) recording what reaches its agent `sink`, and a client node
+/// with `client_config` linked to it and routing to `sink`.
+async fn sink_and_client(
+    client_config: TransportConfig,
+) -> (Swarm, Recorder, actix_web::dev::ServerHandle, Swarm) {
+    let hub = Swarm::start(config("hub").with_max_message_size(1 << 20));
+    let got = Recorder::default();
+    hub.register("sink", got.start().recipient());
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(client_config);
+    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&client, "sink").await;
+    (hub, got, server, client)
+}
+
 #[actix_rt::test]
 async fn large_bodies_are_gzipped_only_when_both_sides_announce_it() {
     let text = Value::from("swarm ".repeat(40_000)); // 240 kB, very compressible
     for compress_client in [true, false] {
-        let hub = Swarm::start(config("hub").with_max_message_size(1 << 20));
-        let got = Recorder::default();
-        hub.register("sink", got.start().recipient());
-        let (addr, server) = serve(&hub);
-        let client = Swarm::start(
+        let (hub, got, server, client) = sink_and_client(
             config("client")
                 .with_max_message_size(1 << 20)
                 .with_compression(compress_client, 1024),
-        );
-        client.connect(WsLink::client(format!("ws://{addr}/swarm")));
-        wait_route(&client, "sink").await;
+        )
+        .await;
         let before = bytes_in(&hub).await;
         client.do_send(Message::event("client", "big", text.clone()).to("sink"));
         wait_until(Duration::from_secs(10), "delivered", || got.len() == 1).await;
@@ -429,18 +439,13 @@ async fn large_bodies_are_gzipped_only_when_both_sides_announce_it() {
 #[actix_rt::test]
 async fn bytes_out_are_the_encoded_sizes_the_link_reports() {
     let text = Value::from("swarm ".repeat(40_000));
-    let hub = Swarm::start(config("hub").with_max_message_size(1 << 20));
-    let got = Recorder::default();
-    hub.register("sink", got.start().recipient());
-    let (addr, server) = serve(&hub);
-    let client = Swarm::start(
+    let (_hub, got, server, client) = sink_and_client(
         config("client")
             .with_max_message_size(1 << 20)
             .with_compression(true, 1024)
             .with_link_window(4),
-    );
-    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
-    wait_route(&client, "sink").await;
+    )
+    .await;
     for _ in 0..8 {
         client.do_send(Message::event("client", "big", text.clone()).to("sink"));
     }
@@ -1209,30 +1214,10 @@ async fn websocket_link_ends_report_only_through_their_ports() {
         (client_role, server_role, transport),
         (Role::Initiator, Role::Acceptor, "websocket")
     );
-    fake_node::numbered("client", "up", 20)
-        .into_iter()
-        .for_each(|out| client.outbound.do_send(out));
-    fake_node::numbered("server", "down", 3)
-        .into_iter()
-        .for_each(|out| server_end.outbound.do_send(out));
-    assert_eq!(
-        fake_node::numbers(&server_side.wait_inbound(20).await),
-        (0..20).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        fake_node::numbers(&client_side.wait_inbound(3).await),
-        vec![0, 1, 2]
-    );
-    client.close.do_send(LinkClose {
-        reason: "bye".into(),
-        kind: CloseKind::Normal,
-    });
-    wait_until(Duration::from_secs(10), "both ends closed", || {
-        !client_side.closed().is_empty() && !server_side.closed().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(client_side.closed(), vec!["bye".to_string()]);
-    assert_eq!(server_side.closed().len(), 1, "{:?}", server_side.closed());
+    fake_node::exchange((&client, &client_side), (&server_end, &server_side), 20, 3).await;
+    let (client_closed, server_closed) =
+        fake_node::close_both(&client, &client_side, &server_side).await;
+    assert_eq!(client_closed, vec!["bye".to_string()]);
+    assert_eq!(server_closed.len(), 1, "{server_closed:?}");
     server.handle.stop(false).await;
 }

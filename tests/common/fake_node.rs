@@ -11,7 +11,7 @@ use swarm_transport::link::{
     LinkHandle, LinkId, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkPort,
     LinkRefused, LinkSinks,
 };
-use swarm_transport::link::{Lane, LinkOutbound};
+use swarm_transport::link::{CloseKind, Lane, LinkClose, LinkOutbound};
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::{Message, MessageType, TransportConfig, Value};
 
@@ -223,4 +223,43 @@ pub fn numbers(messages: &[Arc<Message>]) -> Vec<i64> {
             _ => None,
         })
         .collect()
+}
+
+/// Sends `up` numbered messages from `a` to `b` and `down` from `b` to `a` through the link
+/// handles, and checks each side received exactly the other's, in order.
+pub async fn exchange(a: (&LinkHandle, &Reports), b: (&LinkHandle, &Reports), up: i64, down: i64) {
+    numbered("a", "up", up)
+        .into_iter()
+        .for_each(|out| a.0.outbound.do_send(out));
+    numbered("b", "down", down)
+        .into_iter()
+        .for_each(|out| b.0.outbound.do_send(out));
+    assert_eq!(
+        numbers(&b.1.wait_inbound(up as usize).await),
+        (0..up).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        numbers(&a.1.wait_inbound(down as usize).await),
+        (0..down).collect::<Vec<_>>()
+    );
+}
+
+/// Closes the link through `closer` with reason "bye", waits until both sides reported their
+/// close (and a little longer, so a second report would show), and returns what each side
+/// reported.
+pub async fn close_both(
+    closer: &LinkHandle,
+    a: &Reports,
+    b: &Reports,
+) -> (Vec<String>, Vec<String>) {
+    closer.close.do_send(LinkClose {
+        reason: "bye".into(),
+        kind: CloseKind::Normal,
+    });
+    wait_until(Duration::from_secs(10), "both sides closed", || {
+        !a.closed().is_empty() && !b.closed().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (a.closed(), b.closed())
 }
