@@ -81,8 +81,8 @@ pub use swarm_protocol as protocol;
 pub use swarm_protocol::core::backoff::BackoffPolicy;
 pub use swarm_protocol::core::lifecycle::LinkState;
 pub use swarm_protocol::{
-    priority, ControlOperation, ErrorBody, Message, MessageId, MessageType, Name, ProtocolVersion,
-    Value, WireFormat,
+    error_code, from_value, priority, to_value, ControlOperation, ErrorBody, Message, MessageId,
+    MessageType, Name, ProtocolVersion, Value, ValueError, WireFormat,
 };
 
 pub use config::TransportConfig;
@@ -96,6 +96,7 @@ pub use link::shared_memory::ShmLink;
 #[cfg(feature = "websocket")]
 pub use link::websocket::WsLink;
 pub use link::LinkId;
+pub use node::call::{CallBuilder, CallFuture};
 pub use node::client::SwarmClient;
 pub use node::delivery::{DeliveredMessage, Delivery};
 pub use node::location::AgentLocation;

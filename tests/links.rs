@@ -753,3 +753,14 @@ async fn an_in_process_link_reports_only_through_its_ports() {
     assert_eq!(near_closed, vec!["bye".to_string()]);
     assert_eq!(far_closed, vec!["peer closed the link".to_string()]);
 }
+
+/// Typed calls across an in-process link.
+#[actix_rt::test]
+async fn typed_calls_across_a_link() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    typed_fib(&b, "fib-b");
+    a.connect(InProcessLink::new(&b));
+    wait_route(&a, "fib-b").await;
+    assert_typed_calls(&a, "fib-b").await;
+}

@@ -343,3 +343,13 @@ async fn an_agent_mailbox_is_bounded() {
     .await;
     assert!(swarm.stats().await.unwrap().counters.drops >= 1);
 }
+
+/// Typed calls to a local agent: serde types in and out, bytes as bytes, and the errors a
+/// typed caller meets (invalid params, a result of the wrong type, an unknown method).
+#[actix_rt::test]
+async fn typed_calls_to_a_local_agent() {
+    tokio::time::pause();
+    let swarm = Swarm::start(TransportConfig::default());
+    typed_fib(&swarm, "fib");
+    assert_typed_calls(&swarm, "fib").await;
+}

@@ -1221,3 +1221,16 @@ async fn websocket_link_ends_report_only_through_their_ports() {
     assert_eq!(server_closed.len(), 1, "{server_closed:?}");
     server.handle.stop(false).await;
 }
+
+/// Typed calls across a WebSocket link (MessagePack: the bytes travel as `bin`).
+#[actix_rt::test]
+async fn typed_calls_across_a_websocket_link() {
+    let hub = Swarm::start(config("hub"));
+    typed_fib(&hub, "fib-hub");
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(config("client"));
+    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&client, "fib-hub").await;
+    assert_typed_calls(&client, "fib-hub").await;
+    server.stop(false).await;
+}

@@ -36,5 +36,5 @@ pub use message::{
     error_code, priority, ControlOperation, ErrorBody, Message, MessageType, RejectCode,
 };
 pub use name::Name;
-pub use value::Value;
+pub use value::{from_value, to_value, Value, ValueError};
 pub use version::ProtocolVersion;

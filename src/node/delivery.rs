@@ -21,7 +21,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use swarm_protocol::{ErrorBody, Message, MessageType, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use swarm_protocol::{error_code, from_value, to_value, ErrorBody, Message, MessageType, Value};
 
 /// A delivered message: owned (unicast) or shared (fan-out, links).
 #[derive(Debug, Clone)]
@@ -106,6 +108,39 @@ impl Delivery {
             MessageType::Request { method, params } => Some((method, params)),
             _ => None,
         }
+    }
+
+    /// The payload as a `T`: a request's params, or an event's or a broadcast's data. The
+    /// error is the invalid-params response body (`-32602`) naming the type and the field,
+    /// ready to answer a request with: `d.reply(Err(e))`.
+    pub fn params<T: DeserializeOwned>(&self) -> Result<T, ErrorBody> {
+        let payload = match &self.message.payload {
+            MessageType::Request { params, .. } => params,
+            MessageType::Event { data, .. } | MessageType::Broadcast { data, .. } => data,
+            _ => {
+                return Err(ErrorBody::new(
+                    error_code::INVALID_PARAMS,
+                    "this message carries no params",
+                ))
+            }
+        };
+        from_value(payload.clone()).map_err(|e| {
+            ErrorBody::new(
+                error_code::INVALID_PARAMS,
+                format!("params are not a {}: {e}", std::any::type_name::<T>()),
+            )
+        })
+    }
+
+    /// Builds the response to this request carrying `result` (any `Serialize`); a result that
+    /// has no value form answers with an internal error (`-32603`) that says why.
+    pub fn reply_with<R: Serialize + ?Sized>(&self, result: &R) -> Message {
+        self.reply(to_value(result).map_err(|e| {
+            ErrorBody::new(
+                error_code::INTERNAL,
+                format!("the result is not a value: {e}"),
+            )
+        }))
     }
 
     /// Builds the response to this request, from the agent it was addressed to.

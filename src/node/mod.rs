@@ -2,6 +2,8 @@
 //!
 //! * [`swarm`] — [`Swarm`](crate::Swarm), the handle: register, send, request, subscribe,
 //!   broadcast, connect, stats, leave.
+//! * [`call`] — typed calls: [`Swarm::call`](crate::Swarm::call) with any `Serialize` params,
+//!   resolving to the caller's type.
 //! * [`client`] — [`SwarmClient`](crate::SwarmClient), the same for code that is not an actor.
 //! * [`ruv_compat`] — the `Transport` trait of ruv-swarm-transport, implemented by
 //!   `SwarmClient` for migration.
@@ -20,6 +22,7 @@
 //! * [`stamp`] — message ids and timestamps.
 //! * [`stats`] — node and link statistics.
 
+pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod directory;

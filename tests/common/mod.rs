@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
+use serde::{Deserialize, Serialize};
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{
     BackoffPolicy, Delivery, ErrorBody, Message, NodeStats, Swarm, SwarmEvent, TransportConfig,
@@ -47,6 +48,120 @@ pub fn echo(swarm: &Swarm, name: &str) -> Addr<Echo> {
     .start();
     swarm.register(name, addr.clone().recipient());
     addr
+}
+
+/// A typed request, as a user's own serde type (with a byte payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fib {
+    pub n: u32,
+    #[serde(with = "serde_bytes")]
+    pub note: Vec<u8>,
+}
+
+/// The typed answer to [`Fib`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FibOut {
+    pub n: u32,
+    pub value: u64,
+    pub note: serde_bytes::ByteBuf,
+}
+
+/// What a caller who expects the wrong type gets back: `value` is no string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WrongOut {
+    pub value: String,
+}
+
+/// A typed agent: answers `fib` with [`FibOut`] (params read with `Delivery::params`, result
+/// written with `Delivery::reply_with`), anything else with method-not-found.
+pub struct TypedFib(pub Swarm);
+
+impl Actor for TypedFib {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for TypedFib {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let Some((method, _)) = d.as_request() else {
+            return;
+        };
+        let reply = match method {
+            "fib" => match d.params::<Fib>() {
+                Ok(Fib { n, note }) => {
+                    let (mut a, mut b) = (0u64, 1u64);
+                    for _ in 0..n {
+                        (a, b) = (b, a.wrapping_add(b));
+                    }
+                    d.reply_with(&FibOut {
+                        n,
+                        value: a,
+                        note: serde_bytes::ByteBuf::from(note),
+                    })
+                }
+                Err(invalid) => d.reply(Err(invalid)),
+            },
+            other => d.reply(Err(ErrorBody::new(
+                swarm_transport::error_code::METHOD_NOT_FOUND,
+                format!("no method {other}"),
+            ))),
+        };
+        self.0.do_send(reply);
+    }
+}
+
+/// Registers a [`TypedFib`] agent called `name` on `swarm`.
+pub fn typed_fib(swarm: &Swarm, name: &str) -> Addr<TypedFib> {
+    let addr = TypedFib(swarm.clone()).start();
+    swarm.register(name, addr.clone().recipient());
+    addr
+}
+
+/// Checks typed calls to the [`TypedFib`] agent `agent` through `swarm`: the typed answer
+/// with its bytes, invalid params, a result of the wrong type, an unknown method.
+pub async fn assert_typed_calls(swarm: &Swarm, agent: &str) {
+    let got = swarm
+        .call::<FibOut>(
+            agent,
+            "fib",
+            &Fib {
+                n: 20,
+                note: vec![0, 1, 255],
+            },
+        )
+        .timeout(Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        got,
+        Ok(FibOut {
+            n: 20,
+            value: 6765,
+            note: serde_bytes::ByteBuf::from(vec![0, 1, 255]),
+        })
+    );
+    match swarm.call::<FibOut>(agent, "fib", &"not a Fib").await {
+        Err(swarm_transport::TransportError::Remote { code, message }) => {
+            assert_eq!(code, swarm_transport::error_code::INVALID_PARAMS);
+            assert!(message.contains("Fib"), "{message}");
+        }
+        other => panic!("invalid params answered with {other:?}"),
+    }
+    match swarm
+        .call::<WrongOut>(agent, "fib", &Fib { n: 3, note: vec![] })
+        .await
+    {
+        Err(swarm_transport::TransportError::SerializationError(why)) => {
+            assert!(why.contains("WrongOut") && why.contains("value"), "{why}");
+        }
+        other => panic!("a wrong result type gave {other:?}"),
+    }
+    match swarm.call::<FibOut>(agent, "nope", &()).await {
+        Err(swarm_transport::TransportError::Remote { code, .. }) => {
+            assert_eq!(code, swarm_transport::error_code::METHOD_NOT_FOUND)
+        }
+        other => panic!("an unknown method gave {other:?}"),
+    }
 }
 
 /// Answers requests after `delay`.

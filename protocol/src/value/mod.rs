@@ -11,6 +11,16 @@
 //! Integers are kept in one canonical form so values round-trip exactly through every codec:
 //! anything that fits in an `i64` is [`Value::Int`], only larger unsigned values are
 //! [`Value::UInt`].
+//!
+//! Typed payloads: [`to_value`] turns any `Serialize` type into a `Value` and [`from_value`]
+//! turns a `Value` back into any `Deserialize` type, directly (no JSON in between, so bytes stay
+//! bytes): modules `to_value` and `from_value`.
+
+mod from_value;
+mod to_value;
+
+pub use self::from_value::from_value;
+pub use self::to_value::{to_value, ValueSerializer};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +32,30 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Key used to carry bytes in human-readable formats (JSON): `{"$bytes": "<base64>"}`.
 pub const BYTES_KEY: &str = "$bytes";
+
+/// Why a value could not be built from a type ([`to_value`]) or read as one ([`from_value`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(String);
+
+impl ValueError {
+    /// An error saying `what`.
+    pub fn new(what: impl Into<String>) -> Self {
+        ValueError(what.into())
+    }
+}
+
+impl serde::ser::Error for ValueError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        ValueError(msg.to_string())
+    }
+}
+
+impl de::Error for ValueError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        ValueError(msg.to_string())
+    }
+}
 
 /// A JSON-like value that can also hold raw bytes.
 #[derive(Debug, Clone, PartialEq, Default)]
