@@ -25,10 +25,7 @@ async fn main() {
     );
     edge.register("echo", Echo(edge.clone()).start().recipient()); // an agent on node `edge`
     hub.connect(InProcessLink::new(&edge)); // a supervised link
-    while hub.locate("echo").await.unwrap().is_none() {
-        // until `edge` announced it
-        actix_rt::time::sleep(Duration::from_millis(5)).await;
-    }
+    hub.wait_for("echo").await.unwrap(); // until `edge` announced it
     let reply = hub
         .request(Message::request("me", "ping", Value::from("hi")).to("echo"))
         .timeout(Duration::from_secs(2))

@@ -176,22 +176,17 @@ async fn wait_for(
 }
 
 async fn wait_route(swarm: &Swarm, agent: &str) -> Result<(), String> {
-    let start = Instant::now();
-    while swarm
-        .locate(agent)
+    swarm
+        .wait_for(agent)
+        .timeout(Duration::from_secs(10))
         .await
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(format!(
-                "{} never learned a route to {agent}",
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "{} never learned a route to {agent}: {e}",
                 swarm.node_name()
-            ));
-        }
-        actix_rt::time::sleep(Duration::from_millis(5)).await;
-    }
-    Ok(())
+            )
+        })
 }
 
 fn print_log(log: &Log, filter: &str) {

@@ -50,8 +50,12 @@ fn main() {
         }
         swarm.connect(link);
         println!("connecting to {url}");
-        while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        // As long as it takes: the server may not be up yet.
+        while let Err(e) = swarm.wait_for("echo").await {
+            if e != swarm_transport::TransportError::Timeout {
+                eprintln!("stopped waiting for `echo`: {e}");
+                return;
+            }
         }
         println!("connected; the server hosts `echo`");
         let asking = async {

@@ -103,3 +103,4 @@ pub use node::location::AgentLocation;
 pub use node::ruv_compat::{Transport, TransportStats};
 pub use node::stats::{Counters, LinkStats, NodeStats};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
+pub use node::wait_for::WaitFor;

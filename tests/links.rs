@@ -764,3 +764,34 @@ async fn typed_calls_across_a_link() {
     wait_route(&a, "fib-b").await;
     assert_typed_calls(&a, "fib-b").await;
 }
+
+/// `wait_for` resolves when a route exists: at once for a local agent, when a link announces
+/// a remote one (asked before the link was even connected), and with `Timeout` for an agent
+/// nobody hosts.
+#[actix_rt::test]
+async fn wait_for_resolves_when_the_agent_is_reachable() {
+    tokio::time::pause();
+    let (a, b) = (node("a"), node("b"));
+    echo(&a, "here");
+    assert_eq!(a.wait_for("here").await, Ok(AgentLocation::Local));
+    let waiting = {
+        let a = a.clone();
+        actix_rt::spawn(async move { a.wait_for("there").timeout(Duration::from_secs(30)).await })
+    };
+    settle().await;
+    echo(&b, "there");
+    a.connect(InProcessLink::new(&b));
+    assert!(matches!(waiting.await.unwrap(), Ok(AgentLocation::Link(_))));
+    assert_eq!(
+        a.wait_for("nobody").timeout(Duration::from_secs(1)).await,
+        Err(TransportError::Timeout)
+    );
+    // Registered while waited for.
+    let later = {
+        let a = a.clone();
+        actix_rt::spawn(async move { a.wait_for("later").await })
+    };
+    settle().await;
+    echo(&a, "later");
+    assert_eq!(later.await.unwrap(), Ok(AgentLocation::Local));
+}

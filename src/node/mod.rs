@@ -21,6 +21,7 @@
 //! * [`location`] — [`AgentLocation`](crate::AgentLocation), the answer of `Swarm::locate`.
 //! * [`stamp`] — message ids and timestamps.
 //! * [`stats`] — node and link statistics.
+//! * [`wait_for`] — [`Swarm::wait_for`](crate::Swarm::wait_for): until an agent is reachable.
 
 pub(crate) mod call;
 pub(crate) mod client;
@@ -34,3 +35,4 @@ pub(crate) mod stamp;
 pub(crate) mod stats;
 pub(crate) mod supervisor;
 pub(crate) mod swarm;
+pub(crate) mod wait_for;

@@ -293,6 +293,11 @@ impl Swarm {
             .map_err(|_| TransportError::NotAvailable("node stopped".into()))
     }
 
+    /// The supervisor, for the handle's other files (typed calls, waits).
+    pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
+        &self.addr
+    }
+
     /// Says goodbye on every link, fails pending requests and stops the node.
     pub fn shutdown(&self) {
         self.addr.do_send(Shutdown);

@@ -113,10 +113,60 @@ impl Handler<Locate> for Supervisor {
     type Result = Option<AgentLocation>;
 
     fn handle(&mut self, Locate(agent): Locate, _: &mut Context<Self>) -> Self::Result {
-        if self.directory.contains(&agent) {
+        self.location(&agent)
+    }
+}
+
+/// Asks to be told when a route to an agent exists (at once if it does).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct WaitRoute {
+    /// The agent.
+    pub agent: String,
+    /// Where its location goes.
+    pub reply: tokio::sync::oneshot::Sender<AgentLocation>,
+}
+
+impl Handler<WaitRoute> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, WaitRoute { agent, reply }: WaitRoute, _: &mut Context<Self>) {
+        match self.location(&agent) {
+            Some(location) => {
+                let _ = reply.send(location);
+            }
+            None => {
+                let waiters = self.route_waiters.entry(agent).or_default();
+                // Waiters that gave up (timed out, dropped) go before a new one is kept.
+                waiters.retain(|w| !w.is_closed());
+                waiters.push(reply);
+            }
+        }
+    }
+}
+
+impl Supervisor {
+    /// Where `agent` is as this node sees it.
+    fn location(&self, agent: &str) -> Option<AgentLocation> {
+        if self.directory.contains(agent) {
             Some(AgentLocation::Local)
         } else {
-            self.routing.lookup(&agent).map(AgentLocation::Link)
+            self.routing.lookup(agent).map(AgentLocation::Link)
+        }
+    }
+
+    /// Tells the handles waiting for any of `agents` where it is now.
+    pub(super) fn wake_route_waiters(&mut self, agents: &[String]) {
+        if self.route_waiters.is_empty() {
+            return;
+        }
+        for agent in agents {
+            let Some(location) = self.location(agent) else {
+                continue;
+            };
+            for waiter in self.route_waiters.remove(agent).unwrap_or_default() {
+                let _ = waiter.send(location);
+            }
         }
     }
 }
@@ -133,6 +183,7 @@ impl Handler<AgentRegistered> for Supervisor {
         if let Some(link) = self.routing.forget(&msg.name) {
             tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
         }
+        self.wake_route_waiters(std::slice::from_ref(&msg.name));
         self.announce_everywhere(vec![msg.name], None);
     }
 }

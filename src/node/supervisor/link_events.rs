@@ -107,6 +107,7 @@ impl Supervisor {
                 let new = self.routing.learn(link, agents, |a| directory.contains(a));
                 if !new.is_empty() {
                     self.resend_parked();
+                    self.wake_route_waiters(&new);
                 }
                 self.announce_everywhere(new, Some(link));
             }

@@ -41,6 +41,7 @@ use crate::events::SwarmEvent;
 use crate::link::machinery::recycled::Spares;
 use crate::link::{CloseKind, LinkClose, LinkId, LinkOutbound, LinkSinks};
 use crate::node::directory::{LocalDirectory, NameHasher};
+use crate::node::location::AgentLocation;
 use crate::node::pending::SharedPending;
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
@@ -90,6 +91,8 @@ pub struct Supervisor {
     not_forwarded_log: LogLimit,
     /// Where the ports this node hands its links report (set when the actor starts).
     sinks: Option<Arc<LinkSinks>>,
+    /// Handles waiting for a route to an agent (`Swarm::wait_for`), by agent name.
+    route_waiters: HashMap<String, Vec<tokio::sync::oneshot::Sender<AgentLocation>>>,
 }
 
 /// The sinks of the link ports of the supervisor at `addr`.
@@ -145,6 +148,7 @@ impl Supervisor {
             undeliverable_log: LogLimit::default(),
             not_forwarded_log: LogLimit::default(),
             sinks: None,
+            route_waiters: HashMap::new(),
             node,
             config,
         }
