@@ -836,3 +836,18 @@ async fn nats_links_report_only_through_their_ports() {
     })
     .await;
 }
+
+/// Typed calls across a NATS link: two nodes of this process on one server.
+#[actix_rt::test]
+async fn typed_calls_across_nats() {
+    let server = NatsServer::start();
+    let (a, b) = (
+        Swarm::start(config("typed-a")),
+        Swarm::start(config("typed-b")),
+    );
+    typed_fib(&b, "fib-over-nats");
+    a.connect(NatsLink::new(server.url()));
+    b.connect(NatsLink::new(server.url()));
+    wait_route(&a, "fib-over-nats").await;
+    assert_typed_calls(&a, "fib-over-nats").await;
+}

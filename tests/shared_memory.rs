@@ -488,3 +488,21 @@ async fn shared_memory_link_ends_report_only_through_their_ports() {
     assert_eq!(creator_closed, vec!["bye".to_string()]);
     assert_eq!(opener_closed, vec!["peer closed the link".to_string()]);
 }
+
+/// Typed calls across a shared-memory link (both ends in this process).
+#[actix_rt::test]
+async fn typed_calls_across_shared_memory() {
+    let name = segment_name("typed");
+    let (a, b) = (
+        Swarm::start(config("typed-a")),
+        Swarm::start(config("typed-b")),
+    );
+    typed_fib(&b, "fib-over-shm");
+    b.connect(ShmLink::create(&name));
+    a.connect(ShmLink::open(&name));
+    wait_route(&a, "fib-over-shm").await;
+    assert_typed_calls(&a, "fib-over-shm").await;
+    a.shutdown();
+    b.shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
