@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::future::IntoFuture;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -271,15 +272,10 @@ fn round_trip(c: &mut Criterion) {
 
     g.bench_function("swarm_request", |b| {
         b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    let reply = swarm
-                        .request(Message::request("me", "echo", Value::Int(i as i64)).to("echo"))
-                        .await;
-                    black_box(reply.unwrap());
-                }
-                start.elapsed()
+            one_after_another(&system, iters, |i| {
+                swarm
+                    .request(Message::request("me", "echo", Value::Int(i as i64)).to("echo"))
+                    .into_future()
             })
         })
     });
@@ -287,34 +283,42 @@ fn round_trip(c: &mut Criterion) {
     // The typed path beside the same payload as a hand-built `Value`.
     g.bench_function("swarm_request_struct_as_value", |b| {
         b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    let reply = swarm
-                        .request(Message::request("me", "echo", Point::value(i)).to("echo"))
-                        .await;
-                    black_box(reply.unwrap());
-                }
-                start.elapsed()
+            one_after_another(&system, iters, |i| {
+                swarm
+                    .request(Message::request("me", "echo", Point::value(i)).to("echo"))
+                    .into_future()
             })
         })
     });
 
     g.bench_function("swarm_call_typed_struct", |b| {
         b.iter_custom(|iters| {
-            system.block_on(async {
-                let start = Instant::now();
-                for i in 0..iters {
-                    let reply = swarm
-                        .call::<Point>("typed-echo", "echo", &Point::new(i))
-                        .await;
-                    black_box(reply.unwrap());
-                }
-                start.elapsed()
+            one_after_another(&system, iters, |i| {
+                swarm
+                    .call::<Point>("typed-echo", "echo", &Point::new(i))
+                    .into_future()
             })
         })
     });
     g.finish();
+}
+
+/// Runs `iters` round trips made by `one(i)`, each awaited before the next; their total time.
+fn one_after_another<T, E: std::fmt::Debug, F>(
+    system: &SystemRunner,
+    iters: u64,
+    mut one: impl FnMut(u64) -> F,
+) -> Duration
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    system.block_on(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            black_box(one(i).await.unwrap());
+        }
+        start.elapsed()
+    })
 }
 
 criterion_group!(benches, one_way, round_trip);

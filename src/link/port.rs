@@ -151,8 +151,9 @@ impl LinkPort {
     /// The link is gone. Only the first report of this port and its clones reaches the node;
     /// returns whether this one did.
     pub fn closed(&self, reason: impl Into<String>) -> bool {
-        // AcqRel on a flag that orders nothing else: exactly one caller wins the swap.
-        if self.0.closed.swap(true, Ordering::AcqRel) {
+        // Relaxed: a flag alone, publishing no other memory; the swap makes exactly one
+        // caller win, whatever the ordering.
+        if self.0.closed.swap(true, Ordering::Relaxed) {
             return false;
         }
         self.0.sinks.closed.do_send(LinkClosed {
@@ -164,7 +165,8 @@ impl LinkPort {
 
     /// Whether the link has reported itself closed.
     pub fn is_closed(&self) -> bool {
-        self.0.closed.load(Ordering::Acquire)
+        // Relaxed: see `closed`; nothing is read on the strength of it.
+        self.0.closed.load(Ordering::Relaxed)
     }
 
     /// A node joined or left the bus this link rides on.

@@ -228,56 +228,31 @@ impl SeqBuilder {
     }
 }
 
-impl ser::SerializeSeq for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
+/// The four sequence-like shapes build a [`SeqBuilder`] the same way.
+macro_rules! seq_shape {
+    ($($trait:ident :: $method:ident),* $(,)?) => {
+        $(
+            impl ser::$trait for SeqBuilder {
+                type Ok = Value;
+                type Error = ValueError;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
+                fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
+                    self.push(value)
+                }
 
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(self.finish())
-    }
+                fn end(self) -> Result<Value, ValueError> {
+                    Ok(self.finish())
+                }
+            }
+        )*
+    };
 }
 
-impl ser::SerializeTuple for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqBuilder {
-    type Ok = Value;
-    type Error = ValueError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ValueError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<Value, ValueError> {
-        Ok(self.finish())
-    }
+seq_shape! {
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
 }
 
 /// A map, struct or struct variant being built.
@@ -365,6 +340,17 @@ impl ser::SerializeStructVariant for MapBuilder {
     }
 }
 
+/// Keys of these types are written as their `Display` string.
+macro_rules! key_as_string {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(
+            fn $method(self, v: $ty) -> Result<String, ValueError> {
+                Ok(v.to_string())
+            }
+        )*
+    };
+}
+
 /// Map keys: strings as they are; characters, integers and booleans written as strings (as
 /// JSON would), since a [`Value::Map`] has string keys.
 struct KeySerializer;
@@ -390,48 +376,10 @@ impl ser::Serializer for KeySerializer {
         false
     }
 
-    fn serialize_bool(self, v: bool) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<String, ValueError> {
-        Ok(v.to_string())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<String, ValueError> {
-        Ok(v.to_string())
+    key_as_string! {
+        serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+        serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+        serialize_u32: u32, serialize_u64: u64, serialize_u128: u128,
     }
 
     fn serialize_f32(self, _: f32) -> Result<String, ValueError> {

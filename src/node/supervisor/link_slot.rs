@@ -45,13 +45,15 @@ impl Phase {
 
     /// Whether data may be handed to the link.
     pub fn can_send(&self) -> bool {
-        matches!(self, Phase::Active(_))
+        self.is_active()
     }
 
+    /// Whether the link has not reported itself open yet.
     pub fn is_connecting(&self) -> bool {
         matches!(self, Phase::Connecting { .. })
     }
 
+    /// Whether the handshake is done (the state users see as `Active`).
     pub fn is_active(&self) -> bool {
         matches!(self, Phase::Active(_))
     }
