@@ -28,6 +28,10 @@ pub enum TransportError {
     /// The node or the facility is not available (stopped, or a feature not enabled).
     #[error("not available: {0}")]
     NotAvailable(String),
+    /// The node is stopped or shutting down (every handle's calls fail with this from then
+    /// on); start a new node to go on.
+    #[error("node stopped")]
+    NodeStopped,
     /// No response arrived before the request's deadline; the request may still run remotely.
     #[error("request timed out")]
     Timeout,
@@ -152,7 +156,7 @@ impl From<SendError> for TransportError {
             SendError::UnknownAgent(m) => {
                 TransportError::UnknownAgent(m.destination.unwrap_or_default().into())
             }
-            SendError::Closed(_) => TransportError::NotAvailable("node stopped".into()),
+            SendError::Closed(_) => TransportError::NodeStopped,
             SendError::Expired(_) => TransportError::TtlExpired,
             SendError::TooLarge { size, max, .. } => TransportError::MessageTooLarge { size, max },
             SendError::TooDeep { max, .. } => {

@@ -101,6 +101,7 @@ pub use node::client::SwarmClient;
 pub use node::delivery::{DeliveredMessage, Delivery};
 pub use node::location::AgentLocation;
 pub use node::ruv_compat::{Transport, TransportStats};
+pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::stats::{Counters, LinkStats, NodeStats};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;

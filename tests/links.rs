@@ -482,7 +482,7 @@ async fn shutdown_says_goodbye_and_fails_pending_requests() {
     a.shutdown();
     assert!(matches!(
         pending.await.unwrap(),
-        Err(TransportError::ConnectionLost) | Err(TransportError::NotAvailable(_))
+        Err(TransportError::ConnectionLost) | Err(TransportError::NodeStopped)
     ));
     // b hears the goodbye at once: long before its heartbeat timeout (500 ms) could fire.
     wait_until(Duration::from_millis(100), "b sees the link close", || {
@@ -491,7 +491,7 @@ async fn shutdown_says_goodbye_and_fails_pending_requests() {
     .await;
     assert!(matches!(
         ask(&a, "slow", ()).await,
-        Err(TransportError::NotAvailable(_))
+        Err(TransportError::NodeStopped)
     ));
 }
 
@@ -617,10 +617,7 @@ async fn a_supervisor_that_dies_in_a_panic_leaves_no_request_hanging() {
     let pending = spawn_request(&a, "slow", Duration::from_secs(3600));
     settle().await;
     a.connect(PanickingLink);
-    assert_eq!(
-        pending.await.unwrap(),
-        Err(TransportError::NotAvailable("node stopped".into()))
-    );
+    assert_eq!(pending.await.unwrap(), Err(TransportError::NodeStopped));
     assert!(a.stats().await.is_err(), "the node is gone");
 }
 

@@ -243,7 +243,7 @@ async fn a_stopped_node_refuses_everything_and_never_hangs() {
         swarm
             .request(Message::request("me", "x", ()).to("echo"))
             .await,
-        Err(TransportError::NotAvailable(_))
+        Err(TransportError::NodeStopped)
     ));
     assert!(matches!(
         swarm.send(Message::event("me", "x", ()).to("echo")).await,

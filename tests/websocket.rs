@@ -14,8 +14,8 @@ use swarm_transport::link::LinkConnector;
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::RejectCode;
 use swarm_transport::{
-    ControlOperation, Message, MessageType, ProtocolVersion, Swarm, TransportConfig,
-    TransportError, Value,
+    error_code, ControlOperation, ErrorBody, Message, MessageType, ProtocolVersion, Swarm,
+    TransportConfig, TransportError, Value,
 };
 
 fn config(name: &str) -> TransportConfig {
@@ -1232,5 +1232,43 @@ async fn typed_calls_across_a_websocket_link() {
     client.connect(WsLink::client(format!("ws://{addr}/swarm")));
     wait_route(&client, "fib-hub").await;
     assert_typed_calls(&client, "fib-hub").await;
+    server.stop(false).await;
+}
+
+/// An agent without an actor (`Swarm::serve` with a `Methods` table) answers typed calls from
+/// across a WebSocket link exactly as an actor agent does, and a closure service sees who
+/// asked; events sent to a service are refused with a warning, not answered.
+#[actix_rt::test]
+async fn a_served_agent_answers_over_websocket() {
+    let hub = Swarm::start(config("hub"));
+    served_fib(&hub, "fib-served");
+    hub.serve("whoami", |req: swarm_transport::Request| async move {
+        match req.method() {
+            "whoami" => Ok(format!("{} asked {}", req.source(), req.method())),
+            other => Err(ErrorBody::new(error_code::METHOD_NOT_FOUND, other)),
+        }
+    });
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(config("client"));
+    client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&client, "fib-served").await;
+    wait_route(&client, "whoami").await;
+    assert_typed_calls(&client, "fib-served").await;
+    let asked: String = client
+        .call("whoami", "whoami", &())
+        .timeout(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(asked.ends_with(" asked whoami"), "{asked}");
+    client.send_to("whoami", Message::event("client", "ignored", 1));
+    match client.call::<String>("whoami", "other", &()).await {
+        Err(TransportError::Remote { code, message }) => {
+            assert_eq!(
+                (code, message.as_str()),
+                (error_code::METHOD_NOT_FOUND, "other")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
     server.stop(false).await;
 }

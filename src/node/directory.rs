@@ -20,7 +20,7 @@ use actix::Recipient;
 
 use swarm_protocol::Message;
 
-use crate::node::delivery::{DeliveredMessage, Delivery, Mailbox};
+use crate::node::delivery::{DeliveredMessage, Delivery, Mailbox, WeakResponder};
 
 /// Outcome of [`LocalDirectory::deliver`]: a message not delivered comes back in the form it
 /// was given (nothing is boxed or wrapped for a message that goes elsewhere).
@@ -67,21 +67,27 @@ pub struct LocalDirectory {
     agents: RwLock<Agents>,
     delivered: AtomicU64,
     mailbox_limit: usize,
+    responder: Option<WeakResponder>,
 }
 
 impl Default for LocalDirectory {
     fn default() -> Self {
-        LocalDirectory::new(crate::config::TransportConfig::default().agent_mailbox)
+        LocalDirectory::new(
+            crate::config::TransportConfig::default().agent_mailbox,
+            None,
+        )
     }
 }
 
 impl LocalDirectory {
-    /// An empty directory whose agents hold at most `mailbox_limit` deliveries each.
-    pub fn new(mailbox_limit: usize) -> Self {
+    /// An empty directory whose agents hold at most `mailbox_limit` deliveries each, and
+    /// answer requests through `responder`.
+    pub fn new(mailbox_limit: usize, responder: Option<WeakResponder>) -> Self {
         LocalDirectory {
             agents: RwLock::default(),
             delivered: AtomicU64::new(0),
             mailbox_limit,
+            responder,
         }
     }
 
@@ -97,7 +103,7 @@ impl LocalDirectory {
 
     /// Registers `name`; returns whether it replaced an earlier registration.
     pub fn register(&self, name: String, recipient: Recipient<Delivery>) -> bool {
-        let mailbox = Mailbox::new(self.mailbox_limit);
+        let mailbox = Mailbox::new(self.mailbox_limit, self.responder.clone());
         self.write().insert(name, (recipient, mailbox)).is_some()
     }
 

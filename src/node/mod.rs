@@ -7,6 +7,8 @@
 //! * [`client`] — [`SwarmClient`](crate::SwarmClient), the same for code that is not an actor.
 //! * [`ruv_compat`] — the `Transport` trait of ruv-swarm-transport, implemented by
 //!   `SwarmClient` for migration.
+//! * [`service`] — agents without an actor of their own: closures and
+//!   [`Methods`](crate::Methods) tables; [`served`] hosts them ([`Swarm::serve`](crate::Swarm::serve)).
 //! * [`delivery`] — [`Delivery`](crate::Delivery), what agents receive, and their bounded
 //!   mailboxes.
 //! * [`supervisor`] — the supervisor actor: routing, request/response correlation, heartbeats,
@@ -31,6 +33,8 @@ pub(crate) mod location;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
 pub(crate) mod ruv_compat;
+pub(crate) mod served;
+pub(crate) mod service;
 pub(crate) mod stamp;
 pub(crate) mod stats;
 pub(crate) mod supervisor;

@@ -3,7 +3,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::config::TransportConfig;
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{LinkAcceptor, LinkConnector};
-use crate::node::delivery::Delivery;
+use crate::node::delivery::{Delivery, Responder, WeakResponder};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, SharedPending};
@@ -35,7 +35,10 @@ use swarm_protocol::core::correlation::{Completion, InsertError};
 
 /// A node of the swarm: the handle to its supervisor actor.
 #[derive(Clone)]
-pub struct Swarm {
+pub struct Swarm(Arc<Shared>);
+
+/// What every handle of one node shares.
+struct Shared {
     addr: Addr<Supervisor>,
     posts: Arc<PostQueue>,
     node: Arc<str>,
@@ -64,50 +67,19 @@ impl Swarm {
     }
 
     fn build(config: TransportConfig, start: impl FnOnce(Supervisor) -> Addr<Supervisor>) -> Swarm {
-        let seed = random::seed();
-        let node: Arc<str> = config
-            .node_name
-            .clone()
-            .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
-            .into();
-        let config = Arc::new(config);
-        let directory = Arc::new(LocalDirectory::new(config.agent_mailbox));
-        let pending = Arc::new(SharedPending::new(config.max_pending_requests));
-        let backlog = Arc::new(Slots::new(config.max_backlog));
-        let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
-        let supervisor = Supervisor::new(
-            node.to_string(),
-            config.clone(),
-            directory.clone(),
-            pending.clone(),
-            backlog.clone(),
-            stamper.clone(),
-            seed,
-        );
-        let posts = supervisor.post_queue();
-        let addr = start(supervisor);
-        let acceptor = LinkAcceptor::new(link_sinks(&addr), config.clone(), node.clone());
-        Swarm {
-            addr,
-            posts,
-            node,
-            config,
-            directory,
-            pending,
-            backlog,
-            stamper,
-            acceptor,
-        }
+        Swarm(Arc::new_cyclic(|me: &Weak<Shared>| {
+            Shared::build(config, start, me.clone())
+        }))
     }
 
     /// The node's name.
     pub fn node_name(&self) -> &str {
-        &self.node
+        &self.0.node
     }
 
     /// The node's configuration.
     pub fn config(&self) -> &TransportConfig {
-        &self.config
+        &self.0.config
     }
 
     /// What transports that accept links for this node need: a port for each new link, the
@@ -115,7 +87,7 @@ impl Swarm {
     /// (`link::websocket::scope`) or another node's `InProcessLink`; a `&Swarm` converts into
     /// it too.
     pub fn acceptor(&self) -> LinkAcceptor {
-        self.acceptor.clone()
+        self.0.acceptor.clone()
     }
 
     /// Registers a local agent: messages addressed to `name` are delivered to `recipient`, and
@@ -125,17 +97,17 @@ impl Swarm {
     /// the same name replaces the first (with a warning in the log).
     pub fn register(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
         let name = name.into();
-        if self.directory.register(name.clone(), recipient) {
-            tracing::warn!(node = %self.node, agent = %name, "agent re-registered; old recipient replaced");
+        if self.0.directory.register(name.clone(), recipient) {
+            tracing::warn!(node = %self.0.node, agent = %name, "agent re-registered; old recipient replaced");
         }
-        self.addr.do_send(AgentRegistered { name });
+        self.0.addr.do_send(AgentRegistered { name });
     }
 
     /// Removes a local agent.
     pub fn unregister(&self, name: impl Into<String>) {
         let name = name.into();
-        if self.directory.unregister(&name) {
-            self.addr.do_send(AgentUnregistered { name });
+        if self.0.directory.unregister(&name) {
+            self.0.addr.do_send(AgentUnregistered { name });
         }
     }
 
@@ -143,11 +115,11 @@ impl Swarm {
     /// completes the request it answers when that request waits on this node; otherwise hands
     /// it back for the supervisor.
     fn deliver_locally(&self, mut message: Message) -> Option<(Arc<Message>, bool)> {
-        self.stamper.stamp(&mut message);
+        self.0.stamper.stamp(&mut message);
         if message.correlation_id().is_some() {
-            return (!self.pending.complete(&message)).then(|| (Arc::new(message), false));
+            return (!self.0.pending.complete(&message)).then(|| (Arc::new(message), false));
         }
-        match self.directory.deliver(message) {
+        match self.0.directory.deliver(message) {
             LocalDelivery::Delivered => None,
             // A stopped agent is the supervisor's to unregister: let it look again.
             // A full mailbox too: the supervisor reports `Full` with the message.
@@ -161,10 +133,10 @@ impl Swarm {
     /// [`SwarmEvent::Undeliverable`].
     pub fn do_send(&self, message: Message) {
         if let Err(e) = self.try_send(message) {
-            let dropped = self.backlog.count_rejected();
+            let dropped = self.0.backlog.count_rejected();
             // One line per power of two: an overload is visible without flooding the log.
             if dropped.is_power_of_two() {
-                tracing::warn!(node = %self.node, dropped, error = %e, "supervisor backlog full; message dropped");
+                tracing::warn!(node = %self.0.node, dropped, error = %e, "supervisor backlog full; message dropped");
             }
         }
     }
@@ -176,15 +148,15 @@ impl Swarm {
         let Some((message, not_local)) = self.deliver_locally(message) else {
             return Ok(());
         };
-        let Some(slot) = self.backlog.try_reserve() else {
+        let Some(slot) = self.0.backlog.try_reserve() else {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
         };
-        if self.posts.push(Post {
+        if self.0.posts.push(Post {
             message,
             not_local,
             slot,
         }) {
-            self.addr.do_send(DrainPosts);
+            self.0.addr.do_send(DrainPosts);
         }
         Ok(())
     }
@@ -200,7 +172,7 @@ impl Swarm {
         let Some((message, not_local)) = self.deliver_locally(message) else {
             return Ok(());
         };
-        let Some(slot) = self.backlog.try_reserve() else {
+        let Some(slot) = self.0.backlog.try_reserve() else {
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(message))));
         };
         let post = Post {
@@ -208,7 +180,7 @@ impl Swarm {
             not_local,
             slot,
         };
-        match self.addr.send(Send(post)).await {
+        match self.0.addr.send(Send(post)).await {
             Ok(result) => result,
             Err(_) => Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message)))),
         }
@@ -256,7 +228,7 @@ impl Swarm {
         recipient: Recipient<Delivery>,
         subscribe: bool,
     ) {
-        self.addr.do_send(Subscribe {
+        self.0.addr.do_send(Subscribe {
             kind,
             name,
             recipient,
@@ -266,20 +238,21 @@ impl Swarm {
 
     /// Receives node events: link up/down, reconnect give-ups, undeliverable messages.
     pub fn subscribe_swarm_events(&self, recipient: Recipient<SwarmEvent>) {
-        self.addr.do_send(SubscribeEvents(recipient));
+        self.0.addr.do_send(SubscribeEvents(recipient));
     }
 
     /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops.
     pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) {
-        self.addr.do_send(Connect(Box::new(connector)));
+        self.0.addr.do_send(Connect(Box::new(connector)));
     }
 
     /// A statistics snapshot.
     pub async fn stats(&self) -> Result<NodeStats, TransportError> {
-        self.addr
+        self.0
+            .addr
             .send(GetStats)
             .await
-            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+            .map_err(|_| TransportError::NodeStopped)
     }
 
     /// Where `agent` is as this node sees it: local, behind a link, or unknown (`None`).
@@ -287,20 +260,21 @@ impl Swarm {
         &self,
         agent: impl Into<String>,
     ) -> Result<Option<AgentLocation>, TransportError> {
-        self.addr
+        self.0
+            .addr
             .send(Locate(agent.into()))
             .await
-            .map_err(|_| TransportError::NotAvailable("node stopped".into()))
+            .map_err(|_| TransportError::NodeStopped)
     }
 
     /// The supervisor, for the handle's other files (typed calls, waits).
     pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
-        &self.addr
+        &self.0.addr
     }
 
     /// Says goodbye on every link, fails pending requests and stops the node.
     pub fn shutdown(&self) {
-        self.addr.do_send(Shutdown);
+        self.0.addr.do_send(Shutdown);
     }
 
     /// Leaves the swarm in order, for a process about to exit (on SIGTERM, say): every link
@@ -313,7 +287,7 @@ impl Swarm {
         self.shutdown();
         let started = Instant::now();
         // Polled: sessions are counted by a shared counter, not an actor that could answer.
-        while self.acceptor.sessions() > 0 && started.elapsed() < self.config.close_timeout {
+        while self.0.acceptor.sessions() > 0 && started.elapsed() < self.0.config.close_timeout {
             actix::clock::sleep(Duration::from_millis(5)).await;
         }
         // Client links flush their close frame on their next turn.
@@ -330,23 +304,24 @@ impl Swarm {
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
-        let local_candidate = message.is_request() && !self.directory.is_empty();
+        let local_candidate = message.is_request() && !self.0.directory.is_empty();
         if !local_candidate {
             self.request_via_supervisor(message, timeout, waiter);
             return;
         }
-        self.stamper.stamp(&mut message);
+        self.0.stamper.stamp(&mut message);
         let id = message.id;
-        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
+        let deadline = Instant::now() + timeout.unwrap_or(self.0.config.request_timeout);
         // The waiter goes into the pending table only once the agent is found here (under the
         // directory's lock, before the request is queued, so the response cannot overtake
         // it); a request for any other node is inserted once, by the supervisor.
         let mut waiter = Some(waiter);
-        let outcome = self.directory.deliver_if(message, |_| {
+        let outcome = self.0.directory.deliver_if(message, |_| {
             let Some(w) = waiter.take() else {
                 return false;
             };
             match self
+                .0
                 .pending
                 .lock()
                 .insert(id, deadline, None, PendingRequest::once(w))
@@ -361,8 +336,8 @@ impl Swarm {
         });
         let unsent = match outcome {
             Ok(LocalDelivery::Delivered) => {
-                if self.pending.needs_wakeup(deadline) {
-                    self.addr.do_send(Rearm);
+                if self.0.pending.needs_wakeup(deadline) {
+                    self.0.addr.do_send(Rearm);
                 }
                 return;
             }
@@ -370,7 +345,7 @@ impl Swarm {
             Ok(LocalDelivery::NotLocal(m) | LocalDelivery::Gone(m)) | Err(m) => m,
             // Full after the insert: take the waiter back out.
             Ok(LocalDelivery::Full(m)) => {
-                if let Completion::Waiter(p) = self.pending.lock().complete(id) {
+                if let Completion::Waiter(p) = self.0.pending.lock().complete(id) {
                     waiter = Some(p.waiter);
                 }
                 m
@@ -390,11 +365,11 @@ impl Swarm {
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
-        let Some(slot) = self.backlog.try_reserve() else {
+        let Some(slot) = self.0.backlog.try_reserve() else {
             let _ = waiter.send(Err(TransportError::Full));
             return;
         };
-        self.addr.do_send(Request {
+        self.0.addr.do_send(Request {
             message,
             timeout,
             waiter,
@@ -453,16 +428,16 @@ impl Future for ResponseFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.rx)
             .poll(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(TransportError::NotAvailable("node stopped".into()))))
+            .map(|r| r.unwrap_or_else(|_| Err(TransportError::NodeStopped)))
     }
 }
 
 impl std::fmt::Debug for Swarm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Swarm")
-            .field("node", &self.node)
-            .field("local_agents", &self.directory.len())
-            .field("pending_requests", &self.pending.lock().len())
+            .field("node", &self.0.node)
+            .field("local_agents", &self.0.directory.len())
+            .field("pending_requests", &self.0.pending.lock().len())
             .finish_non_exhaustive()
     }
 }
@@ -470,5 +445,57 @@ impl std::fmt::Debug for Swarm {
 impl From<&Swarm> for LinkAcceptor {
     fn from(swarm: &Swarm) -> Self {
         swarm.acceptor()
+    }
+}
+
+impl Shared {
+    /// Everything a node's handles share, its supervisor started with `start`; `me` is the
+    /// weak handle its mailboxes answer requests through.
+    fn build(
+        config: TransportConfig,
+        start: impl FnOnce(Supervisor) -> Addr<Supervisor>,
+        me: Weak<Shared>,
+    ) -> Shared {
+        let seed = random::seed();
+        let node: Arc<str> = config
+            .node_name
+            .clone()
+            .unwrap_or_else(|| format!("node-{:08x}", seed as u32))
+            .into();
+        let config = Arc::new(config);
+        let responder: WeakResponder = me;
+        let directory = Arc::new(LocalDirectory::new(config.agent_mailbox, Some(responder)));
+        let pending = Arc::new(SharedPending::new(config.max_pending_requests));
+        let backlog = Arc::new(Slots::new(config.max_backlog));
+        let stamper = Arc::new(Stamper::new(random::SplitMix64::new(seed).next_u64()));
+        let supervisor = Supervisor::new(
+            node.to_string(),
+            config.clone(),
+            directory.clone(),
+            pending.clone(),
+            backlog.clone(),
+            stamper.clone(),
+            seed,
+        );
+        let posts = supervisor.post_queue();
+        let addr = start(supervisor);
+        let acceptor = LinkAcceptor::new(link_sinks(&addr), config.clone(), node.clone());
+        Shared {
+            addr,
+            posts,
+            node,
+            config,
+            directory,
+            pending,
+            backlog,
+            stamper,
+            acceptor,
+        }
+    }
+}
+
+impl Responder for Shared {
+    fn send_response(self: Arc<Self>, response: Message) -> Result<(), SendError> {
+        Swarm(self).try_send(response)
     }
 }

@@ -62,7 +62,7 @@ impl<'a> IntoFuture for WaitFor<'a> {
             });
             match actix::clock::timeout(limit, location).await {
                 Ok(Ok(location)) => Ok(location),
-                Ok(Err(_)) => Err(TransportError::NotAvailable("node stopped".into())),
+                Ok(Err(_)) => Err(TransportError::NodeStopped),
                 Err(_) => Err(TransportError::Timeout),
             }
         })

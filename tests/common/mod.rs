@@ -72,9 +72,23 @@ pub struct WrongOut {
     pub value: String,
 }
 
-/// A typed agent: answers `fib` with [`FibOut`] (params read with `Delivery::params`, result
-/// written with `Delivery::reply_with`), anything else with method-not-found.
-pub struct TypedFib(pub Swarm);
+/// The answer to [`Fib`].
+pub fn fib_out(Fib { n, note }: Fib) -> FibOut {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        (a, b) = (b, a.wrapping_add(b));
+    }
+    FibOut {
+        n,
+        value: a,
+        note: serde_bytes::ByteBuf::from(note),
+    }
+}
+
+/// A typed actor agent: answers `fib` with [`FibOut`] (params read with `Delivery::params`,
+/// the answer sent by the delivery itself with `Delivery::respond_with` — the agent holds no
+/// `Swarm`), anything else with method-not-found.
+pub struct TypedFib;
 
 impl Actor for TypedFib {
     type Context = Context<Self>;
@@ -87,38 +101,40 @@ impl Handler<Delivery> for TypedFib {
         let Some((method, _)) = d.as_request() else {
             return;
         };
-        let reply = match method {
+        let sent = match method {
             "fib" => match d.params::<Fib>() {
-                Ok(Fib { n, note }) => {
-                    let (mut a, mut b) = (0u64, 1u64);
-                    for _ in 0..n {
-                        (a, b) = (b, a.wrapping_add(b));
-                    }
-                    d.reply_with(&FibOut {
-                        n,
-                        value: a,
-                        note: serde_bytes::ByteBuf::from(note),
-                    })
-                }
-                Err(invalid) => d.reply(Err(invalid)),
+                Ok(fib) => d.respond_with(&fib_out(fib)),
+                Err(invalid) => d.respond(Err(invalid)),
             },
-            other => d.reply(Err(ErrorBody::new(
+            other => d.respond(Err(ErrorBody::new(
                 swarm_transport::error_code::METHOD_NOT_FOUND,
                 format!("no method {other}"),
             ))),
         };
-        self.0.do_send(reply);
+        sent.expect("the node that delivered a request takes its response");
     }
 }
 
 /// Registers a [`TypedFib`] agent called `name` on `swarm`.
 pub fn typed_fib(swarm: &Swarm, name: &str) -> Addr<TypedFib> {
-    let addr = TypedFib(swarm.clone()).start();
+    let addr = TypedFib.start();
     swarm.register(name, addr.clone().recipient());
     addr
 }
 
-/// Checks typed calls to the [`TypedFib`] agent `agent` through `swarm`: the typed answer
+/// Serves the same agent as [`TypedFib`] without an actor: a `Methods` table whose `fib`
+/// answers after an await point (as a service that does I/O would).
+pub fn served_fib(swarm: &Swarm, name: &str) {
+    swarm.serve(
+        name,
+        swarm_transport::Methods::new().on("fib", |fib: Fib| async move {
+            actix::clock::sleep(Duration::from_millis(1)).await;
+            Ok::<_, ErrorBody>(fib_out(fib))
+        }),
+    );
+}
+
+/// Checks typed calls to a [`TypedFib`] (or [`served_fib`]) agent `agent` through `swarm`: the typed answer
 /// with its bytes, invalid params, a result of the wrong type, an unknown method.
 pub async fn assert_typed_calls(swarm: &Swarm, agent: &str) {
     let got = swarm

@@ -218,7 +218,7 @@ impl Supervisor {
         self.directory.clear();
         let waiters = self.pending.lock().drain();
         for (_, request) in waiters {
-            request.finish(Err(TransportError::NotAvailable("node stopped".into())));
+            request.finish(Err(TransportError::NodeStopped));
         }
         for (_, slot) in self.links.drain() {
             if let Some(handle) = &slot.handle {

@@ -146,7 +146,7 @@ impl RoutingTable {
         name: String,
         recipient: Recipient<Delivery>,
     ) {
-        let mailbox = Mailbox::new(self.mailbox_limit);
+        let mailbox = Mailbox::new(self.mailbox_limit, None);
         let subs = self.subscriptions(kind).entry(name).or_default();
         if !subs.iter().any(|s| s.recipient == recipient) {
             subs.push(Subscriber { recipient, mailbox });
