@@ -99,6 +99,7 @@ pub use link::LinkId;
 pub use node::call::{CallBuilder, CallFuture};
 pub use node::client::SwarmClient;
 pub use node::delivery::{DeliveredMessage, Delivery};
+pub use node::link_handle::{LinkHandle, LinkStatus, Ready};
 pub use node::location::AgentLocation;
 pub use node::ruv_compat::{Transport, TransportStats};
 pub use node::service::{Methods, Request, Service, ServiceFuture};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::fake_node::{fake_acceptor, fake_context};
 use common::*;
-use swarm_transport::link::{LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound};
+use swarm_transport::link::{LinkAddr, LinkClose, LinkConnector, LinkContext, LinkOutbound};
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{
@@ -302,7 +302,7 @@ impl Actor for ScriptedActor {
             "scripted",
             "scripted-peer".into(),
             Role::Initiator,
-            LinkHandle::to(&me),
+            LinkAddr::to(&me),
             true,
         );
     }

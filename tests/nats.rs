@@ -747,7 +747,7 @@ async fn credentials_and_tls_are_passed_to_nats() {
 #[actix_rt::test]
 async fn nats_links_report_only_through_their_ports() {
     let server = NatsServer::start();
-    let send = |handle: &swarm_transport::link::LinkHandle, message: Message, lane: Lane| {
+    let send = |handle: &swarm_transport::link::LinkAddr, message: Message, lane: Lane| {
         handle.outbound.do_send(LinkOutbound {
             message: std::sync::Arc::new(message),
             lane,

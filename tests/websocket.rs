@@ -14,8 +14,8 @@ use swarm_transport::link::LinkConnector;
 use swarm_transport::protocol::core::handshake::Role;
 use swarm_transport::protocol::RejectCode;
 use swarm_transport::{
-    error_code, ControlOperation, ErrorBody, Message, MessageType, ProtocolVersion, Swarm,
-    TransportConfig, TransportError, Value,
+    error_code, ControlOperation, ErrorBody, LinkState, Message, MessageType, ProtocolVersion,
+    Swarm, TransportConfig, TransportError, Value,
 };
 
 fn config(name: &str) -> TransportConfig {
@@ -1270,5 +1270,107 @@ async fn a_served_agent_answers_over_websocket() {
         }
         other => panic!("{other:?}"),
     }
+    server.stop(false).await;
+}
+
+/// `connect` hands back a handle: `ready()` resolves on a good link; a link that can never
+/// succeed (no URL, no route at the path, a refused token on the upgrade or in the Hello)
+/// fails with an error that says so and is not retried; one that may succeed later backs off
+/// and shows in the stats with its last error until it is closed.
+#[actix_rt::test]
+async fn link_handles_tell_readiness_and_refuse_what_cannot_succeed() {
+    let hub = Swarm::start(
+        config("hub").with_authenticator(swarm_transport::auth::TokenAuth::new("s3cret")),
+    );
+    echo(&hub, "echo-hub");
+    let (addr, server) = serve(&hub);
+    let client = Swarm::start(config("client"));
+    let ten = Duration::from_secs(10);
+
+    let good = client.connect(WsLink::client(format!("ws://{addr}/swarm")).with_token("s3cret"));
+    good.ready().timeout(ten).await.unwrap();
+    assert_eq!(good.state(), LinkState::Active);
+    let stats = good
+        .stats()
+        .await
+        .unwrap()
+        .expect("an active link has stats");
+    assert_eq!((stats.state, stats.last_error), (LinkState::Active, None));
+
+    let bad_url = client.connect(WsLink::client("not a url"));
+    match bad_url.ready().timeout(ten).await {
+        Err(TransportError::InvalidAddress(why)) => assert!(why.contains("not a URL"), "{why}"),
+        other => panic!("a bad URL gave {other:?}"),
+    }
+    let plain_http = client.connect(WsLink::client(format!("ftp://{addr}/swarm")));
+    assert!(matches!(
+        plain_http.ready().await,
+        Err(TransportError::InvalidAddress(_))
+    ));
+
+    let not_mounted =
+        client.connect(WsLink::client(format!("ws://{addr}/elsewhere")).with_token("s3cret"));
+    match not_mounted.ready().timeout(ten).await {
+        Err(TransportError::InvalidAddress(why)) => {
+            assert!(why.contains("404") && why.contains("mounted"), "{why}")
+        }
+        other => panic!("a 404 gave {other:?}"),
+    }
+    let wrong_token =
+        client.connect(WsLink::client(format!("ws://{addr}/swarm")).with_token("guess"));
+    match wrong_token.ready().timeout(ten).await {
+        Err(TransportError::Rejected { reason }) => assert!(reason.contains("401"), "{reason}"),
+        other => panic!("a wrong token gave {other:?}"),
+    }
+    // No token on the upgrade: the hub refuses the Hello (auth) instead, for good too.
+    let no_token = client.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    match no_token.ready().timeout(ten).await {
+        Err(TransportError::Rejected { reason }) => assert!(reason.contains("Auth"), "{reason}"),
+        other => panic!("no token gave {other:?}"),
+    }
+    for refused in [&bad_url, &not_mounted, &wrong_token, &no_token] {
+        let status = refused.status();
+        assert_eq!(status.state, LinkState::Closed);
+        assert!(status.failure.is_some(), "{status:?}");
+    }
+    // None of them is retried: the only link the client has is the good one.
+    let links = client.stats().await.unwrap().links;
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].state, LinkState::Active);
+
+    // Nothing listens there: attempts fail, are retried, and the link is listed meanwhile.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let later = client.connect(WsLink::client(format!("ws://{closed_port}/swarm")));
+    let listed = poll_until(ten, "the link backing off in the stats", async || {
+        let links = client.stats().await.unwrap().links;
+        links
+            .into_iter()
+            .find(|l| l.state == LinkState::BackingOff)
+            .ok_or_else(|| "not listed yet".to_string())
+    })
+    .await;
+    assert!(listed.last_error.is_some(), "{listed:?}");
+    assert!(matches!(
+        later.ready().timeout(Duration::from_millis(50)).await,
+        Err(TransportError::Timeout)
+    ));
+    later.close();
+    assert!(matches!(
+        later.ready().timeout(ten).await,
+        Err(TransportError::ConnectionError(_))
+    ));
+    assert_eq!(later.stats().await.unwrap(), None);
+
+    good.close();
+    poll_until(ten, "the good link closed at the hub", async || {
+        match hub.stats().await.unwrap().links.len() {
+            0 => Ok(()),
+            n => Err(format!("{n} links at the hub")),
+        }
+    })
+    .await;
     server.stop(false).await;
 }

@@ -33,6 +33,13 @@ pub trait LinkConnector: 'static {
         Some(config.connection_timeout())
     }
 
+    /// Checks, before the first attempt, what no retry can fix (an address that does not parse,
+    /// a transport feature not compiled in); the error says what to change. Default: nothing
+    /// to check.
+    fn check(&self) -> Result<(), crate::error::TransportError> {
+        Ok(())
+    }
+
     /// Starts a link actor reporting to `ctx.port`. The actor must eventually report either
     /// [`LinkPort::opened`] (role `Initiator`) or [`LinkPort::closed`]; the node closes it if
     /// neither happens (and the handshake does not finish) within the connection timeout.

@@ -1,5 +1,5 @@
 //! The messages of the link contract: what a link tells its node through its
-//! [`LinkPort`](super::LinkPort), and what the node sends the link through its [`LinkHandle`].
+//! [`LinkPort`](super::LinkPort), and what the node sends the link through its [`LinkAddr`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub enum Lane {
 
 /// How the node reaches a link actor.
 #[derive(Clone)]
-pub struct LinkHandle {
+pub struct LinkAddr {
     /// Where outbound messages go.
     pub outbound: Recipient<LinkOutbound>,
     /// Where a burst of outbound messages goes in one actix message, for links that take
@@ -38,7 +38,7 @@ pub struct LinkHandle {
     pub configure: Option<Recipient<LinkConfigure>>,
 }
 
-impl LinkHandle {
+impl LinkAddr {
     /// The handle of a link actor that takes one [`LinkOutbound`] at a time and configures
     /// nothing (add [`with_batches`](Self::with_batches), [`with_configure`](Self::with_configure)).
     pub fn to<A>(addr: &Addr<A>) -> Self
@@ -46,7 +46,7 @@ impl LinkHandle {
         A: Actor + Handler<LinkOutbound> + Handler<LinkClose>,
         A::Context: ToEnvelope<A, LinkOutbound> + ToEnvelope<A, LinkClose>,
     {
-        LinkHandle {
+        LinkAddr {
             outbound: addr.clone().recipient(),
             outbound_batch: None,
             close: addr.clone().recipient(),
@@ -75,9 +75,9 @@ impl LinkHandle {
     }
 }
 
-impl fmt::Debug for LinkHandle {
+impl fmt::Debug for LinkAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LinkHandle")
+        f.write_str("LinkAddr")
     }
 }
 
@@ -94,7 +94,7 @@ pub struct LinkOpened {
     /// `Initiator` sends `Hello`; `Acceptor` waits for it.
     pub role: Role,
     /// How to reach the link actor.
-    pub handle: LinkHandle,
+    pub handle: LinkAddr,
     /// The transport already authenticated the peer (or needs no authentication, as in one
     /// process); otherwise an acceptor's `Hello` must pass the node's authenticator.
     pub authenticated: bool,
@@ -148,6 +148,9 @@ pub struct LinkClosed {
     pub link: LinkId,
     /// Why.
     pub reason: String,
+    /// Set when the failure is one a retry cannot fix (the server has no route there, the
+    /// credential is refused): the node stops reconnecting and reports it to the link's handles.
+    pub permanent: Option<crate::error::TransportError>,
 }
 
 /// Link → node: a node joined or left the bus this link rides on (NATS). The node pairs them

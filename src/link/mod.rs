@@ -52,8 +52,8 @@ pub use gauge::{InboundGauge, InboundTicket};
 pub use id::LinkId;
 pub use machinery::recycled::{Recycled, Spares};
 pub use messages::{
-    BusNodeChange, CloseKind, Lane, LinkBusNode, LinkClose, LinkClosed, LinkConfigure, LinkDropped,
-    LinkFlushed, LinkHandle, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened,
+    BusNodeChange, CloseKind, Lane, LinkAddr, LinkBusNode, LinkClose, LinkClosed, LinkConfigure,
+    LinkDropped, LinkFlushed, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened,
     LinkOutbound, LinkOutboundBatch, LinkRefused,
 };
 pub use port::{Admission, LinkAcceptor, LinkPort, LinkSinks};

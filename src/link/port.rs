@@ -20,7 +20,7 @@ use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
 use super::messages::{
-    BusNodeChange, LinkBusNode, LinkClosed, LinkDropped, LinkFlushed, LinkHandle, LinkInbound,
+    BusNodeChange, LinkAddr, LinkBusNode, LinkClosed, LinkDropped, LinkFlushed, LinkInbound,
     LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkRefused,
 };
 use crate::config::TransportConfig;
@@ -102,7 +102,7 @@ impl LinkPort {
         transport: &'static str,
         peer: String,
         role: Role,
-        handle: LinkHandle,
+        handle: LinkAddr,
         authenticated: bool,
     ) {
         self.0.sinks.opened.do_send(LinkOpened {
@@ -151,6 +151,20 @@ impl LinkPort {
     /// The link is gone. Only the first report of this port and its clones reaches the node;
     /// returns whether this one did.
     pub fn closed(&self, reason: impl Into<String>) -> bool {
+        self.report_closed(reason.into(), None)
+    }
+
+    /// The link could not open and never will as it is configured (`error` says why and what
+    /// to change): reported as [`LinkPort::closed`], and the node does not reconnect it.
+    pub fn failed(&self, error: crate::error::TransportError) -> bool {
+        self.report_closed(error.to_string(), Some(error))
+    }
+
+    fn report_closed(
+        &self,
+        reason: String,
+        permanent: Option<crate::error::TransportError>,
+    ) -> bool {
         // Relaxed: a flag alone, publishing no other memory; the swap makes exactly one
         // caller win, whatever the ordering.
         if self.0.closed.swap(true, Ordering::Relaxed) {
@@ -158,7 +172,8 @@ impl LinkPort {
         }
         self.0.sinks.closed.do_send(LinkClosed {
             link: self.0.link,
-            reason: reason.into(),
+            reason,
+            permanent,
         });
         true
     }

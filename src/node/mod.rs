@@ -20,6 +20,8 @@
 //!   hop.
 //! * [`post_queue`] — fire-and-forget sends on their way to the supervisor, one actix message
 //!   per burst.
+//! * [`link_handle`] — [`LinkHandle`](crate::LinkHandle), what `connect` returns: a link's
+//!   state, `ready()`, stats and `close()`.
 //! * [`location`] — [`AgentLocation`](crate::AgentLocation), the answer of `Swarm::locate`.
 //! * [`stamp`] — message ids and timestamps.
 //! * [`stats`] — node and link statistics.
@@ -29,6 +31,7 @@ pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod directory;
+pub(crate) mod link_handle;
 pub(crate) mod location;
 pub(crate) mod pending;
 pub(crate) mod post_queue;

@@ -71,6 +71,8 @@ pub struct LinkStats {
     pub queue_depth: usize,
     /// Smoothed heartbeat round-trip time, once measured.
     pub rtt: Option<Duration>,
+    /// Why the link's last connection attempt failed, until it is up again.
+    pub last_error: Option<String>,
 }
 
 /// Statistics of a node.
@@ -101,6 +103,6 @@ pub struct NodeStats {
     pub backlog: usize,
     /// Registered local agents.
     pub local_agents: usize,
-    /// Links, live or connecting.
+    /// Links: live, connecting, and supervised links backing off between attempts.
     pub links: Vec<LinkStats>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix::{Actor, Addr, Recipient};
 use swarm_protocol::{Message, Name, Value};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::TransportConfig;
 use crate::error::{SendError, TransportError};
@@ -17,6 +17,7 @@ use crate::events::SwarmEvent;
 use crate::link::{LinkAcceptor, LinkConnector};
 use crate::node::delivery::{Delivery, Responder, WeakResponder};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
+use crate::node::link_handle::{next_spec, LinkHandle, LinkStatus};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
@@ -241,9 +242,28 @@ impl Swarm {
         self.0.addr.do_send(SubscribeEvents(recipient));
     }
 
-    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops.
-    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) {
-        self.0.addr.do_send(Connect(Box::new(connector)));
+    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops
+    /// or an attempt fails for a reason that may pass (the server not up yet, a timeout).
+    /// A link that can never succeed — an address that does not parse, `wss://` without the
+    /// `tls` feature, a server answering 404 (no route at that path) or 401/403 (the token),
+    /// a handshake refused for its version or credential — is not retried: the handle's
+    /// [`ready`](LinkHandle::ready) fails with the reason, and the log says it at WARN.
+    ///
+    /// The returned handle tells the link's state; dropping it leaves the link running.
+    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) -> LinkHandle {
+        let spec = next_spec();
+        if let Err(error) = connector.check() {
+            tracing::warn!(node = %self.0.node, peer = %connector.peer(), %error, "link not started");
+            let (_, status) = watch::channel(LinkStatus::failed(error));
+            return LinkHandle::new(spec, status, self.clone());
+        }
+        let (status, watching) = watch::channel(LinkStatus::connecting());
+        self.0.addr.do_send(Connect {
+            connector: Box::new(connector),
+            spec,
+            status,
+        });
+        LinkHandle::new(spec, watching, self.clone())
     }
 
     /// A statistics snapshot.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use swarm_transport::link::{
-    BusNodeChange, LinkAcceptor, LinkBusNode, LinkClosed, LinkContext, LinkDropped, LinkFlushed,
-    LinkHandle, LinkId, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkPort,
+    BusNodeChange, LinkAcceptor, LinkAddr, LinkBusNode, LinkClosed, LinkContext, LinkDropped,
+    LinkFlushed, LinkId, LinkInbound, LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkPort,
     LinkRefused, LinkSinks,
 };
 use swarm_transport::link::{CloseKind, Lane, LinkClose, LinkOutbound};
@@ -24,7 +24,7 @@ pub enum Report {
         link: LinkId,
         transport: &'static str,
         role: Role,
-        handle: LinkHandle,
+        handle: LinkAddr,
     },
     Inbound(LinkId, Arc<Message>),
     Flushed {
@@ -53,7 +53,7 @@ impl Reports {
     }
 
     /// The handle and role of the first link that opened, if one did.
-    pub fn opened(&self) -> Option<(LinkHandle, Role, &'static str)> {
+    pub fn opened(&self) -> Option<(LinkAddr, Role, &'static str)> {
         self.with(|r| {
             r.iter().find_map(|r| match r {
                 Report::Opened {
@@ -102,7 +102,7 @@ impl Reports {
     }
 
     /// Waits until a link opened; returns its handle and role.
-    pub async fn wait_opened(&self) -> (LinkHandle, Role, &'static str) {
+    pub async fn wait_opened(&self) -> (LinkAddr, Role, &'static str) {
         wait_until(Duration::from_secs(20), "the link to open", || {
             self.opened().is_some()
         })
@@ -227,7 +227,7 @@ pub fn numbers(messages: &[Arc<Message>]) -> Vec<i64> {
 
 /// Sends `up` numbered messages from `a` to `b` and `down` from `b` to `a` through the link
 /// handles, and checks each side received exactly the other's, in order.
-pub async fn exchange(a: (&LinkHandle, &Reports), b: (&LinkHandle, &Reports), up: i64, down: i64) {
+pub async fn exchange(a: (&LinkAddr, &Reports), b: (&LinkAddr, &Reports), up: i64, down: i64) {
     numbered("a", "up", up)
         .into_iter()
         .for_each(|out| a.0.outbound.do_send(out));
@@ -247,11 +247,7 @@ pub async fn exchange(a: (&LinkHandle, &Reports), b: (&LinkHandle, &Reports), up
 /// Closes the link through `closer` with reason "bye", waits until both sides reported their
 /// close (and a little longer, so a second report would show), and returns what each side
 /// reported.
-pub async fn close_both(
-    closer: &LinkHandle,
-    a: &Reports,
-    b: &Reports,
-) -> (Vec<String>, Vec<String>) {
+pub async fn close_both(closer: &LinkAddr, a: &Reports, b: &Reports) -> (Vec<String>, Vec<String>) {
     closer.close.do_send(LinkClose {
         reason: "bye".into(),
         kind: CloseKind::Normal,

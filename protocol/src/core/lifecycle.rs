@@ -14,6 +14,9 @@ pub enum LinkState {
     Active,
     /// Shutting down: no new data accepted, queued data still drains.
     Draining,
+    /// Between connections of a link that is reconnected: the last attempt failed or the last
+    /// connection dropped, and the next attempt waits for its backoff delay.
+    BackingOff,
     /// Gone. A supervised outbound link may be restarted (a new link, same spec).
     Closed,
 }
@@ -45,6 +48,7 @@ impl fmt::Display for LinkState {
             LinkState::Handshaking => "handshaking",
             LinkState::Active => "active",
             LinkState::Draining => "draining",
+            LinkState::BackingOff => "backing off",
             LinkState::Closed => "closed",
         })
     }

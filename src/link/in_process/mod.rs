@@ -26,7 +26,7 @@ use swarm_protocol::Message;
 pub use faults::Faults;
 
 use super::{
-    Lane, LinkAcceptor, LinkClose, LinkConnector, LinkContext, LinkHandle, LinkOutbound, LinkPort,
+    Lane, LinkAcceptor, LinkAddr, LinkClose, LinkConnector, LinkContext, LinkOutbound, LinkPort,
 };
 
 const TRANSPORT: &str = "in_process";
@@ -122,7 +122,7 @@ impl Handler<Pair> for Endpoint {
             TRANSPORT,
             format!("in-process {}", self.port.link()),
             self.role,
-            LinkHandle::to(&ctx.address()),
+            LinkAddr::to(&ctx.address()),
             true,
         );
     }

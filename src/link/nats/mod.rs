@@ -219,6 +219,23 @@ impl LinkConnector for NatsLink {
             .join(",")
     }
 
+    fn check(&self) -> Result<(), crate::error::TransportError> {
+        if self.servers.is_empty() {
+            return Err(crate::error::TransportError::InvalidAddress(
+                "no NATS server given; expected nats://host:4222".into(),
+            ));
+        }
+        for server in &self.servers {
+            server.parse::<async_nats::ServerAddr>().map_err(|e| {
+                crate::error::TransportError::InvalidAddress(format!(
+                    "{:?} is not a NATS server address ({e}); expected nats://host:4222",
+                    self.peer()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     fn connect(&mut self, ctx: LinkContext) {
         link::connect(self.clone(), ctx);
     }

@@ -12,7 +12,7 @@ use swarm_shm::segment::{Segment, SegmentRing};
 use super::doorbell::Doorbell;
 use super::reader::Reader;
 use super::setup::LinkSetup;
-use crate::link::LinkHandle;
+use crate::link::LinkAddr;
 
 /// Pump → actor: the segment is ready (and, for a creator, the peer has attached).
 #[derive(actix::Message)]
@@ -46,7 +46,7 @@ pub(super) struct ToActor {
     pub ended: Recipient<PumpEnded>,
     pub readable: Recipient<Readable>,
     /// The actor's handle, which the pump reports to the node with the link's opening.
-    pub handle: LinkHandle,
+    pub handle: LinkAddr,
 }
 
 /// What the actor hands its pump thread.

@@ -39,7 +39,7 @@ use super::pump;
 use super::reader::Reader;
 use super::setup::{LinkSetup, ReadMode};
 use crate::link::machinery::credit::WriteCredit;
-use crate::link::{Lane, LinkClose, LinkHandle, LinkOutbound, LinkOutboundBatch};
+use crate::link::{Lane, LinkAddr, LinkClose, LinkOutbound, LinkOutboundBatch};
 
 /// How long a ring that stays full (no record written) is retried at once before falling back
 /// to a 1 ms timer.
@@ -276,7 +276,7 @@ impl Actor for ShmLinkActor {
                 attached: me.clone().recipient(),
                 ended: me.clone().recipient(),
                 readable: me.clone().recipient(),
-                handle: LinkHandle::to(&me).with_batches(&me),
+                handle: LinkAddr::to(&me).with_batches(&me),
             },
             stop: self.stop.clone(),
             codec: self.codec.clone(),

@@ -4,7 +4,7 @@
 use actix::io::{SinkWrite, WriteHandler};
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, StreamHandler};
 use actix_codec::Framed;
-use awc::error::WsProtocolError;
+use awc::error::{WsClientError, WsProtocolError};
 use awc::ws::{Codec, Frame, Message as WsMessage};
 use awc::BoxedSocket;
 use futures_util::stream::{SplitSink, StreamExt};
@@ -14,6 +14,7 @@ use swarm_protocol::WireFormat;
 use super::frames::{close_code, Fault, Frames};
 use super::link_end::{shared_ws_handlers, LinkEnd, TRANSPORT};
 use super::reassembly::Kind;
+use crate::error::TransportError;
 use crate::link::{LinkClose, LinkConnector, LinkContext};
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
@@ -105,6 +106,38 @@ impl LinkConnector for WsLink {
         self.url.clone()
     }
 
+    fn check(&self) -> Result<(), TransportError> {
+        let uri: awc::http::Uri = self.url.parse().map_err(|e| {
+            TransportError::InvalidAddress(format!(
+                "{:?} is not a URL ({e}); expected ws://host:port/path or wss://...",
+                self.url
+            ))
+        })?;
+        let secure = match uri.scheme_str() {
+            Some("ws" | "http") => false,
+            Some("wss" | "https") => true,
+            _ => {
+                return Err(TransportError::InvalidAddress(format!(
+                    "{:?} is not a WebSocket URL; expected ws://host:port/path or wss://...",
+                    self.url
+                )))
+            }
+        };
+        if uri.host().is_none() {
+            return Err(TransportError::InvalidAddress(format!(
+                "{:?} names no host; expected ws://host:port/path",
+                self.url
+            )));
+        }
+        if secure && !cfg!(feature = "tls") {
+            return Err(TransportError::NotAvailable(format!(
+                "{} needs TLS: build swarm-transport with the `tls` feature",
+                self.url
+            )));
+        }
+        Ok(())
+    }
+
     fn connect(&mut self, ctx: LinkContext) {
         let (url, format, token) = (self.url.clone(), self.format, self.token.clone());
         let this = self.clone();
@@ -130,11 +163,49 @@ impl LinkConnector for WsLink {
                         }
                     });
                 }
-                Err(e) => {
-                    port.closed(format!("cannot connect to {url}: {e}"));
-                }
+                Err(e) => match refusal(&url, &e) {
+                    Some(permanent) => {
+                        port.failed(permanent);
+                    }
+                    None => {
+                        port.closed(format!("cannot connect to {url}: {e}{}", hint(&e)));
+                    }
+                },
             }
         });
+    }
+}
+
+/// The error of an upgrade the server refused in a way no retry changes: no route at that
+/// path (404), a refused credential (401, 403).
+fn refusal(url: &str, error: &WsClientError) -> Option<TransportError> {
+    let WsClientError::InvalidResponseStatus(status) = error else {
+        return None;
+    };
+    match status.as_u16() {
+        404 => Some(TransportError::InvalidAddress(format!(
+            "HTTP 404 from {url}: is the swarm route mounted at this path?"
+        ))),
+        401 | 403 => Some(TransportError::Rejected {
+            reason: format!(
+                "HTTP {} from {url}: the server refused the token (WsLink::with_token)",
+                status.as_u16()
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// What to look at for an upgrade failure worth retrying.
+fn hint(error: &WsClientError) -> &'static str {
+    match error {
+        WsClientError::InvalidResponseStatus(s) if s.as_u16() == 503 => {
+            " (the server is at its session limit, max_sessions)"
+        }
+        WsClientError::InvalidResponseStatus(s) if s.is_server_error() => {
+            " (the server failed the upgrade: see its log)"
+        }
+        _ => "",
     }
 }
 

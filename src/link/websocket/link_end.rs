@@ -19,7 +19,7 @@ use crate::config::TransportConfig;
 use crate::link::machinery::burst::InboundBurst;
 use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
-    Lane, LinkClose, LinkConfigure, LinkHandle, LinkId, LinkOutbound, LinkOutboundBatch, LinkPort,
+    Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch, LinkPort,
 };
 
 /// Transport name of WebSocket links.
@@ -68,7 +68,7 @@ impl LinkEnd {
             + actix::dev::ToEnvelope<A, LinkOutboundBatch>
             + actix::dev::ToEnvelope<A, LinkConfigure>,
     {
-        let handle = LinkHandle {
+        let handle = LinkAddr {
             outbound: me.clone().recipient(),
             outbound_batch: Some(me.clone().recipient()),
             close,

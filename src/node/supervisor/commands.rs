@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use actix::{Context, Handler, Recipient};
 use swarm_protocol::core::correlation::{Completion, InsertError};
-use swarm_protocol::{ControlOperation, Message, MessageType};
+use swarm_protocol::core::lifecycle::LinkState;
+use swarm_protocol::{Message, MessageType};
 
 use super::routing::SubscriptionKind;
 use super::Supervisor;
@@ -13,10 +14,11 @@ use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{CloseKind, LinkConnector, LinkId};
 use crate::node::delivery::Delivery;
+use crate::node::link_handle::{LinkStatus, SpecId};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, Waiter};
 use crate::node::post_queue::Post;
-use crate::node::stats::NodeStats;
+use crate::node::stats::{LinkStats, NodeStats};
 use crate::support::clock::Instant;
 use crate::support::slots::Reserved;
 
@@ -97,7 +99,24 @@ impl Handler<Rearm> for Supervisor {
 /// Adds a supervised outbound link.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Connect(pub Box<dyn LinkConnector + std::marker::Send>);
+pub struct Connect {
+    /// Starts each connection.
+    pub connector: Box<dyn LinkConnector + std::marker::Send>,
+    /// The link's id across its connections.
+    pub spec: SpecId,
+    /// Where its status goes.
+    pub status: tokio::sync::watch::Sender<LinkStatus>,
+}
+
+/// Asks for the statistics of a supervised link.
+#[derive(actix::Message)]
+#[rtype(result = "Option<LinkStats>")]
+pub struct GetLinkStats(pub SpecId);
+
+/// Closes a supervised link for good.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct CloseSupervised(pub SpecId);
 
 /// Asks for a statistics snapshot.
 #[derive(actix::Message)]
@@ -304,8 +323,31 @@ impl Handler<Request> for Supervisor {
 impl Handler<Connect> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, Connect(connector): Connect, ctx: &mut Context<Self>) {
-        self.add_supervised(connector, ctx);
+    fn handle(&mut self, connect: Connect, ctx: &mut Context<Self>) {
+        self.add_supervised(connect, ctx);
+    }
+}
+
+impl Handler<GetLinkStats> for Supervisor {
+    type Result = Option<LinkStats>;
+
+    fn handle(&mut self, GetLinkStats(spec): GetLinkStats, _: &mut Context<Self>) -> Self::Result {
+        self.spec_stats(spec)
+    }
+}
+
+impl Handler<CloseSupervised> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, CloseSupervised(spec): CloseSupervised, ctx: &mut Context<Self>) {
+        let Some(sup) = self.supervised.remove(&spec) else {
+            return;
+        };
+        sup.publish(|s| s.state = LinkState::Closed);
+        if let Some(link) = sup.current {
+            self.say_goodbye(link, "link closed by its handle");
+            self.close_link(link, "link closed by its handle", CloseKind::Normal, ctx);
+        }
     }
 }
 
@@ -322,16 +364,11 @@ impl Handler<Shutdown> for Supervisor {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         let links: Vec<LinkId> = self.links.keys().copied().collect();
-        self.supervised.clear();
+        for (_, sup) in self.supervised.drain() {
+            sup.publish(|s| s.state = LinkState::Closed);
+        }
         for link in links {
-            self.send_control(
-                link,
-                MessageType::Control {
-                    operation: ControlOperation::Goodbye {
-                        reason: "node shutting down".into(),
-                    },
-                },
-            );
+            self.say_goodbye(link, "node shutting down");
             self.close_link(link, "node shutting down", CloseKind::GoingAway, ctx);
         }
         actix::ActorContext::stop(ctx);

@@ -9,14 +9,15 @@ use swarm_protocol::core::handshake::{
     HandshakeError, Negotiated, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE,
 };
 use swarm_protocol::core::lifecycle::LinkState;
-use swarm_protocol::{ControlOperation, MessageType};
+use swarm_protocol::{ControlOperation, MessageType, RejectCode};
 
+use super::commands::Connect;
 use super::link_slot::{LinkSlot, Phase, SpecId, SupervisedLink};
 use super::outbound::OutboundQueue;
 use super::{link_sinks, Supervisor};
 use crate::error::TransportError;
 use crate::events::SwarmEvent;
-use crate::link::{CloseKind, LinkClose, LinkConnector, LinkContext, LinkId, LinkPort};
+use crate::link::{CloseKind, LinkClose, LinkContext, LinkId, LinkPort};
 use crate::support::clock::{wall_clock_ms, Instant};
 
 impl Supervisor {
@@ -45,6 +46,11 @@ impl Supervisor {
             .connect_timeout(&self.config)
             .map(|t| Instant::now() + t);
         slot.phase = Phase::Connecting { deadline };
+        sup.last_link = Some(link);
+        sup.publish(|s| {
+            s.state = LinkState::Connecting;
+            s.link = Some(link);
+        });
         self.links.insert(link, slot);
         tracing::debug!(node = %self.node, %link, "connecting");
         let sinks = self
@@ -64,6 +70,18 @@ impl Supervisor {
         self.links
             .get(&link)
             .map_or_else(tracing::Span::none, |s| s.span.clone())
+    }
+
+    /// Tells the peer on `link` that this side is leaving, and why.
+    pub(super) fn say_goodbye(&mut self, link: LinkId, reason: &str) {
+        self.send_control(
+            link,
+            MessageType::Control {
+                operation: ControlOperation::Goodbye {
+                    reason: reason.to_owned(),
+                },
+            },
+        );
     }
 
     /// Closes a link from this side: tells the actor, then handles it as down.
@@ -86,6 +104,18 @@ impl Supervisor {
     /// A link is gone: fail its requests, forget its routes, publish, and schedule a restart
     /// if it is supervised.
     pub(super) fn link_down(&mut self, link: LinkId, reason: String, ctx: &mut Context<Self>) {
+        self.link_lost(link, reason, None, ctx);
+    }
+
+    /// As [`Supervisor::link_down`]; with a `permanent` error, a supervised link is not
+    /// restarted (it could never succeed) and its handles get the error.
+    pub(super) fn link_lost(
+        &mut self,
+        link: LinkId,
+        reason: String,
+        permanent: Option<TransportError>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(mut slot) = self.links.remove(&link) else {
             return;
         };
@@ -120,14 +150,16 @@ impl Supervisor {
             let repeated = sup
                 .as_ref()
                 .is_some_and(|s| s.last_failure.as_deref() == Some(reason.as_str()));
-            if repeated {
+            if permanent.is_some() {
+                tracing::warn!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed; not retrying, it cannot succeed");
+            } else if repeated {
                 tracing::debug!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed");
             } else {
                 tracing::warn!(node = %self.node, %link, peer = %slot.peer, %reason, "connection attempt failed; retrying with backoff");
             }
-            if let Some(sup) = sup {
-                sup.last_failure = Some(reason.clone());
-            }
+        }
+        if let Some(sup) = slot.spec.and_then(|s| self.supervised.get_mut(&s)) {
+            sup.last_failure = Some(reason.clone());
         }
         self.publish(SwarmEvent::Link {
             link,
@@ -136,9 +168,25 @@ impl Supervisor {
             state: LinkState::Closed,
             reason: Some(reason),
         });
-        if let Some(spec) = slot.spec {
-            self.schedule_retry(spec, ctx);
+        match (slot.spec, permanent) {
+            (Some(spec), Some(error)) => self.give_up(spec, error),
+            (Some(spec), None) => self.schedule_retry(spec, ctx),
+            (None, _) => {}
         }
+    }
+
+    /// Stops supervising `spec`: it cannot succeed (`error` says why) or ran out of attempts.
+    fn give_up(&mut self, spec: SpecId, error: TransportError) {
+        let Some(sup) = self.supervised.remove(&spec) else {
+            return;
+        };
+        let (peer, attempts) = (sup.connector.peer(), sup.backoff.attempts());
+        sup.publish(|s| {
+            s.state = LinkState::Closed;
+            s.last_error = Some(error.to_string());
+            s.failure = Some(error);
+        });
+        self.publish(SwarmEvent::LinkGaveUp { peer, attempts });
     }
 
     pub(super) fn schedule_retry(&mut self, spec: SpecId, ctx: &mut Context<Self>) {
@@ -150,14 +198,23 @@ impl Supervisor {
         match sup.backoff.next_delay(random) {
             Some(delay) => {
                 sup.retry_at = Some(Instant::now() + delay);
+                let last_error = sup.last_failure.clone();
+                sup.publish(|s| {
+                    s.state = LinkState::BackingOff;
+                    s.last_error = last_error;
+                });
                 tracing::debug!(node = %self.node, peer = %sup.connector.peer(), ?delay, "reconnect scheduled");
             }
             None => {
-                let peer = sup.connector.peer();
                 let attempts = sup.backoff.attempts();
-                tracing::warn!(node = %self.node, %peer, attempts, "link gave up reconnecting");
-                self.supervised.remove(&spec);
-                self.publish(SwarmEvent::LinkGaveUp { peer, attempts });
+                let last = sup.last_failure.clone().unwrap_or_default();
+                tracing::warn!(node = %self.node, peer = %sup.connector.peer(), attempts, "link gave up reconnecting");
+                self.give_up(
+                    spec,
+                    TransportError::ConnectionError(format!(
+                        "gave up after {attempts} attempts; last error: {last}"
+                    )),
+                );
             }
         }
         self.reschedule(ctx);
@@ -197,6 +254,10 @@ impl Supervisor {
             }
             sup.ever_up = true;
             sup.last_failure = None;
+            sup.publish(|s| {
+                s.state = LinkState::Active;
+                s.last_error = None;
+            });
         }
         tracing::info!(node = %self.node, %link, %peer, transport, "link up");
         let agents = self.announceable_to(link);
@@ -239,17 +300,34 @@ impl Supervisor {
         if let Some(op) = reject {
             self.send_control(link, MessageType::Control { operation: op });
         }
-        self.close_link(link, &error.to_string(), kind, ctx);
+        // A peer that refused our credential will refuse it again. A version refusal is
+        // retried (with backoff, up to the attempt limit): a rolling upgrade may fix it.
+        let permanent = match &error {
+            HandshakeError::RejectedByPeer {
+                code: RejectCode::Auth,
+                reason,
+            } => Some(TransportError::Rejected {
+                reason: format!("{reason} (Auth): check the token; not retrying"),
+            }),
+            _ => None,
+        };
+        let reason = error.to_string();
+        if let Some(handle) = self.links.get(&link).and_then(|s| s.handle.clone()) {
+            handle.close.do_send(LinkClose {
+                reason: reason.clone(),
+                kind,
+            });
+        }
+        self.link_lost(link, reason, permanent, ctx);
     }
 
     /// Registers a supervised link and connects it now.
-    pub(super) fn add_supervised(
-        &mut self,
-        connector: Box<dyn LinkConnector + Send>,
-        ctx: &mut Context<Self>,
-    ) {
-        let spec = self.next_spec;
-        self.next_spec += 1;
+    pub(super) fn add_supervised(&mut self, connect: Connect, ctx: &mut Context<Self>) {
+        let Connect {
+            connector,
+            spec,
+            status,
+        } = connect;
         self.supervised.insert(
             spec,
             SupervisedLink {
@@ -260,6 +338,8 @@ impl Supervisor {
                 reconnects: 0,
                 ever_up: false,
                 last_failure: None,
+                last_link: None,
+                status,
             },
         );
         self.start_connect(spec, ctx);

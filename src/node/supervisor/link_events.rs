@@ -309,7 +309,7 @@ impl Handler<LinkClosed> for Supervisor {
     fn handle(&mut self, closed: LinkClosed, ctx: &mut Context<Self>) {
         let span = self.link_span(closed.link);
         let _entered = span.enter();
-        self.link_down(closed.link, closed.reason, ctx);
+        self.link_lost(closed.link, closed.reason, closed.permanent, ctx);
     }
 }
 

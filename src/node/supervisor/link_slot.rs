@@ -12,12 +12,12 @@ use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::Message;
 
 use super::outbound::OutboundQueue;
-use crate::link::{LinkConnector, LinkHandle, LinkId};
+use crate::link::{LinkAddr, LinkConnector, LinkId};
 use crate::node::stats::{Counters, LinkStats};
 use crate::support::clock::Instant;
 
-/// Identifies a supervised (restartable) link across its connections.
-pub type SpecId = u64;
+use crate::node::link_handle::LinkStatus;
+pub(crate) use crate::node::link_handle::SpecId;
 
 /// Where a link is in its life, with what only that phase has.
 pub enum Phase {
@@ -82,7 +82,7 @@ pub struct LinkSlot {
     /// Address until the handshake names the peer node.
     pub peer: String,
     pub phase: Phase,
-    pub handle: Option<LinkHandle>,
+    pub handle: Option<LinkAddr>,
     pub queue: OutboundQueue<Arc<Message>>,
     /// Estimated sizes of the data messages handed to the link and not yet reported written,
     /// oldest first (links write in order); its length is the in-flight window in use.
@@ -164,8 +164,9 @@ impl LinkSlot {
         estimated
     }
 
-    pub fn stats(&self, reconnects: u64) -> LinkStats {
+    pub fn stats(&self, reconnects: u64, last_error: Option<String>) -> LinkStats {
         LinkStats {
+            last_error,
             link: self.id,
             transport: self.transport,
             peer: self.peer.clone(),
@@ -192,4 +193,30 @@ pub struct SupervisedLink {
     /// Why the last connection attempt failed: a new reason is logged at WARN once, the same
     /// reason again only at DEBUG (a link that retries every 100 ms must not flood the log).
     pub last_failure: Option<String>,
+    /// The last connection's id, for the stats of the link between connections.
+    pub last_link: Option<LinkId>,
+    /// What the link's handles see.
+    pub status: tokio::sync::watch::Sender<LinkStatus>,
+}
+
+impl SupervisedLink {
+    /// Publishes a change of the link's status to its handles.
+    pub fn publish(&self, change: impl FnOnce(&mut LinkStatus)) {
+        self.status.send_modify(change);
+    }
+
+    /// The statistics of the link between two connections.
+    pub fn backing_off_stats(&self) -> LinkStats {
+        LinkStats {
+            link: self.last_link.unwrap_or(LinkId(0)),
+            transport: self.connector.transport(),
+            peer: self.connector.peer(),
+            state: swarm_protocol::core::lifecycle::LinkState::BackingOff,
+            counters: Counters::default(),
+            reconnects: self.reconnects,
+            queue_depth: 0,
+            rtt: None,
+            last_error: self.last_failure.clone(),
+        }
+    }
 }

@@ -45,7 +45,7 @@ use crate::node::location::AgentLocation;
 use crate::node::pending::SharedPending;
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
-use crate::node::stats::{Counters, NodeStats};
+use crate::node::stats::{Counters, LinkStats, NodeStats};
 use crate::support::clock::Instant;
 use crate::support::log_limit::LogLimit;
 use crate::support::random::SplitMix64;
@@ -62,7 +62,6 @@ pub struct Supervisor {
     /// Keyed by ids this process hands out (never chosen by a peer): a fast hash is safe.
     links: HashMap<LinkId, LinkSlot, BuildHasherDefault<NameHasher>>,
     supervised: HashMap<SpecId, SupervisedLink>,
-    next_spec: SpecId,
     pending: Arc<SharedPending>,
     /// Messages from handles waiting in this actor's mailbox or post queue.
     backlog: Arc<Slots>,
@@ -129,7 +128,6 @@ impl Supervisor {
             routing: RoutingTable::new(config.agent_mailbox),
             links: HashMap::default(),
             supervised: HashMap::new(),
-            next_spec: 1,
             pending,
             backlog,
             posts: Arc::default(),
@@ -165,18 +163,37 @@ impl Supervisor {
         self.stamper.stamp(msg);
     }
 
+    /// The statistics of one connection, with its supervised link's reconnects and last error.
+    fn link_stats(&self, slot: &LinkSlot) -> LinkStats {
+        let sup = slot.spec.and_then(|s| self.supervised.get(&s));
+        slot.stats(
+            sup.map_or(0, |s| s.reconnects),
+            sup.and_then(|s| s.last_failure.clone()),
+        )
+    }
+
+    /// The statistics of supervised link `spec`: its connection's, or its own between
+    /// connections.
+    fn spec_stats(&self, spec: SpecId) -> Option<LinkStats> {
+        let sup = self.supervised.get(&spec)?;
+        Some(match sup.current.and_then(|l| self.links.get(&l)) {
+            Some(slot) => self.link_stats(slot),
+            None => sup.backing_off_stats(),
+        })
+    }
+
     fn stats(&self) -> NodeStats {
-        let links: Vec<_> = self
+        let mut links: Vec<_> = self
             .links
             .values()
-            .map(|slot| {
-                let reconnects = slot
-                    .spec
-                    .and_then(|s| self.supervised.get(&s))
-                    .map_or(0, |s| s.reconnects);
-                slot.stats(reconnects)
-            })
+            .map(|slot| self.link_stats(slot))
             .collect();
+        links.extend(
+            self.supervised
+                .values()
+                .filter(|s| s.current.is_none())
+                .map(SupervisedLink::backing_off_stats),
+        );
         let mut counters = self.counters;
         counters.drops += self.pending.late() + self.backlog.rejected();
         NodeStats {

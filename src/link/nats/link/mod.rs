@@ -43,7 +43,7 @@ use crate::link::machinery::arena::FrameArena;
 use crate::link::machinery::burst::{FlushInbound, InboundBurst};
 use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
-    BusNodeChange, Lane, LinkClose, LinkConfigure, LinkHandle, LinkId, LinkOutbound,
+    BusNodeChange, Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound,
     LinkOutboundBatch, LinkPort,
 };
 use writer::{write_loop, Publish, WriterFailed};
@@ -300,7 +300,7 @@ impl Actor for NatsLinkActor {
                 me.clone(),
             ));
         }
-        let handle = LinkHandle::to(&me).with_batches(&me).with_configure(&me);
+        let handle = LinkAddr::to(&me).with_batches(&me).with_configure(&me);
         // The server authenticated us; other nodes are trusted through it.
         self.port
             .opened(TRANSPORT, self.peer.clone(), Role::Initiator, handle, true);
