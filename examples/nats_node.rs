@@ -112,6 +112,6 @@ fn main() {
             _ = asking => {}
             _ = common::until_signal() => {}
         }
-        swarm.leave().await;
+        swarm.shutdown().await;
     });
 }

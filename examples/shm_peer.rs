@@ -42,7 +42,7 @@ async fn create(name: String) {
     );
     println!("hosting `echo` on segment {name}; waiting for a peer (Ctrl-C to stop)");
     common::until_signal().await;
-    swarm.leave().await;
+    swarm.shutdown().await;
 }
 
 async fn open(name: String, count: u64, bench: bool) {
@@ -82,7 +82,7 @@ async fn open(name: String, count: u64, bench: bool) {
             println!("echo replied {reply:?}");
         }
     }
-    swarm.leave().await;
+    swarm.shutdown().await;
 }
 
 /// Prints each new reason a connection attempt failed for, once, and remembers the last.

@@ -84,7 +84,7 @@ fn main() {
             _ = asking => {}
             _ = common::until_signal() => {}
         }
-        swarm.leave().await;
+        swarm.shutdown().await;
     });
 }
 

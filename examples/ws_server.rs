@@ -90,7 +90,7 @@ fn main() -> std::io::Result<()> {
         let serving = actix_rt::spawn(server);
         common::until_signal().await;
         eprintln!("leaving the swarm: goodbye to every peer");
-        swarm.leave().await;
+        swarm.shutdown().await;
         handle.stop(true).await;
         serving.await.map_err(std::io::Error::other)?
     })

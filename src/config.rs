@@ -60,6 +60,10 @@ pub struct TransportConfig {
     /// How long a closing link waits for its peer to take the close frame and answer it; past
     /// it the connection is shut down (reset), whether or not the peer reads. Default 2 s.
     pub close_timeout: Duration,
+    /// How long [`Swarm::shutdown`](crate::Swarm::shutdown) waits for the links to hand out
+    /// what is queued on them before it says goodbye anyway (what is left is dropped and
+    /// counted). Default 5 s.
+    pub drain_timeout: Duration,
     /// A link that stays at `link_unread_bytes` this long is closed as a slow consumer.
     /// Default 10 s.
     pub slow_consumer_timeout: Duration,
@@ -103,6 +107,7 @@ impl Default for TransportConfig {
             link_inbound_bytes: 64 * 1024 * 1024,
             link_read_ahead_bytes: 1024 * 1024,
             close_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(5),
             max_pending_requests: 65_536,
             dedup_window: 16_384,
             max_backlog: 65_536,
@@ -181,6 +186,12 @@ impl TransportConfig {
     /// Sets how long a closing link waits for its peer before the connection is shut down.
     pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a shutdown waits for queued messages to be handed to the links.
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 

@@ -103,6 +103,7 @@ pub use node::link_handle::{LinkHandle, LinkStatus, Ready};
 pub use node::location::AgentLocation;
 pub use node::ruv_compat::{Transport, TransportStats};
 pub use node::service::{Methods, Request, Service, ServiceFuture};
+pub use node::shutdown::ShutdownFuture;
 pub use node::stats::{Counters, LinkStats, NodeStats};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;

@@ -1374,3 +1374,92 @@ async fn link_handles_tell_readiness_and_refuse_what_cannot_succeed() {
     .await;
     server.stop(false).await;
 }
+
+/// A shutdown drains: the messages queued toward a peer (far more than the link window) all
+/// reach it, in order, then its `Goodbye`, then the close 1001; meanwhile the node takes no
+/// new work, a request still waiting fails with `NodeStopped`, and the future resolves.
+#[actix_rt::test]
+async fn shutdown_delivers_what_is_queued_then_goodbye_then_1001() {
+    const QUEUED: i64 = 3000;
+    let hub = Swarm::start(config("hub").with_link_window(8));
+    let (addr, server) = serve(&hub);
+    let mut peer = raw_peer(&format!("ws://{addr}/swarm"), "swarm.v1.msgpack").await;
+    let codec = swarm_transport::protocol::Codec::default();
+    peer.send(hello(1)).await.unwrap();
+    let announce = Message::control(
+        "raw",
+        ControlOperation::Announce {
+            agents: vec!["raw".into()],
+        },
+    );
+    let frame = awc::ws::Message::Binary(codec.encode(&announce).unwrap().into());
+    peer.send(frame).await.unwrap();
+    wait_route(&hub, "raw").await;
+
+    // A request the peer never answers, then a stream of events queued behind the window.
+    let asked = hub
+        .request(Message::request("hub", "never", ()).to("raw"))
+        .timeout(Duration::from_secs(3600));
+    let pending = actix_rt::spawn(std::future::IntoFuture::into_future(asked));
+    for seq in 0..QUEUED {
+        hub.do_send(Message::event("hub", "seq", seq).to("raw"));
+    }
+    let leaving = actix_rt::spawn(hub.shutdown());
+    assert!(matches!(
+        hub.send(Message::event("hub", "late", 0).to("raw")).await,
+        Err(swarm_transport::SendError::Closed(_))
+    ));
+
+    let mut seqs = Vec::new();
+    let mut goodbye_after = None;
+    let close = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), peer.next())
+            .await
+            .expect("the hub closes within 10 s")
+            .expect("the hub closes the connection with a close frame")
+            .unwrap();
+        match frame {
+            awc::ws::Frame::Binary(bytes) => {
+                let m = codec.decode(&bytes).unwrap();
+                match &m.payload {
+                    MessageType::Event { name, data } if name == "seq" => {
+                        assert!(goodbye_after.is_none(), "an event after the goodbye");
+                        let Value::Int(seq) = data else {
+                            panic!("{data:?}")
+                        };
+                        seqs.push(*seq);
+                    }
+                    MessageType::Control {
+                        operation: ControlOperation::Goodbye { reason },
+                    } => {
+                        assert!(reason.contains("shutting down"), "{reason}");
+                        goodbye_after = Some(seqs.len());
+                    }
+                    _ => {}
+                }
+            }
+            awc::ws::Frame::Close(reason) => break reason.map(|r| u16::from(r.code)),
+            _ => {}
+        }
+    };
+    assert!(
+        seqs.iter().copied().eq(0..QUEUED),
+        "every queued event, in order: got {} events, starting {:?}",
+        seqs.len(),
+        &seqs[..seqs.len().min(10)]
+    );
+    assert_eq!(
+        goodbye_after,
+        Some(QUEUED as usize),
+        "the goodbye follows the data"
+    );
+    assert_eq!(close, Some(1001));
+    let _ = peer.send(awc::ws::Message::Close(None)).await;
+    leaving.await.unwrap();
+    assert_eq!(pending.await.unwrap(), Err(TransportError::NodeStopped));
+    assert!(matches!(
+        hub.call::<Value>("raw", "x", &()).await,
+        Err(TransportError::NodeStopped)
+    ));
+    server.stop(false).await;
+}

@@ -9,6 +9,7 @@
 //!   `SwarmClient` for migration.
 //! * [`service`] — agents without an actor of their own: closures and
 //!   [`Methods`](crate::Methods) tables; [`served`] hosts them ([`Swarm::serve`](crate::Swarm::serve)).
+//! * [`shutdown`] — [`Swarm::shutdown`](crate::Swarm::shutdown): drain, say goodbye, stop.
 //! * [`delivery`] — [`Delivery`](crate::Delivery), what agents receive, and their bounded
 //!   mailboxes.
 //! * [`supervisor`] — the supervisor actor: routing, request/response correlation, heartbeats,
@@ -38,6 +39,7 @@ pub(crate) mod post_queue;
 pub(crate) mod ruv_compat;
 pub(crate) mod served;
 pub(crate) mod service;
+pub(crate) mod shutdown;
 pub(crate) mod stamp;
 pub(crate) mod stats;
 pub(crate) mod supervisor;

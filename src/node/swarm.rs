@@ -25,7 +25,7 @@ use crate::node::stamp::Stamper;
 use crate::node::stats::NodeStats;
 use crate::node::supervisor::commands::{
     AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate, Rearm, Request,
-    Send, Shutdown, Subscribe, SubscribeEvents,
+    Send, Subscribe, SubscribeEvents,
 };
 use crate::node::supervisor::routing::SubscriptionKind;
 use crate::node::supervisor::{link_sinks, Supervisor};
@@ -292,26 +292,9 @@ impl Swarm {
         &self.0.addr
     }
 
-    /// Says goodbye on every link, fails pending requests and stops the node.
-    pub fn shutdown(&self) {
-        self.0.addr.do_send(Shutdown);
-    }
-
-    /// Leaves the swarm in order, for a process about to exit (on SIGTERM, say): every link
-    /// is told `Goodbye` and closed (WebSocket 1001 "node shutting down"), then this waits
-    /// until the node's WebSocket sessions are gone — at most `close_timeout`, after which a
-    /// peer that does not take its close has its connection shut down. Stop the HTTP server
-    /// after it (its own shutdown waits for connections up to `shutdown_timeout`, 30 s by
-    /// default, and then resets them).
-    pub async fn leave(&self) {
-        self.shutdown();
-        let started = Instant::now();
-        // Polled: sessions are counted by a shared counter, not an actor that could answer.
-        while self.0.acceptor.sessions() > 0 && started.elapsed() < self.0.config.close_timeout {
-            actix::clock::sleep(Duration::from_millis(5)).await;
-        }
-        // Client links flush their close frame on their next turn.
-        actix::clock::sleep(Duration::from_millis(20)).await;
+    /// The handle's shared parts a shutdown waits on: the session count and the config.
+    pub(crate) fn acceptor_ref(&self) -> &LinkAcceptor {
+        &self.0.acceptor
     }
 }
 

@@ -193,7 +193,10 @@ impl Supervisor {
 /// Says goodbye on every link, fails pending requests and stops the node.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-pub struct Shutdown;
+pub struct Shutdown {
+    /// Told when the node has said goodbye on every link.
+    pub done: Option<tokio::sync::oneshot::Sender<()>>,
+}
 
 impl Handler<AgentRegistered> for Supervisor {
     type Result = ();
@@ -271,6 +274,10 @@ impl Handler<Request> for Supervisor {
             slot,
         } = req;
         self.backlog.release(slot);
+        if self.is_draining() {
+            let _ = waiter.send(Err(TransportError::NodeStopped));
+            return;
+        }
         if !matches!(message.payload, MessageType::Request { .. }) {
             let _ = waiter.send(Err(TransportError::InvalidAddress(
                 "request() needs a Request message".into(),
@@ -362,15 +369,7 @@ impl Handler<GetStats> for Supervisor {
 impl Handler<Shutdown> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
-        let links: Vec<LinkId> = self.links.keys().copied().collect();
-        for (_, sup) in self.supervised.drain() {
-            sup.publish(|s| s.state = LinkState::Closed);
-        }
-        for link in links {
-            self.say_goodbye(link, "node shutting down");
-            self.close_link(link, "node shutting down", CloseKind::GoingAway, ctx);
-        }
-        actix::ActorContext::stop(ctx);
+    fn handle(&mut self, Shutdown { done }: Shutdown, ctx: &mut Context<Self>) {
+        self.start_drain(done, ctx);
     }
 }

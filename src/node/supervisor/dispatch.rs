@@ -29,6 +29,9 @@ impl Supervisor {
             slot,
         } = post;
         self.backlog.release(slot);
+        if self.is_draining() && !matches!(message.payload, MessageType::Response { .. }) {
+            return Err(SendError::Closed(Box::new(Arc::unwrap_or_clone(message))));
+        }
         let addressed = matches!(
             message.payload,
             MessageType::Request { .. } | MessageType::Event { .. }

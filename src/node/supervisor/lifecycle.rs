@@ -173,6 +173,8 @@ impl Supervisor {
             (Some(spec), None) => self.schedule_retry(spec, ctx),
             (None, _) => {}
         }
+        // A link lost while draining may have been the last one with a queue.
+        self.check_drained(Instant::now(), ctx);
     }
 
     /// Stops supervising `spec`: it cannot succeed (`error` says why) or ran out of attempts.

@@ -159,6 +159,14 @@ impl Handler<LinkOpened> for Supervisor {
         let timeout = self.config.connection_timeout();
         let config = self.handshake_config();
         let link = opened.link;
+        if self.is_draining() {
+            opened.handle.close.do_send(LinkClose {
+                reason: "node shutting down".into(),
+                kind: CloseKind::GoingAway,
+            });
+            self.link_down(link, "node shutting down".into(), ctx);
+            return;
+        }
         let slot = match self.links.get_mut(&link) {
             Some(slot) if slot.phase.is_connecting() => slot,
             Some(_) => return,
@@ -189,6 +197,7 @@ impl Handler<LinkOpened> for Supervisor {
                 return;
             }
         };
+
         slot.handle = Some(opened.handle);
         slot.authenticated = opened.authenticated;
         match opened.role {
@@ -294,11 +303,12 @@ impl Supervisor {
 impl Handler<LinkFlushed> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, flushed: LinkFlushed, _: &mut Context<Self>) {
+    fn handle(&mut self, flushed: LinkFlushed, ctx: &mut Context<Self>) {
         if let Some(slot) = self.links.get_mut(&flushed.link) {
             let estimated = slot.written(flushed.count, flushed.bytes);
             self.counters.correct_out(estimated, flushed.bytes as u64);
             self.flush_link(flushed.link);
+            self.check_drained(Instant::now(), ctx);
         }
     }
 }

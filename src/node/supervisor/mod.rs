@@ -18,6 +18,7 @@
 
 pub(crate) mod commands;
 mod dispatch;
+mod drain;
 mod lifecycle;
 mod link_events;
 mod link_slot;
@@ -62,6 +63,8 @@ pub struct Supervisor {
     /// Keyed by ids this process hands out (never chosen by a peer): a fast hash is safe.
     links: HashMap<LinkId, LinkSlot, BuildHasherDefault<NameHasher>>,
     supervised: HashMap<SpecId, SupervisedLink>,
+    /// Set while the node drains before it stops (see [`drain`]).
+    draining: Option<drain::Draining>,
     pending: Arc<SharedPending>,
     /// Messages from handles waiting in this actor's mailbox or post queue.
     backlog: Arc<Slots>,
@@ -128,6 +131,7 @@ impl Supervisor {
             routing: RoutingTable::new(config.agent_mailbox),
             links: HashMap::default(),
             supervised: HashMap::new(),
+            draining: None,
             pending,
             backlog,
             posts: Arc::default(),

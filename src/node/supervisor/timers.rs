@@ -73,6 +73,7 @@ impl Supervisor {
         for spec in due {
             self.start_connect(spec, ctx);
         }
+        self.check_drained(now, ctx);
         self.reschedule(ctx);
     }
 
