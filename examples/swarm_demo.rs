@@ -196,25 +196,7 @@ fn print_log(log: &Log, filter: &str) {
 }
 
 fn print_stats(s: &NodeStats) {
-    let c = &s.counters;
-    println!(
-        "  {:<7} link msgs in/out {:>4}/{:<4} bytes in/out {:>6}/{:<6} delivered {} drops {} timeouts {} late {} reconnects {} pending {}",
-        s.node, c.messages_in, c.messages_out, c.bytes_in, c.bytes_out, s.delivered, c.drops, s.timeouts,
-        s.late_responses, s.reconnects, s.pending_requests
-    );
-    for l in &s.links {
-        println!(
-            "          {} → {} [{}] {} msgs out, {} in, rtt {}, queue {}, reconnects {}",
-            l.transport,
-            l.peer,
-            l.state,
-            l.counters.messages_out,
-            l.counters.messages_in,
-            l.rtt.map_or("-".into(), |r| format!("{r:?}")),
-            l.queue_depth,
-            l.reconnects
-        );
-    }
+    println!("  {}", s.to_string().replace('\n', "\n  "));
 }
 
 async fn run() -> Result<(), String> {

@@ -91,20 +91,20 @@ impl From<CodecError> for TransportError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {
     /// The outbound queue toward the destination is full.
-    #[error("queue full")]
+    #[error("queue full toward {}", toward(.0))]
     Full(Box<Message>),
     /// Nobody in reach hosts the destination agent (or the message has no destination).
-    #[error("unknown agent")]
+    #[error("unknown agent {:?}: no node in reach hosts it", .0.destination.as_deref().unwrap_or(""))]
     UnknownAgent(Box<Message>),
     /// The node or link is shut down.
-    #[error("closed")]
+    #[error("not sent to {}: the node is stopped or shutting down", toward(.0))]
     Closed(Box<Message>),
     /// The message has no hops left.
-    #[error("ttl expired")]
+    #[error("ttl expired on the way to {}", toward(.0))]
     Expired(Box<Message>),
     /// The message is larger than `max_message_size` (of this node, or of the link's peer):
     /// send something smaller, or raise the limit on both sides.
-    #[error("message too large: {size} bytes, limit {max}")]
+    #[error("message to {} too large: {size} bytes, limit {max}", toward(message))]
     TooLarge {
         /// The message.
         message: Box<Message>,
@@ -114,13 +114,27 @@ pub enum SendError {
         max: usize,
     },
     /// A value in the message nests deeper than the link's peer accepts.
-    #[error("value nested deeper than {max} levels")]
+    #[error(
+        "message to {}: value nested deeper than {max} levels",
+        toward(message)
+    )]
     TooDeep {
         /// The message.
         message: Box<Message>,
         /// The peer's limit.
         max: usize,
     },
+}
+
+/// Where a message was going, for error messages: its destination agent, or what it was
+/// published to.
+fn toward(message: &Message) -> String {
+    match (&message.destination, &message.payload) {
+        (Some(agent), _) => format!("agent {agent:?}"),
+        (None, swarm_protocol::MessageType::Broadcast { topic, .. }) => format!("topic {topic:?}"),
+        (None, swarm_protocol::MessageType::Event { name, .. }) => format!("event {name:?}"),
+        (None, _) => "no destination".to_owned(),
+    }
 }
 
 impl SendError {

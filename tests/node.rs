@@ -353,3 +353,48 @@ async fn typed_calls_to_a_local_agent() {
     typed_fib(&swarm, "fib");
     assert_typed_calls(&swarm, "fib").await;
 }
+
+/// One error type for sends from either handle, naming the agent; statistics serialize to
+/// JSON and print as a summary.
+#[actix_rt::test]
+async fn send_errors_name_the_agent_and_stats_serialize_and_display() {
+    let swarm = node("n");
+    echo(&swarm, "echo");
+    let client = swarm_transport::SwarmClient::register(&swarm, "client", 16);
+    let from_swarm = swarm
+        .send(Message::event("me", "e", 1).to("nobody-here"))
+        .await
+        .unwrap_err();
+    let from_client = client
+        .send(Message::event("me", "e", 1).to("nobody-here"))
+        .await
+        .unwrap_err();
+    assert_eq!(from_swarm.to_string(), from_client.to_string());
+    assert!(
+        matches!(&from_client, swarm_transport::SendError::UnknownAgent(m) if m.destination.as_deref() == Some("nobody-here"))
+    );
+    assert!(
+        from_swarm.to_string().contains("\"nobody-here\""),
+        "{from_swarm}"
+    );
+
+    assert_echo(&swarm, "echo", Value::Int(7)).await;
+    let stats = swarm.stats().await.unwrap();
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json["node"], "n");
+    assert_eq!(json["local_agents"], 2);
+    assert!(json["counters"]["drops"].is_u64(), "{json}");
+    assert!(json["links"].as_array().unwrap().is_empty(), "{json}");
+    let shown = stats.to_string();
+    assert!(
+        shown.starts_with("n: ") && shown.contains("agents 2"),
+        "{shown}"
+    );
+}
+
+/// A node needs a running actix System; without one, `Swarm::start` says so.
+#[test]
+#[should_panic(expected = "inside a running actix System")]
+fn starting_a_node_outside_an_actix_system_says_what_to_do() {
+    let _ = Swarm::start(TransportConfig::default());
+}

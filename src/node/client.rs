@@ -14,7 +14,7 @@ use actix::{Actor, ActorContext, Addr, Context, Handler};
 use swarm_protocol::{Message, MessageType, Name, Value};
 use tokio::sync::mpsc;
 
-use crate::error::TransportError;
+use crate::error::SendError;
 use crate::node::delivery::Delivery;
 use crate::node::swarm::{RequestBuilder, Swarm};
 
@@ -113,7 +113,7 @@ impl SwarmClient {
     }
 
     /// Sends a message (its source becomes this client's name when empty).
-    pub async fn send(&self, mut message: Message) -> Result<(), TransportError> {
+    pub async fn send(&self, mut message: Message) -> Result<(), SendError> {
         if message.source.is_empty() {
             message.source = self.name.as_str().into();
         }
@@ -126,7 +126,7 @@ impl SwarmClient {
             }
             Err(e) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                Err(e.into())
+                Err(e)
             }
         }
     }

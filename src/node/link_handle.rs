@@ -8,67 +8,45 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use swarm_protocol::core::lifecycle::LinkState;
 use tokio::sync::watch;
 
 use crate::error::TransportError;
-use crate::link::LinkId;
+use crate::link::LinkConnector;
+use crate::node::link_status::{next_spec, LinkStatus, SpecId};
 use crate::node::stats::LinkStats;
-use crate::node::supervisor::commands::{CloseSupervised, GetLinkStats};
+use crate::node::supervisor::commands::{CloseSupervised, Connect, GetLinkStats};
 use crate::node::swarm::Swarm;
 
-/// Identifies a supervised (restartable) link across its connections.
-pub(crate) type SpecId = u64;
-
-/// A new spec id, unique in the process.
-pub(crate) fn next_spec() -> SpecId {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    // Relaxed: a counter handing out distinct numbers; nothing is published through it.
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Where a supervised link is, as its handle sees it.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkStatus {
-    /// Connecting, handshaking, active, backing off between attempts, or closed for good.
-    pub state: LinkState,
-    /// The current (or last) connection of the link.
-    pub link: Option<LinkId>,
-    /// Why the last attempt failed or the last connection dropped; cleared when it is up.
-    pub last_error: Option<String>,
-    /// Set when the link is closed for good because it can never succeed (a bad address, a
-    /// route not mounted there, a refused credential) or gave up reconnecting; `None` once
-    /// closed means it was closed on purpose (by its handle or the node's shutdown).
-    pub failure: Option<TransportError>,
-}
-
-impl LinkStatus {
-    /// A link about to make its first attempt.
-    pub(crate) fn connecting() -> Self {
-        LinkStatus {
-            state: LinkState::Connecting,
-            link: None,
-            last_error: None,
-            failure: None,
+impl Swarm {
+    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops
+    /// or an attempt fails for a reason that may pass (the server not up yet, a timeout).
+    /// A link that can never succeed — an address that does not parse, `wss://` without the
+    /// `tls` feature, a server answering 404 (no route at that path) or 401/403 (the token),
+    /// a handshake refused for its credential — is not retried: the handle's
+    /// [`ready`](LinkHandle::ready) fails with the reason, and the log says it at WARN.
+    ///
+    /// The returned handle tells the link's state; dropping it leaves the link running.
+    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) -> LinkHandle {
+        let spec = next_spec();
+        if let Err(error) = connector.check() {
+            tracing::warn!(node = %self.node_name(), peer = %connector.peer(), %error, "link not started");
+            let (_, status) = watch::channel(LinkStatus::failed(error));
+            return LinkHandle::new(spec, status, self.clone());
         }
-    }
-
-    /// A link that will never connect, because of `failure`.
-    pub(crate) fn failed(failure: TransportError) -> Self {
-        LinkStatus {
-            state: LinkState::Closed,
-            link: None,
-            last_error: Some(failure.to_string()),
-            failure: Some(failure),
-        }
+        let (status, watching) = watch::channel(LinkStatus::connecting());
+        self.supervisor().do_send(Connect {
+            connector: Box::new(connector),
+            spec,
+            status,
+        });
+        LinkHandle::new(spec, watching, self.clone())
     }
 }
 
-/// A supervised link (see [`Swarm::connect`](crate::Swarm::connect)).
+/// A supervised link (see [`Swarm::connect`]).
 #[derive(Debug, Clone)]
 pub struct LinkHandle {
     spec: SpecId,
@@ -77,7 +55,7 @@ pub struct LinkHandle {
 }
 
 impl LinkHandle {
-    pub(crate) fn new(spec: SpecId, status: watch::Receiver<LinkStatus>, swarm: Swarm) -> Self {
+    fn new(spec: SpecId, status: watch::Receiver<LinkStatus>, swarm: Swarm) -> Self {
         LinkHandle {
             spec,
             status,

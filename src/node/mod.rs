@@ -23,6 +23,8 @@
 //!   per burst.
 //! * [`link_handle`] — [`LinkHandle`](crate::LinkHandle), what `connect` returns: a link's
 //!   state, `ready()`, stats and `close()`.
+//! * [`link_status`] — [`LinkStatus`](crate::LinkStatus), published by the supervisor to
+//!   link handles.
 //! * [`location`] — [`AgentLocation`](crate::AgentLocation), the answer of `Swarm::locate`.
 //! * [`stamp`] — message ids and timestamps.
 //! * [`stats`] — node and link statistics.
@@ -33,6 +35,7 @@ pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod directory;
 pub(crate) mod link_handle;
+pub(crate) mod link_status;
 pub(crate) mod location;
 pub(crate) mod pending;
 pub(crate) mod post_queue;

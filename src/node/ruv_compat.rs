@@ -57,7 +57,7 @@ impl Transport for SwarmClient {
     type Error = TransportError;
 
     async fn send(&self, to: &str, msg: Message) -> Result<(), TransportError> {
-        SwarmClient::send(self, msg.to(to)).await
+        Ok(SwarmClient::send(self, msg.to(to)).await?)
     }
 
     async fn receive(&mut self) -> Result<(String, Message), TransportError> {
@@ -72,7 +72,7 @@ impl Transport for SwarmClient {
                 "broadcast needs a Broadcast message or an Event without destination".into(),
             ));
         }
-        SwarmClient::send(self, msg).await
+        Ok(SwarmClient::send(self, msg).await?)
     }
 
     fn local_address(&self) -> Result<String, TransportError> {

@@ -8,7 +8,10 @@
 //! traffic (handshake, heartbeats, announcements), which links do not report — the estimate
 //! stands in.
 
+use std::fmt;
 use std::time::Duration;
+
+use serde::Serialize;
 
 use swarm_protocol::core::lifecycle::LinkState;
 
@@ -16,7 +19,7 @@ use crate::link::LinkId;
 
 /// Counters shared by node and link statistics.
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// Messages received.
     pub messages_in: u64,
@@ -53,7 +56,7 @@ impl Counters {
 
 /// Statistics of one link.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LinkStats {
     /// The link.
     pub link: LinkId,
@@ -70,6 +73,7 @@ pub struct LinkStats {
     /// Data messages queued, not yet handed to the link.
     pub queue_depth: usize,
     /// Smoothed heartbeat round-trip time, once measured.
+    #[serde(rename = "rtt_ms", serialize_with = "millis")]
     pub rtt: Option<Duration>,
     /// Why the link's last connection attempt failed, until it is up again.
     pub last_error: Option<String>,
@@ -77,7 +81,7 @@ pub struct LinkStats {
 
 /// Statistics of a node.
 #[non_exhaustive]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NodeStats {
     /// Name of the node.
     pub node: String,
@@ -105,4 +109,66 @@ pub struct NodeStats {
     pub local_agents: usize,
     /// Links: live, connecting, and supervised links backing off between attempts.
     pub links: Vec<LinkStats>,
+}
+
+/// A duration as fractional milliseconds.
+fn millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&(d.as_secs_f64() * 1e3)),
+        None => s.serialize_none(),
+    }
+}
+
+impl fmt::Display for LinkStats {
+    /// One line: transport, peer, state, traffic, RTT, queue, reconnects, last error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        write!(
+            f,
+            "{} {} → {} [{}] msgs in/out {}/{}, bytes in/out {}/{}, rtt {}, queue {}, reconnects {}",
+            self.link,
+            self.transport,
+            self.peer,
+            self.state,
+            c.messages_in,
+            c.messages_out,
+            c.bytes_in,
+            c.bytes_out,
+            self.rtt.map_or("-".into(), |r| format!("{r:?}")),
+            self.queue_depth,
+            self.reconnects
+        )?;
+        if let Some(error) = &self.last_error {
+            write!(f, ", last error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for NodeStats {
+    /// The node's line, then one indented line per link.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counters;
+        write!(
+            f,
+            "{}: link msgs in/out {}/{}, bytes in/out {}/{}, delivered {}, drops {}, \
+             timeouts {}, late {}, reconnects {}, pending {}, agents {}",
+            self.node,
+            c.messages_in,
+            c.messages_out,
+            c.bytes_in,
+            c.bytes_out,
+            self.delivered,
+            c.drops,
+            self.timeouts,
+            self.late_responses,
+            self.reconnects,
+            self.pending_requests,
+            self.local_agents
+        )?;
+        for link in &self.links {
+            write!(f, "\n  {link}")?;
+        }
+        Ok(())
+    }
 }

@@ -9,23 +9,22 @@ use std::time::Duration;
 
 use actix::{Actor, Addr, Recipient};
 use swarm_protocol::{Message, Name, Value};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::config::TransportConfig;
 use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
-use crate::link::{LinkAcceptor, LinkConnector};
+use crate::link::LinkAcceptor;
 use crate::node::delivery::{Delivery, Responder, WeakResponder};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
-use crate::node::link_handle::{next_spec, LinkHandle, LinkStatus};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
 use crate::node::stats::NodeStats;
 use crate::node::supervisor::commands::{
-    AgentRegistered, AgentUnregistered, Connect, DrainPosts, GetStats, Locate, Rearm, Request,
-    Send, Subscribe, SubscribeEvents,
+    AgentRegistered, AgentUnregistered, DrainPosts, GetStats, Locate, Rearm, Request, Send,
+    Subscribe, SubscribeEvents,
 };
 use crate::node::supervisor::routing::SubscriptionKind;
 use crate::node::supervisor::{link_sinks, Supervisor};
@@ -54,8 +53,15 @@ struct Shared {
 impl Swarm {
     /// Starts a node (its supervisor actor) on the current actix arbiter.
     ///
-    /// Must be called inside a running actix `System`.
+    /// Must be called inside a running actix `System` (`#[actix_web::main]`,
+    /// `#[actix_rt::main]`, `actix_rt::System::new().block_on(...)`); panics with a message
+    /// saying so otherwise.
     pub fn start(config: TransportConfig) -> Swarm {
+        assert!(
+            actix::Arbiter::try_current().is_some(),
+            "Swarm::start must be called inside a running actix System: run it under \
+             #[actix_web::main] or #[actix_rt::main], or in actix_rt::System::new().block_on(..)"
+        );
         Swarm::build(config, |supervisor| supervisor.start())
     }
 
@@ -240,30 +246,6 @@ impl Swarm {
     /// Receives node events: link up/down, reconnect give-ups, undeliverable messages.
     pub fn subscribe_swarm_events(&self, recipient: Recipient<SwarmEvent>) {
         self.0.addr.do_send(SubscribeEvents(recipient));
-    }
-
-    /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops
-    /// or an attempt fails for a reason that may pass (the server not up yet, a timeout).
-    /// A link that can never succeed — an address that does not parse, `wss://` without the
-    /// `tls` feature, a server answering 404 (no route at that path) or 401/403 (the token),
-    /// a handshake refused for its version or credential — is not retried: the handle's
-    /// [`ready`](LinkHandle::ready) fails with the reason, and the log says it at WARN.
-    ///
-    /// The returned handle tells the link's state; dropping it leaves the link running.
-    pub fn connect(&self, connector: impl LinkConnector + std::marker::Send) -> LinkHandle {
-        let spec = next_spec();
-        if let Err(error) = connector.check() {
-            tracing::warn!(node = %self.0.node, peer = %connector.peer(), %error, "link not started");
-            let (_, status) = watch::channel(LinkStatus::failed(error));
-            return LinkHandle::new(spec, status, self.clone());
-        }
-        let (status, watching) = watch::channel(LinkStatus::connecting());
-        self.0.addr.do_send(Connect {
-            connector: Box::new(connector),
-            spec,
-            status,
-        });
-        LinkHandle::new(spec, watching, self.clone())
     }
 
     /// A statistics snapshot.

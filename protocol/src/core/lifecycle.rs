@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// Where a link is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// The transport connection is being established.
     Connecting,

@@ -14,7 +14,7 @@ use crate::error::{SendError, TransportError};
 use crate::events::SwarmEvent;
 use crate::link::{CloseKind, LinkConnector, LinkId};
 use crate::node::delivery::Delivery;
-use crate::node::link_handle::{LinkStatus, SpecId};
+use crate::node::link_status::{LinkStatus, SpecId};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, Waiter};
 use crate::node::post_queue::Post;

@@ -16,8 +16,8 @@ use crate::link::{LinkAddr, LinkConnector, LinkId};
 use crate::node::stats::{Counters, LinkStats};
 use crate::support::clock::Instant;
 
-use crate::node::link_handle::LinkStatus;
-pub(crate) use crate::node::link_handle::SpecId;
+use crate::node::link_status::LinkStatus;
+pub(crate) use crate::node::link_status::SpecId;
 
 /// Where a link is in its life, with what only that phase has.
 pub enum Phase {
