@@ -200,6 +200,91 @@ async fn broadcast_on_a_cycle_reaches_every_subscriber_exactly_once() {
     }
 }
 
+/// Interest each node has learned through its links (the subscriptions broadcasts follow).
+async fn interests(swarm: &Swarm) -> usize {
+    swarm
+        .stats()
+        .await
+        .unwrap()
+        .links
+        .iter()
+        .map(|l| l.interests)
+        .sum()
+}
+
+/// Waits until `swarm` has learned `n` interests through its links.
+async fn wait_interests(swarm: &Swarm, n: usize) {
+    let what = format!("{} to know {n} interests", swarm.node_name());
+    wait_stats(swarm, &what, |s| {
+        s.links.iter().map(|l| l.interests).sum::<usize>() == n
+    })
+    .await;
+}
+
+/// Topic interest on a cycle (a–b–c–a, and d hanging off b): only c subscribes; every other
+/// node learns it (once per origin, whatever the number of paths), a broadcast from d reaches
+/// c exactly once, and the interest is withdrawn everywhere on unsubscribe and when c's links
+/// are lost, and comes back with them after a partition heals.
+#[actix_rt::test]
+async fn interest_follows_subscriptions_on_a_cycle_and_across_link_loss() {
+    tokio::time::pause();
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(node);
+    let (c_to_a, b_to_c) = (Faults::new(), Faults::new());
+    a.connect(InProcessLink::new(&b));
+    b.connect(InProcessLink::new(&c).with_faults(b_to_c.clone()));
+    c.connect(InProcessLink::new(&a).with_faults(c_to_a.clone()));
+    d.connect(InProcessLink::new(&b));
+    for (n, links) in [(&a, 2), (&b, 3), (&c, 2), (&d, 1)] {
+        wait_links(n, links).await;
+    }
+    for n in [&a, &b, &c, &d] {
+        assert_eq!(interests(n).await, 0, "nobody subscribed yet");
+    }
+    let got = Recorder::default();
+    let subscriber = got.start().recipient();
+    c.subscribe("t", subscriber.clone());
+    // a and b hear it from c and again around the cycle (kept once); d through b.
+    for n in [&a, &b, &d] {
+        wait_interests(n, 1).await;
+    }
+    assert_eq!(
+        interests(&c).await,
+        0,
+        "its own interest, come back, is not learned"
+    );
+    d.broadcast(Message::broadcast("d", "t", Value::Int(1)));
+    d.broadcast(Message::broadcast("d", "t", Value::Int(2)));
+    wait_until(Duration::from_secs(5), "c got both", || got.len() >= 2).await;
+    settle().await;
+    assert_eq!(got.len(), 2, "each broadcast exactly once");
+
+    c.unsubscribe("t", subscriber.clone());
+    for n in [&a, &b, &d] {
+        wait_interests(n, 0).await;
+    }
+
+    c.subscribe("t", subscriber);
+    for n in [&a, &b, &d] {
+        wait_interests(n, 1).await;
+    }
+    // c is cut off: its links die of silence, and what was learned through them goes.
+    c_to_a.set_partitioned(true);
+    b_to_c.set_partitioned(true);
+    for n in [&a, &b, &d] {
+        wait_interests(n, 0).await;
+    }
+    // Healed: the links come back, and with them c's interest.
+    c_to_a.set_partitioned(false);
+    b_to_c.set_partitioned(false);
+    for n in [&a, &b, &d] {
+        wait_interests(n, 1).await;
+    }
+    d.broadcast(Message::broadcast("d", "t", Value::Int(3)));
+    wait_until(Duration::from_secs(5), "c got the third", || got.len() >= 3).await;
+    settle().await;
+    assert_eq!(got.len(), 3);
+}
+
 #[actix_rt::test]
 async fn partition_kills_the_link_pending_requests_fail_and_heal_restores_traffic() {
     tokio::time::pause();

@@ -264,7 +264,7 @@ async fn client_reconnects_after_the_server_restarts() {
 }
 
 #[actix_rt::test]
-async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
+async fn json_subprotocol_and_a_hundred_clients_of_which_ten_subscribe() {
     let hub = Swarm::start(config("hub"));
     echo(&hub, "echo-hub");
     let (addr, server) = serve(&hub);
@@ -277,34 +277,56 @@ async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
     let blob = Value::from(vec![1u8, 2, 3, 250]);
     assert_eq!(ask(&j, "echo-hub", blob.clone()).await, Ok(blob));
 
-    // 100 client nodes, each with a subscriber; one broadcast from the hub.
+    // 100 client nodes, of which every tenth subscribes, and a raw peer that never does.
     let mut clients = Vec::new();
     for i in 0..100 {
         let c = Swarm::start(config(&format!("c{i}")));
         let r = Recorder::default();
-        c.subscribe("ticks", r.start().recipient());
+        let subscription = (i % 10 == 0).then(|| {
+            let recipient = r.clone().start().recipient();
+            c.subscribe("ticks", recipient.clone());
+            recipient
+        });
         c.connect(WsLink::client(url.clone()));
-        clients.push((c, r));
+        clients.push((c, r, subscription));
     }
-    wait_stats(&hub, "101 sessions up", |s| {
-        s.links
+    let mut raw = raw_peer(&url, "swarm.v1.msgpack").await;
+    let codec = swarm_transport::protocol::Codec::default();
+    raw.send(hello(1)).await.unwrap();
+    let announce = Message::control(
+        "raw",
+        ControlOperation::Announce {
+            agents: vec!["raw".into()],
+        },
+    );
+    raw.send(awc::ws::Message::Binary(
+        codec.encode(&announce).unwrap().into(),
+    ))
+    .await
+    .unwrap();
+    wait_route(&hub, "raw").await;
+    // The hub knows the ten subscriptions, one per subscriber's link.
+    wait_stats(&hub, "102 sessions up, 10 interests", |s| {
+        let active = s
+            .links
             .iter()
             .filter(|l| l.state == swarm_transport::protocol::core::lifecycle::LinkState::Active)
-            .count()
-            == 101
+            .count();
+        active == 102 && s.links.iter().map(|l| l.interests).sum::<usize>() == 10
     })
     .await;
     hub.broadcast(Message::broadcast("hub", "ticks", Value::Int(1)));
     // A second broadcast as a marker: a link is FIFO, so once it arrived any duplicate of the
     // first would have arrived too.
     hub.broadcast(Message::broadcast("hub", "ticks", Value::Int(2)));
+    let subscribers: Vec<_> = clients.iter().step_by(10).collect();
     wait_until(
         Duration::from_secs(30),
-        "every client got both ticks",
-        || clients.iter().all(|(_, r)| r.len() >= 2),
+        "every subscriber got both ticks",
+        || subscribers.iter().all(|(_, r, _)| r.len() >= 2),
     )
     .await;
-    for (_, r) in &clients {
+    for (_, r, _) in &subscribers {
         let ticks: Vec<Value> = r
             .messages()
             .iter()
@@ -319,6 +341,32 @@ async fn json_subprotocol_and_a_hundred_clients_each_get_a_broadcast_once() {
             "exactly once each, in order"
         );
     }
+    // The raw peer never subscribed: up to a unicast marker sent after the broadcasts (FIFO
+    // on its link), nothing but control traffic reached it.
+    hub.do_send(Message::event("hub", "marker", 0).to("raw"));
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), raw.next())
+            .await
+            .expect("the marker comes")
+            .unwrap()
+            .unwrap();
+        let awc::ws::Frame::Binary(bytes) = frame else {
+            continue;
+        };
+        match codec.decode(&bytes).unwrap().payload {
+            MessageType::Event { name, .. } if name == "marker" => break,
+            MessageType::Broadcast { .. } => panic!("a peer that never subscribed got a broadcast"),
+            _ => {}
+        }
+    }
+    // Withdrawn on unsubscribe (the whole subscription of c0) and on link loss (c10 leaves).
+    let (c0, _, subscription) = &clients[0];
+    c0.unsubscribe("ticks", subscription.clone().unwrap());
+    clients[10].0.shutdown().await;
+    wait_stats(&hub, "8 interests left", |s| {
+        s.links.iter().map(|l| l.interests).sum::<usize>() == 8
+    })
+    .await;
     server.stop(false).await;
 }
 

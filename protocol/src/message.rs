@@ -138,6 +138,33 @@ pub enum ControlOperation {
         /// Agent ids.
         agents: Vec<String>,
     },
+    /// The sender wants the broadcasts on `topics` and the swarm-wide events named `events`:
+    /// for itself, or — relaying — for the node `origin`. A node forwards a broadcast over a
+    /// link only if the peer asked for its topic, and passes interest on like announcements
+    /// (never back where it came from). Missing fields are empty (and `origin` the sender).
+    Subscribe {
+        /// Broadcast topics.
+        #[serde(default)]
+        topics: Vec<String>,
+        /// Event names (events sent without a destination).
+        #[serde(default)]
+        events: Vec<String>,
+        /// The node the interest is for, when not the sender itself.
+        #[serde(default)]
+        origin: Option<String>,
+    },
+    /// Withdraws interest given with `Subscribe` (the same fields).
+    Unsubscribe {
+        /// Broadcast topics.
+        #[serde(default)]
+        topics: Vec<String>,
+        /// Event names.
+        #[serde(default)]
+        events: Vec<String>,
+        /// The node the interest was for, when not the sender itself.
+        #[serde(default)]
+        origin: Option<String>,
+    },
     /// The receiver may send `credit` more data messages.
     FlowControl {
         /// Additional messages allowed.

@@ -77,6 +77,9 @@ pub struct LinkStats {
     pub rtt: Option<Duration>,
     /// Why the link's last connection attempt failed, until it is up again.
     pub last_error: Option<String>,
+    /// Topic and event subscriptions the peer asked for through this link (its own and those
+    /// it relays): broadcasts cross the link only for these.
+    pub interests: usize,
 }
 
 /// Statistics of a node.

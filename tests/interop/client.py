@@ -4,7 +4,8 @@ Usage: python client.py ws://127.0.0.1:PORT/swarm
 
 Against a node hosting an agent `echo` (answers requests with their params), it:
   1. connects with subprotocol swarm.v1.msgpack, sends Hello, expects HelloAck;
-  2. announces an agent `py-agent` and answers every request addressed to it with its params;
+  2. subscribes to the topic `ticks` (a peer that never subscribes gets no broadcast), then
+     announces an agent `py-agent` and answers every request addressed to it with its params;
   3. sends a request to `echo` and checks the response (correlation id and result);
   4. waits for a request from the Rust side (to py-agent) and for a broadcast on `ticks`;
   5. repeats a request over swarm.v1.json (text frames, bytes as {"$bytes": base64}).
@@ -108,6 +109,9 @@ async def msgpack_session(url):
         peer = Peer(ws, encode_msgpack, decode_msgpack, "py-node")
         await peer.handshake()
         pump = asyncio.create_task(peer.pump())
+        # Interest first: once the node sees py-agent, it knows what py-node listens to.
+        await peer.send(message("py-node", {"control": {"operation": {"subscribe": {"topics": ["ticks"]}}}}))
+        print("subscribed to ticks")
         await peer.send(message("py-node", {"control": {"operation": {"announce": {"agents": ["py-agent"]}}}}))
         print("announced py-agent")
         params = {"n": 42, "blob": b"\x00\x01\xfe\xff", "list": [1, 2.5, None, True, "x"]}

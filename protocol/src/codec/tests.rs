@@ -74,6 +74,20 @@ fn control() -> impl Strategy<Value = ControlOperation> {
             .prop_map(|(code, reason)| ControlOperation::Reject { code, reason }),
         strings().prop_map(|agents| ControlOperation::Announce { agents }),
         strings().prop_map(|agents| ControlOperation::Withdraw { agents }),
+        (strings(), strings(), proptest::option::of("[a-z]{0,8}")).prop_map(
+            |(topics, events, origin)| ControlOperation::Subscribe {
+                topics,
+                events,
+                origin
+            }
+        ),
+        (strings(), strings(), proptest::option::of("[a-z]{0,8}")).prop_map(
+            |(topics, events, origin)| ControlOperation::Unsubscribe {
+                topics,
+                events,
+                origin
+            }
+        ),
         any::<u32>().prop_map(|credit| ControlOperation::FlowControl { credit }),
         ".{0,10}".prop_map(|reason| ControlOperation::Goodbye { reason }),
     ]

@@ -47,6 +47,9 @@ pub const META_MAX_MESSAGE_SIZE: &str = "max_message_size";
 /// `Hello`/`HelloAck` metadata key: how deeply the sender accepts values to nest (decimal;
 /// the protocol's [`MAX_DEPTH`](crate::value::MAX_DEPTH) unless a peer says less).
 pub const META_MAX_DEPTH: &str = "max_depth";
+/// `HelloAck` metadata key of a bus (a NATS link answering for the bus): its presence says
+/// every broadcast goes to it, since the bus itself knows who listens.
+pub const META_BUS: &str = "bus";
 
 impl Negotiated {
     /// A numeric limit the peer announced in its metadata (`None` when absent or not a

@@ -6,8 +6,8 @@
 //! | subject | carries | subscribed by |
 //! |---|---|---|
 //! | `{p}.agent.{agent}` | requests, responses, events addressed to `agent` | every node that reaches `agent`, in queue group `{agent}` |
-//! | `{p}.topic.{topic}` | broadcasts on `topic` | every node (`{p}.topic.>`) |
-//! | `{p}.event.{name}` | events without a destination | every node (`{p}.event.>`) |
+//! | `{p}.topic.{topic}` | broadcasts on `topic` | every node with a subscriber of `topic` (its own, or behind its other links) |
+//! | `{p}.event.{name}` | events without a destination | every node with a subscriber of event `name` |
 //! | `{p}.node.{node}.presence` | the node's presence: `Announce` of what it reaches, `Goodbye` when it leaves | every node (`{p}.node.*.presence`) |
 //! | `{p}.node.{node}.inbox` | responses to requests that `node` sent | `node` |
 //! | `{p}.node.{node}.noreply.{agent}.{id}` | reply subject of a request from `agent`: names the requesting node (its responses go to that node's inbox) and receives the server's no-responders status | the requesting node |
@@ -176,16 +176,6 @@ impl Subjects {
     /// Every node's presence.
     pub fn all_presence(&self) -> String {
         format!("{}.node.*.presence", self.prefix)
-    }
-
-    /// Every broadcast topic.
-    pub fn all_topics(&self) -> String {
-        format!("{}.topic.>", self.prefix)
-    }
-
-    /// Every event name.
-    pub fn all_events(&self) -> String {
-        format!("{}.event.>", self.prefix)
     }
 
     /// The reply subject of request `id` from `agent` on `node`.

@@ -222,11 +222,15 @@ impl Handler<Subscribe> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        if msg.subscribe {
-            self.routing.subscribe(msg.kind, msg.name, msg.recipient);
+        let topic = (msg.kind, msg.name.clone());
+        let changed = if msg.subscribe {
+            self.routing.subscribe(msg.kind, msg.name, msg.recipient)
         } else {
             self.routing
-                .unsubscribe(msg.kind, &msg.name, &msg.recipient);
+                .unsubscribe(msg.kind, &msg.name, &msg.recipient)
+        };
+        if changed {
+            self.tell_interest(msg.subscribe, None, vec![topic], None);
         }
     }
 }

@@ -316,7 +316,8 @@ impl Supervisor {
         }
         self.directory.count_delivered(delivered);
         if closed {
-            self.routing.prune_closed_subscribers();
+            let emptied = self.routing.prune_closed_subscribers();
+            self.tell_interest(false, None, emptied, None);
         }
         if full > 0 {
             self.counters.drops += full;
@@ -324,7 +325,7 @@ impl Supervisor {
                 tracing::warn!(node = %self.node, id = %msg.id, %name, subscribers = full, passed_over, "subscriber mailbox full; delivery dropped");
             }
         }
-        for link in self.active_links_except(from) {
+        for link in self.interested_links(kind, name, from) {
             if let Err(e) = self.forward_to_link(link, msg.clone()) {
                 if let Some(passed_over) = self.not_forwarded_log.due(Instant::now()) {
                     tracing::warn!(node = %self.node, %link, error = %e, passed_over, "flood not forwarded on link");

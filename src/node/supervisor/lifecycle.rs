@@ -6,7 +6,7 @@
 use actix::{AsyncContext, Context};
 use swarm_protocol::core::backoff::Backoff;
 use swarm_protocol::core::handshake::{
-    HandshakeError, Negotiated, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE,
+    HandshakeError, Negotiated, META_BUS, META_MAX_DEPTH, META_MAX_MESSAGE_SIZE,
 };
 use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::{ControlOperation, MessageType, RejectCode};
@@ -136,6 +136,7 @@ impl Supervisor {
         }
         let gone = self.routing.forget_link(link);
         self.withdraw_everywhere(gone, Some(link));
+        self.forget_interest(link);
         for node in std::mem::take(&mut slot.bus_nodes) {
             self.publish(SwarmEvent::NodeDown {
                 node,
@@ -247,6 +248,7 @@ impl Supervisor {
         if let Some(node) = negotiated.peer_metadata.get("node") {
             slot.peer = node.clone();
         }
+        slot.bus = negotiated.peer_metadata.contains_key(META_BUS);
         let (transport, peer) = (slot.transport, slot.peer.clone());
         if let Some(sup) = slot.spec.and_then(|s| self.supervised.get_mut(&s)) {
             sup.backoff.reset();
@@ -262,6 +264,8 @@ impl Supervisor {
             });
         }
         tracing::info!(node = %self.node, %link, %peer, transport, "link up");
+        // Interest before routes: once a peer knows an agent here, it knows what we listen to.
+        self.tell_interest_to(link);
         let agents = self.announceable_to(link);
         if !agents.is_empty() {
             self.send_control(

@@ -13,6 +13,7 @@ use swarm_protocol::core::handshake::{
 use swarm_protocol::value::MAX_DEPTH;
 use swarm_protocol::{ControlOperation, Message, MessageType, ProtocolVersion};
 
+use super::interest_sync::topics_of;
 use super::link_slot::{LinkSlot, Phase};
 use super::outbound::OutboundQueue;
 use super::Supervisor;
@@ -139,6 +140,22 @@ impl Supervisor {
             ControlOperation::Reject { code, reason } => {
                 let reason = format!("peer rejected ({code:?}): {reason}");
                 self.close_link(link, &reason, CloseKind::Normal, ctx);
+            }
+            ControlOperation::Subscribe {
+                topics,
+                events,
+                origin,
+            } => {
+                let topics = topics_of(topics, events);
+                self.on_interest(link, true, origin.clone(), topics);
+            }
+            ControlOperation::Unsubscribe {
+                topics,
+                events,
+                origin,
+            } => {
+                let topics = topics_of(topics, events);
+                self.on_interest(link, false, origin.clone(), topics);
             }
             ControlOperation::FlowControl { .. } => {}
             ControlOperation::Hello { .. } | ControlOperation::HelloAck { .. } => {

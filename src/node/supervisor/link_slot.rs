@@ -99,6 +99,8 @@ pub struct LinkSlot {
     /// Nodes a bus link reported up and not down: each gets its `NodeDown` when the link is
     /// lost, so that up and down events always pair.
     pub bus_nodes: std::collections::BTreeSet<String>,
+    /// The peer is a bus (NATS): every broadcast goes to it, and it finds the listeners.
+    pub bus: bool,
     /// Largest message sent on this link: this node's limit, lowered to the peer's once the
     /// handshake told it.
     pub max_message_size: usize,
@@ -130,6 +132,7 @@ impl LinkSlot {
             spec: None,
             authenticated: false,
             bus_nodes: std::collections::BTreeSet::new(),
+            bus: false,
             max_message_size: usize::MAX,
             max_depth: swarm_protocol::value::MAX_DEPTH,
         }
@@ -167,6 +170,7 @@ impl LinkSlot {
     pub fn stats(&self, reconnects: u64, last_error: Option<String>) -> LinkStats {
         LinkStats {
             last_error,
+            interests: 0,
             link: self.id,
             transport: self.transport,
             peer: self.peer.clone(),
@@ -217,6 +221,7 @@ impl SupervisedLink {
             queue_depth: 0,
             rtt: None,
             last_error: self.last_failure.clone(),
+            interests: 0,
         }
     }
 }

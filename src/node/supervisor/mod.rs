@@ -19,6 +19,8 @@
 pub(crate) mod commands;
 mod dispatch;
 mod drain;
+mod interest;
+mod interest_sync;
 mod lifecycle;
 mod link_events;
 mod link_slot;
@@ -65,6 +67,8 @@ pub struct Supervisor {
     supervised: HashMap<SpecId, SupervisedLink>,
     /// Set while the node drains before it stops (see [`drain`]).
     draining: Option<drain::Draining>,
+    /// Topic interest learned from links.
+    interest: interest::InterestTable,
     pending: Arc<SharedPending>,
     /// Messages from handles waiting in this actor's mailbox or post queue.
     backlog: Arc<Slots>,
@@ -132,6 +136,7 @@ impl Supervisor {
             links: HashMap::default(),
             supervised: HashMap::new(),
             draining: None,
+            interest: interest::InterestTable::default(),
             pending,
             backlog,
             posts: Arc::default(),
@@ -170,10 +175,12 @@ impl Supervisor {
     /// The statistics of one connection, with its supervised link's reconnects and last error.
     fn link_stats(&self, slot: &LinkSlot) -> LinkStats {
         let sup = slot.spec.and_then(|s| self.supervised.get(&s));
-        slot.stats(
+        let mut stats = slot.stats(
             sup.map_or(0, |s| s.reconnects),
             sup.and_then(|s| s.last_failure.clone()),
-        )
+        );
+        stats.interests = self.interest.count_through(slot.id);
+        stats
     }
 
     /// The statistics of supervised link `spec`: its connection's, or its own between

@@ -16,7 +16,7 @@ use crate::link::LinkId;
 use crate::node::delivery::{Delivery, Mailbox};
 
 /// Whether a subscription is to a broadcast topic or to an event name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SubscriptionKind {
     /// `Broadcast { topic }`.
     Topic,
@@ -139,34 +139,52 @@ impl RoutingTable {
         }
     }
 
-    /// Subscribes `recipient` to a topic or event name (once; repeated subscriptions are no-ops).
+    /// Subscribes `recipient` to a topic or event name (once; repeated subscriptions are no-ops);
+    /// returns whether it is the first local subscriber of that name.
     pub fn subscribe(
         &mut self,
         kind: SubscriptionKind,
         name: String,
         recipient: Recipient<Delivery>,
-    ) {
+    ) -> bool {
         let mailbox = Mailbox::new(self.mailbox_limit, None);
         let subs = self.subscriptions(kind).entry(name).or_default();
+        let first = subs.is_empty();
         if !subs.iter().any(|s| s.recipient == recipient) {
             subs.push(Subscriber { recipient, mailbox });
         }
+        first
     }
 
-    /// Removes a subscription.
+    /// Removes a subscription; returns whether it was the last local one of that name.
     pub fn unsubscribe(
         &mut self,
         kind: SubscriptionKind,
         name: &str,
         recipient: &Recipient<Delivery>,
-    ) {
+    ) -> bool {
         let map = self.subscriptions(kind);
         if let Some(subs) = map.get_mut(name) {
             subs.retain(|s| s.recipient != *recipient);
             if subs.is_empty() {
                 map.remove(name);
+                return true;
             }
         }
+        false
+    }
+
+    /// Every name with a local subscriber.
+    pub fn local_topics(&self) -> Vec<(SubscriptionKind, String)> {
+        let topics = self
+            .topics
+            .keys()
+            .map(|n| (SubscriptionKind::Topic, n.clone()));
+        let events = self
+            .events
+            .keys()
+            .map(|n| (SubscriptionKind::Event, n.clone()));
+        topics.chain(events).collect()
     }
 
     /// Local subscribers of a topic or event name.
@@ -178,14 +196,23 @@ impl RoutingTable {
         map.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Drops subscriptions whose actor has stopped.
-    pub fn prune_closed_subscribers(&mut self) {
-        for map in [&mut self.topics, &mut self.events] {
-            map.retain(|_, subs| {
+    /// Drops subscriptions whose actor has stopped; returns the names left without a local
+    /// subscriber.
+    pub fn prune_closed_subscribers(&mut self) -> Vec<(SubscriptionKind, String)> {
+        let mut emptied = Vec::new();
+        for (kind, map) in [
+            (SubscriptionKind::Topic, &mut self.topics),
+            (SubscriptionKind::Event, &mut self.events),
+        ] {
+            map.retain(|name, subs| {
                 subs.retain(|s| s.recipient.connected());
+                if subs.is_empty() {
+                    emptied.push((kind, name.clone()));
+                }
                 !subs.is_empty()
             });
         }
+        emptied
     }
 }
 

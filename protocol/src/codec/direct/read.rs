@@ -444,6 +444,33 @@ impl<'a> Reader<'a> {
                     ControlOperation::Withdraw { agents }
                 }
             }
+            variant @ (b"subscribe" | b"unsubscribe") => {
+                let (mut topics, mut events, mut origin) = (None, None, None);
+                self.fields(|r, key| match key {
+                    b"topics" => set(&mut topics, r.strings()?),
+                    b"events" => set(&mut events, r.strings()?),
+                    b"origin" => set(&mut origin, if r.nil() { None } else { Some(r.string()?) }),
+                    _ => None,
+                })?;
+                let (topics, events, origin) = (
+                    topics.unwrap_or_default(),
+                    events.unwrap_or_default(),
+                    origin.flatten(),
+                );
+                if variant == b"subscribe" {
+                    ControlOperation::Subscribe {
+                        topics,
+                        events,
+                        origin,
+                    }
+                } else {
+                    ControlOperation::Unsubscribe {
+                        topics,
+                        events,
+                        origin,
+                    }
+                }
+            }
             b"flow_control" => {
                 let mut credit = None;
                 self.fields(|r, key| match key {

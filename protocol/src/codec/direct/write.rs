@@ -316,6 +316,23 @@ impl<B: FrameBuffer> Writer<'_, B> {
         self.strings(agents)
     }
 
+    /// `subscribe` and `unsubscribe`: topics, events and the origin node.
+    fn interest(
+        &mut self,
+        variant: &[u8],
+        topics: &[String],
+        events: &[String],
+        origin: Option<&str>,
+    ) -> Result<(), CodecError> {
+        self.variant(variant, 3)?;
+        self.key(key!("topics"))?;
+        self.strings(topics)?;
+        self.key(key!("events"))?;
+        self.strings(events)?;
+        self.key(key!("origin"))?;
+        self.opt_str(origin)
+    }
+
     fn control(&mut self, op: &ControlOperation) -> Result<(), CodecError> {
         match op {
             ControlOperation::Hello {
@@ -337,6 +354,16 @@ impl<B: FrameBuffer> Writer<'_, B> {
             }
             ControlOperation::Announce { agents } => self.agents(key!("announce"), agents),
             ControlOperation::Withdraw { agents } => self.agents(key!("withdraw"), agents),
+            ControlOperation::Subscribe {
+                topics,
+                events,
+                origin,
+            } => self.interest(key!("subscribe"), topics, events, origin.as_deref()),
+            ControlOperation::Unsubscribe {
+                topics,
+                events,
+                origin,
+            } => self.interest(key!("unsubscribe"), topics, events, origin.as_deref()),
             ControlOperation::FlowControl { credit } => {
                 self.variant(key!("flow_control"), 1)?;
                 self.key(key!("credit"))?;

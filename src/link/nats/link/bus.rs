@@ -7,19 +7,28 @@ use bytes::Bytes;
 
 use super::super::batch;
 use super::super::subjects::Subject;
+use super::super::subjects::SubjectKind as Kind;
 use super::NatsLinkActor;
 use crate::link::machinery::receive::decode_received;
 use crate::link::BusNodeChange;
 use crate::support::clock::Instant;
 
+/// Which table keeps a subscription (and cancels it when the entry goes).
+pub(super) enum Keep {
+    /// An agent in `offered`.
+    Agent(String),
+    /// A topic or event name in `listening`.
+    Name(Kind, String),
+}
+
 impl NatsLinkActor {
-    /// Subscribes to `subject` (in `queue` when given); for an agent's subject, `agent` is the
-    /// entry in `offered` that keeps the subscription.
+    /// Subscribes to `subject` (in `queue` when given); `keep` is the entry that keeps the
+    /// subscription, if any.
     pub(super) fn subscribe(
         &mut self,
         subject: String,
         queue: Option<String>,
-        agent: Option<String>,
+        keep: Option<Keep>,
         ctx: &mut Context<Self>,
     ) {
         let client = self.client.clone();
@@ -35,13 +44,19 @@ impl NatsLinkActor {
             .map(move |result, act, ctx| match result {
                 Ok(subscriber) => {
                     let handle = ctx.add_stream(subscriber);
-                    if let Some(agent) = agent {
-                        match act.offered.get_mut(&agent) {
-                            Some(slot @ None) => *slot = Some(handle),
-                            // Withdrawn meanwhile, or subscribed twice: drop this one.
-                            _ => {
-                                ctx.cancel_future(handle);
-                            }
+                    let slot = match keep {
+                        Some(Keep::Agent(agent)) => act.offered.get_mut(&agent),
+                        Some(Keep::Name(kind, name)) => act
+                            .listening
+                            .get_mut(&(kind, name))
+                            .map(|l| &mut l.subscription),
+                        None => return,
+                    };
+                    match slot {
+                        Some(slot @ None) => *slot = Some(handle),
+                        // Withdrawn meanwhile, or subscribed twice: drop this one.
+                        _ => {
+                            ctx.cancel_future(handle);
                         }
                     }
                 }
@@ -53,10 +68,9 @@ impl NatsLinkActor {
     /// Answered the handshake: subscribe to the bus and start publishing presence.
     pub(super) fn join(&mut self, ctx: &mut Context<Self>) {
         self.joined = true;
+        // Topics and events are subscribed one by one, as the node asks (`listening`).
         for subject in [
             self.subjects.all_presence(),
-            self.subjects.all_topics(),
-            self.subjects.all_events(),
             self.subjects.all_no_reply(&self.node),
             self.subjects.inbox(&self.node),
         ] {

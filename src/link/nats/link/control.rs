@@ -10,6 +10,7 @@ use async_nats::connection::State;
 use swarm_protocol::core::handshake::CAP_GZIP;
 use swarm_protocol::{ControlOperation, Message, ProtocolVersion};
 
+use super::super::subjects::SubjectKind as Kind;
 use super::{NatsLinkActor, BUS};
 
 impl NatsLinkActor {
@@ -28,6 +29,10 @@ impl NatsLinkActor {
                     .collect();
                 let mut metadata = BTreeMap::new();
                 metadata.insert("node".to_owned(), format!("{BUS}:{}", self.peer));
+                metadata.insert(
+                    swarm_protocol::core::handshake::META_BUS.to_owned(),
+                    "nats".to_owned(),
+                );
                 // Nothing larger than the server's max_payload can cross the bus.
                 metadata.insert(
                     swarm_protocol::core::handshake::META_MAX_MESSAGE_SIZE.to_owned(),
@@ -53,7 +58,8 @@ impl NatsLinkActor {
                         // The queue group is the agent's token: every node reaching the agent
                         // is one member, so each message reaches one of them.
                         let queue = subject.rsplit('.').next().unwrap_or_default().to_owned();
-                        self.subscribe(subject, Some(queue), Some(agent.clone()), ctx);
+                        let keep = super::bus::Keep::Agent(agent.clone());
+                        self.subscribe(subject, Some(queue), Some(keep), ctx);
                         changed = true;
                     }
                 }
@@ -80,6 +86,20 @@ impl NatsLinkActor {
                 self.publish_presence(ControlOperation::Goodbye {
                     reason: reason.clone(),
                 });
+            }
+            ControlOperation::Subscribe {
+                topics,
+                events,
+                origin,
+            }
+            | ControlOperation::Unsubscribe {
+                topics,
+                events,
+                origin,
+            } => {
+                let wanted = matches!(operation, ControlOperation::Subscribe { .. });
+                self.listen(Kind::Topic, topics, origin.as_deref(), wanted, ctx);
+                self.listen(Kind::Event, events, origin.as_deref(), wanted, ctx);
             }
             ControlOperation::HelloAck { .. }
             | ControlOperation::Reject { .. }

@@ -4,19 +4,22 @@
 //! Outbound messages are encoded here and handed, in order, to the [`writer`] task. Inbound
 //! NATS messages arrive through one stream per subscription and reach the node in bursts
 //! ([`InboundBurst`]). A bus link answers part of the node's control traffic itself
-//! ([`control`]): it joins the bus ([`bus`]) — subscribes to presence, topics, events and its
-//! own no-responders subjects, and starts publishing presence ([`presence`]) — only once it has
-//! answered the node's `Hello`, so nothing reaches the node before the handshake.
+//! ([`control`]): it joins the bus ([`bus`]) — subscribes to presence and its own
+//! no-responders subjects, and starts publishing presence ([`presence`]) — only once it has
+//! answered the node's `Hello`, so nothing reaches the node before the handshake; topics and
+//! event names are subscribed one by one as the node asks for them ([`listening`]).
 //!
 //! * [`connect`] — connecting, then starting the actor;
 //! * [`writer`] — the writer task: ordered publishes, batches, write credit;
 //! * [`control`] — the handshake, announcements and probes the link answers itself;
 //! * [`bus`] — subscriptions and inbound frames;
+//! * [`listening`] — the topic and event subjects the node asked for;
 //! * [`presence`] — this node's presence and other nodes'.
 
 mod bus;
 mod connect;
 mod control;
+mod listening;
 mod presence;
 mod writer;
 
@@ -69,6 +72,9 @@ struct NatsLinkActor {
     pending: Vec<Publish>,
     /// Agents this node reaches, each with its (queue) subscription once made.
     offered: HashMap<String, Option<SpawnHandle>>,
+    /// Topics and event names the node asked for, by the origins that want them, each with
+    /// its subscription once made (see [`listening`]).
+    listening: HashMap<(Kind, String), listening::Listening>,
     nodes: NodeDirectory,
     cache: SubjectCache,
     reply_routes: ReplyRoutes,
@@ -102,6 +108,7 @@ impl NatsLinkActor {
             writer: None,
             pending: Vec::new(),
             offered: HashMap::new(),
+            listening: HashMap::new(),
             nodes: NodeDirectory::default(),
             cache: SubjectCache::default(),
             reply_routes: ReplyRoutes::new(config.max_pending_requests.max(65_536)),
