@@ -1511,3 +1511,59 @@ async fn shutdown_delivers_what_is_queued_then_goodbye_then_1001() {
     ));
     server.stop(false).await;
 }
+
+/// The README's two-process example (`examples/trainer.rs`): a trainer node in an actix-web
+/// app and a worker in another process — typed requests, a typed error, a topic.
+#[actix_rt::test]
+async fn the_readme_trainer_example_runs_in_two_processes() {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().unwrap();
+    let trainer = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/trainer");
+    let mut server = std::process::Command::new(&trainer)
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the trainer example is built by `cargo test`");
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    let url = ready
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{ready}"))
+        .to_owned();
+    let health = awc::Client::new()
+        .get(url.replace("ws://", "http://").replace("/swarm", "/health"))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    assert_eq!(&health[..], b"ok", "the app's own route beside the swarm's");
+    let worker = std::process::Command::new(&trainer)
+        .args(["--join", &url])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&worker.stdout);
+    assert!(
+        worker.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    for line in [
+        "round 3: model v3",
+        "a bad request: remote error -32000: steps must be at least 1",
+        "model update v3 (16 bytes of weights)",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    // SIGTERM: the trainer leaves in order and exits 0.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(server.wait().unwrap().success());
+}
