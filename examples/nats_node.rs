@@ -78,7 +78,7 @@ fn main() {
     actix::System::new().block_on(async move {
         let swarm = Swarm::start(TransportConfig::default().with_node_name(name.as_str()));
         let echo = common::Echo(swarm.clone()).start();
-        swarm.register("echo", echo.clone().recipient());
+        swarm.register_pool("echo", echo.clone().recipient());
         swarm.register(name.as_str(), echo.recipient());
         let nodes = Arc::new(Mutex::new(BTreeSet::new()));
         swarm.subscribe_swarm_events(Watcher(nodes.clone()).start().recipient());

@@ -50,6 +50,17 @@ pub enum SwarmEvent {
         /// bus: every node reported up through it is reported down, and up again on return).
         reason: String,
     },
+    /// Two nodes host an agent of the same name, not both as pool members
+    /// ([`Swarm::register_pool`](crate::Swarm::register_pool)): messages to it go to `kept`
+    /// only. Reported once per name and node.
+    DuplicateAgent {
+        /// The agent's name.
+        agent: String,
+        /// The node whose agent gets the messages.
+        kept: String,
+        /// The node whose agent of that name is ignored here.
+        ignored: String,
+    },
     /// A fire-and-forget message could not be delivered.
     Undeliverable {
         /// The message.

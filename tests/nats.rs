@@ -158,7 +158,7 @@ async fn node_process() {
     }
     .start();
     swarm.register(node.as_str(), probe.clone().recipient());
-    swarm.register(POOL, probe.clone().recipient());
+    swarm.register_pool(POOL, probe.clone().recipient());
     swarm.subscribe(TOPIC, probe.recipient());
     swarm.connect(NatsLink::new(url));
     std::future::pending::<()>().await;
@@ -510,9 +510,7 @@ async fn no_responders_garbage_batches_and_foreign_publishers() {
     // listens. The server's no-responders status turns the request into UnknownAgent at once.
     let ghost = Message::control(
         "ghost-node",
-        ControlOperation::Announce {
-            agents: vec!["ghost".into()],
-        },
+        ControlOperation::announce(vec!["ghost".into()]),
     );
     let presence = Bytes::from(codec.encode(&ghost).unwrap());
     loop {
@@ -816,16 +814,14 @@ async fn nats_links_report_only_through_their_ports() {
         &a_link,
         Message::control(
             "fake-a",
-            ControlOperation::Announce {
-                agents: vec!["agent-on-a".into()],
-            },
+            ControlOperation::announce(vec!["agent-on-a".into()]),
         ),
         Lane::Control,
     );
     wait_until(Duration::from_secs(20), "b to hear a's agent", || {
         b.inbound().iter().any(|m| {
             matches!(&m.payload, MessageType::Control {
-                operation: ControlOperation::Announce { agents }
+                operation: ControlOperation::Announce { agents, .. }
             } if agents.iter().any(|x| x == "agent-on-a"))
         })
     })
@@ -878,4 +874,84 @@ async fn typed_calls_across_nats() {
     b.connect(NatsLink::new(server.url()));
     wait_route(&a, "fib-over-nats").await;
     assert_typed_calls(&a, "fib-over-nats").await;
+}
+
+/// Over NATS as over WebSocket: a name two nodes host as pool members is one agent (a queue
+/// group: each request to one of them, and both get some); hosted plainly on two nodes it is
+/// reported as a duplicate by the others.
+#[actix_rt::test]
+async fn pools_and_duplicates_over_nats() {
+    let server = NatsServer::start();
+    let asker = Swarm::start(config("pool-asker"));
+    let events = Events::attach(&asker);
+    asker.connect(NatsLink::new(server.url()));
+    let mut members = Vec::new();
+    for name in ["pool-m1", "pool-m2"] {
+        let m = Swarm::start(config(name));
+        m.serve_answering_with_its_name("shared", true);
+        m.serve_answering_with_its_name("plain", false);
+        m.connect(NatsLink::new(server.url()))
+            .ready()
+            .await
+            .unwrap();
+        members.push(m);
+    }
+    wait_route(&asker, "shared").await;
+    wait_until(Duration::from_secs(30), "the duplicate reported", || {
+        events
+            .all()
+            .iter()
+            .any(|e| matches!(e, SwarmEvent::DuplicateAgent { agent, .. } if agent == "plain"))
+    })
+    .await;
+    assert!(
+        !events.all().iter().any(|e| {
+            matches!(e, SwarmEvent::DuplicateAgent { agent, .. } if agent == "shared")
+        }),
+        "pool members are no duplicate"
+    );
+    let mut answered = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let who: String = asker
+            .call("shared", "who", &())
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        answered.insert(who);
+        if answered.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(answered.len(), 2, "both members answered: {answered:?}");
+}
+
+/// Registers an agent `name` on a node that answers every request with the node's name.
+trait AnswerWithName {
+    fn serve_answering_with_its_name(&self, name: &str, pool: bool);
+}
+
+impl AnswerWithName for Swarm {
+    fn serve_answering_with_its_name(&self, name: &str, pool: bool) {
+        let me = self.node_name().to_owned();
+        let agent = NameAgent(me).start().recipient();
+        if pool {
+            self.register_pool(name, agent);
+        } else {
+            self.register(name, agent);
+        }
+    }
+}
+
+struct NameAgent(String);
+
+impl Actor for NameAgent {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for NameAgent {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let _ = d.respond_with(&self.0);
+    }
 }

@@ -293,12 +293,7 @@ async fn json_subprotocol_and_a_hundred_clients_of_which_ten_subscribe() {
     let mut raw = raw_peer(&url, "swarm.v1.msgpack").await;
     let codec = swarm_transport::protocol::Codec::default();
     raw.send(hello(1)).await.unwrap();
-    let announce = Message::control(
-        "raw",
-        ControlOperation::Announce {
-            agents: vec!["raw".into()],
-        },
-    );
+    let announce = Message::control("raw", ControlOperation::announce(vec!["raw".into()]));
     raw.send(awc::ws::Message::Binary(
         codec.encode(&announce).unwrap().into(),
     ))
@@ -1434,12 +1429,7 @@ async fn shutdown_delivers_what_is_queued_then_goodbye_then_1001() {
     let mut peer = raw_peer(&format!("ws://{addr}/swarm"), "swarm.v1.msgpack").await;
     let codec = swarm_transport::protocol::Codec::default();
     peer.send(hello(1)).await.unwrap();
-    let announce = Message::control(
-        "raw",
-        ControlOperation::Announce {
-            agents: vec!["raw".into()],
-        },
-    );
+    let announce = Message::control("raw", ControlOperation::announce(vec!["raw".into()]));
     let frame = awc::ws::Message::Binary(codec.encode(&announce).unwrap().into());
     peer.send(frame).await.unwrap();
     wait_route(&hub, "raw").await;
@@ -1566,4 +1556,104 @@ async fn the_readme_trainer_example_runs_in_two_processes() {
         .args(["-TERM", &server.id().to_string()])
         .status();
     assert!(server.wait().unwrap().success());
+}
+
+/// Answers every request with the name of its node.
+struct WhoAnswers(String);
+
+impl actix::Actor for WhoAnswers {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<swarm_transport::Delivery> for WhoAnswers {
+    type Result = ();
+
+    fn handle(&mut self, d: swarm_transport::Delivery, _: &mut actix::Context<Self>) {
+        let _ = d.respond_with(&self.0);
+    }
+}
+
+/// The same name on two nodes behind a hub: registered as pool members, one agent whose
+/// requests the hub shares between them (and a client two hops away reaches both); registered
+/// plainly, a duplicate — reported by the hub, and every request goes to the first.
+#[actix_rt::test]
+async fn a_pool_is_shared_and_a_plain_duplicate_is_reported() {
+    let hub = Swarm::start(config("hub"));
+    let events = Events::attach(&hub);
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+    let mut members = Vec::new();
+    for name in ["m1", "m2"] {
+        let m = Swarm::start(config(name));
+        m.register_pool(
+            "worker",
+            actix::Actor::start(WhoAnswers(name.into())).recipient(),
+        );
+        m.register(
+            "solo",
+            actix::Actor::start(WhoAnswers(name.into())).recipient(),
+        );
+        m.connect(WsLink::client(url.clone()))
+            .ready()
+            .await
+            .unwrap();
+        members.push(m);
+    }
+    let client = Swarm::start(config("client"));
+    client
+        .connect(WsLink::client(url.clone()))
+        .ready()
+        .await
+        .unwrap();
+    wait_route(&client, "worker").await;
+    wait_route(&client, "solo").await;
+    // Both members are known at the hub before the client asks.
+    wait_until(Duration::from_secs(10), "the duplicate reported", || {
+        events.all().iter().any(|e| matches!(e, swarm_transport::SwarmEvent::DuplicateAgent { agent, .. } if agent == "solo"))
+    })
+    .await;
+    let mut answered = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let who: String = client
+            .call("worker", "who", &())
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        *answered.entry(who).or_insert(0) += 1;
+    }
+    assert_eq!(
+        answered,
+        [("m1".to_string(), 10), ("m2".to_string(), 10)].into(),
+        "the hub takes the members in turn"
+    );
+    let duplicate = events.all().into_iter().find_map(|e| match e {
+        swarm_transport::SwarmEvent::DuplicateAgent {
+            agent,
+            kept,
+            ignored,
+        } if agent == "solo" => Some((kept, ignored)),
+        _ => None,
+    });
+    let (kept, ignored) = duplicate.unwrap();
+    assert_ne!(kept, ignored);
+    for _ in 0..6 {
+        let who: String = client
+            .call("solo", "who", &())
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(who, kept, "a plain duplicate: the first route only");
+    }
+    // One member leaves: the pool goes on with the other.
+    members[0].shutdown().await;
+    wait_stats(&hub, "m1 gone", |s| s.links.len() == 2).await;
+    for _ in 0..4 {
+        let who: String = client
+            .call("worker", "who", &())
+            .timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(who, "m2");
+    }
+    server.stop(false).await;
 }

@@ -128,15 +128,27 @@ pub enum ControlOperation {
         /// Human-readable reason.
         reason: String,
     },
-    /// The sender can reach these agents.
+    /// The sender can reach these agents, hosted on the node `origin` (the sender itself
+    /// when `None`; a relaying node keeps the origin it learned). Those also listed in `pools`
+    /// are pool members: a name hosted as a pool member on several nodes is one agent whose
+    /// messages are shared among them.
     Announce {
         /// Agent ids.
         agents: Vec<String>,
+        /// The node hosting them, when not the sender.
+        #[serde(default)]
+        origin: Option<String>,
+        /// Which of `agents` are pool members.
+        #[serde(default)]
+        pools: Vec<String>,
     },
-    /// The sender can no longer reach these agents.
+    /// The sender can no longer reach these agents (hosted on `origin`, as in `Announce`).
     Withdraw {
         /// Agent ids.
         agents: Vec<String>,
+        /// The node that hosted them, when not the sender.
+        #[serde(default)]
+        origin: Option<String>,
     },
     /// The sender wants the broadcasts on `topics` and the swarm-wide events named `events`:
     /// for itself, or — relaying — for the node `origin`. A node forwards a broadcast over a
@@ -259,6 +271,25 @@ pub struct Message {
     /// with `ttl == Some(0)`.
     #[serde(default)]
     pub ttl: Option<u32>,
+}
+
+impl ControlOperation {
+    /// `Announce` of `agents` hosted on the sender, none of them pool members.
+    pub fn announce(agents: Vec<String>) -> Self {
+        ControlOperation::Announce {
+            agents,
+            origin: None,
+            pools: Vec::new(),
+        }
+    }
+
+    /// `Withdraw` of `agents` hosted on the sender.
+    pub fn withdraw(agents: Vec<String>) -> Self {
+        ControlOperation::Withdraw {
+            agents,
+            origin: None,
+        }
+    }
 }
 
 impl Message {

@@ -103,11 +103,24 @@ impl Swarm {
     /// Takes effect at once for sends from any handle of this node; a second registration of
     /// the same name replaces the first (with a warning in the log).
     pub fn register(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
-        let name = name.into();
+        self.register_as(name.into(), recipient, false);
+    }
+
+    /// Registers a local agent as a member of the pool `name`: the same name registered as a
+    /// pool member on other nodes makes one agent, whose messages each go to one member — this
+    /// node's own member first, and from other nodes to each member in turn. (Registered with
+    /// [`Swarm::register`] on two nodes, a name is a duplicate instead: messages go to the
+    /// first a node learned of, and the others are reported as
+    /// [`SwarmEvent::DuplicateAgent`].) Over NATS a pool is a queue group.
+    pub fn register_pool(&self, name: impl Into<String>, recipient: Recipient<Delivery>) {
+        self.register_as(name.into(), recipient, true);
+    }
+
+    fn register_as(&self, name: String, recipient: Recipient<Delivery>, pool: bool) {
         if self.0.directory.register(name.clone(), recipient) {
             tracing::warn!(node = %self.0.node, agent = %name, "agent re-registered; old recipient replaced");
         }
-        self.0.addr.do_send(AgentRegistered { name });
+        self.0.addr.do_send(AgentRegistered { name, pool });
     }
 
     /// Removes a local agent.

@@ -72,8 +72,15 @@ fn control() -> impl Strategy<Value = ControlOperation> {
             ".{0,10}"
         )
             .prop_map(|(code, reason)| ControlOperation::Reject { code, reason }),
-        strings().prop_map(|agents| ControlOperation::Announce { agents }),
-        strings().prop_map(|agents| ControlOperation::Withdraw { agents }),
+        (strings(), proptest::option::of("[a-z]{0,8}"), strings()).prop_map(
+            |(agents, origin, pools)| ControlOperation::Announce {
+                agents,
+                origin,
+                pools
+            }
+        ),
+        (strings(), proptest::option::of("[a-z]{0,8}"))
+            .prop_map(|(agents, origin)| ControlOperation::Withdraw { agents, origin }),
         (strings(), strings(), proptest::option::of("[a-z]{0,8}")).prop_map(
             |(topics, events, origin)| ControlOperation::Subscribe {
                 topics,

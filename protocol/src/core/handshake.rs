@@ -403,7 +403,7 @@ mod tests {
         let mut acc2: Handshake<Duration> =
             Handshake::accept(HandshakeConfig::default(), t(0), t(100));
         assert!(matches!(
-            acc2.on_control(&ControlOperation::Announce { agents: vec![] }, allow),
+            acc2.on_control(&ControlOperation::announce(vec![]), allow),
             HandshakeStep::Reject {
                 error: HandshakeError::Unexpected,
                 ..

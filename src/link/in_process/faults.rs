@@ -12,6 +12,9 @@ struct FaultState {
     drop_ppm: AtomicU64,
     delay_us: AtomicU64,
     dropped: AtomicU64,
+    /// A stream of its own for drop decisions, when seeded: the same seed drops the same
+    /// messages of a run whose message order is fixed (an actor test on paused time).
+    stream: std::sync::Mutex<Option<crate::support::random::SplitMix64>>,
 }
 
 /// Fault injection for an in-process link, shared by both directions and every reconnect.
@@ -26,6 +29,19 @@ impl Faults {
     /// No faults.
     pub fn new() -> Self {
         Faults::default()
+    }
+
+    /// No faults yet; random drops (once [`Faults::set_drop_rate`] asks for them) are drawn
+    /// from a stream seeded with `seed`, so that a test is reproducible.
+    pub fn seeded(seed: u64) -> Self {
+        let faults = Faults::default();
+        *faults.stream() = Some(crate::support::random::SplitMix64::new(seed));
+        faults
+    }
+
+    fn stream(&self) -> std::sync::MutexGuard<'_, Option<crate::support::random::SplitMix64>> {
+        // A poisoned lock still holds a usable generator state.
+        self.0.stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Cuts (or restores) both directions: every message, control included, is dropped.
@@ -61,6 +77,7 @@ impl Faults {
 
     /// Decides the fate of one message; `random` is a uniform u64.
     pub(super) fn should_drop(&self, random: u64) -> bool {
+        let random = self.stream().as_mut().map_or(random, |s| s.next_u64());
         let drop =
             self.is_partitioned() || (random % 1_000_000) < self.0.drop_ppm.load(Ordering::Relaxed);
         if drop {

@@ -4,8 +4,11 @@
 //! interval and whenever that list changes. The directory turns those lists into routing
 //! changes for the local node: an agent becomes routable when the first node offers it
 //! and stops being routable when the last node offering it withdraws it, leaves, or falls
-//! silent for the heartbeat timeout. Several nodes offering one name is a pool (NATS queue
-//! group): still one route here.
+//! silent for the heartbeat timeout. Several nodes offering one name as pool members is a pool
+//! (NATS queue group): still one route here. Several nodes offering one name when not all of
+//! them offer it as a pool member is a duplicate: NATS still shares its messages among them
+//! (the subscription is a queue group either way), and the directory reports it so that the
+//! node warns, as it does on every other transport.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -21,6 +24,10 @@ pub struct Change {
     pub announce: Vec<String>,
     /// Agents that stopped being routable.
     pub withdraw: Vec<String>,
+    /// Of `announce`, the ones offered as pool members.
+    pub pools: Vec<String>,
+    /// Agents this report offers that another node offers too, not both as pool members.
+    pub duplicates: Vec<String>,
 }
 
 /// A node that left or fell silent, with the agents that stopped being routable with it.
@@ -35,6 +42,7 @@ pub struct NodeGone {
 #[derive(Debug)]
 struct Node {
     agents: BTreeSet<String>,
+    pools: BTreeSet<String>,
     last_seen: Instant,
 }
 
@@ -47,16 +55,26 @@ pub struct NodeDirectory {
 }
 
 impl NodeDirectory {
-    /// `node` reported that it reaches exactly `agents`, at `now`.
-    pub fn on_presence(&mut self, node: &str, agents: &[String], now: Instant) -> Change {
+    /// `node` reported that it reaches exactly `agents` (those in `pools` as pool members), at
+    /// `now`.
+    pub fn on_presence(
+        &mut self,
+        node: &str,
+        agents: &[String],
+        pools: &[String],
+        now: Instant,
+    ) -> Change {
         let new: BTreeSet<String> = agents.iter().cloned().collect();
+        let new_pools: BTreeSet<String> =
+            pools.iter().filter(|p| new.contains(*p)).cloned().collect();
         let mut change = Change::default();
         let old = match self.nodes.get_mut(node) {
             Some(entry) => {
                 entry.last_seen = now;
-                if entry.agents == new {
+                if entry.agents == new && entry.pools == new_pools {
                     return change;
                 }
+                entry.pools = new_pools.clone();
                 std::mem::replace(&mut entry.agents, new.clone())
             }
             None => {
@@ -65,6 +83,7 @@ impl NodeDirectory {
                     node.to_owned(),
                     Node {
                         agents: new.clone(),
+                        pools: new_pools.clone(),
                         last_seen: now,
                     },
                 );
@@ -76,6 +95,19 @@ impl NodeDirectory {
             *count += 1;
             if *count == 1 {
                 change.announce.push(agent.clone());
+                if new_pools.contains(agent) {
+                    change.pools.push(agent.clone());
+                }
+            } else {
+                let pooled = new_pools.contains(agent)
+                    && self
+                        .nodes
+                        .iter()
+                        .filter(|(name, n)| name.as_str() != node && n.agents.contains(agent))
+                        .all(|(_, n)| n.pools.contains(agent));
+                if !pooled {
+                    change.duplicates.push(agent.clone());
+                }
             }
         }
         change.withdraw = self.release(old.difference(&new));
@@ -138,19 +170,41 @@ mod tests {
     fn a_pool_stays_routable_until_its_last_member_goes() {
         let t0 = Instant::now();
         let mut d = NodeDirectory::default();
-        let c = d.on_presence("a", &names(&["workers", "echo-a"]), t0);
+        let c = d.on_presence(
+            "a",
+            &names(&["workers", "echo-a"]),
+            &names(&["workers"]),
+            t0,
+        );
         assert!(c.node_up);
         assert_eq!(c.announce, names(&["echo-a", "workers"]));
-        let c = d.on_presence("b", &names(&["workers"]), t0);
+        assert_eq!(c.pools, names(&["workers"]));
+        let c = d.on_presence("b", &names(&["workers"]), &names(&["workers"]), t0);
         assert!(c.node_up && c.announce.is_empty() && c.withdraw.is_empty());
+        assert!(c.duplicates.is_empty(), "a pool, not a duplicate");
         // Same list again: nothing changes, but the node counts as heard.
         assert_eq!(
-            d.on_presence("a", &names(&["echo-a", "workers"]), t0),
+            d.on_presence(
+                "a",
+                &names(&["echo-a", "workers"]),
+                &names(&["workers"]),
+                t0
+            ),
             Change::default()
+        );
+        let c = d.on_presence("c", &names(&["echo-a"]), &[], t0);
+        assert_eq!(
+            c.duplicates,
+            names(&["echo-a"]),
+            "the same name, not as a pool"
+        );
+        assert!(
+            d.on_goodbye("c").unwrap().withdraw.is_empty(),
+            "a still offers it"
         );
         let gone = d.on_goodbye("a").unwrap();
         assert_eq!(gone.withdraw, names(&["echo-a"]));
-        let c = d.on_presence("b", &[], t0);
+        let c = d.on_presence("b", &[], &[], t0);
         assert_eq!(c.withdraw, names(&["workers"]));
         assert!(d.on_goodbye("a").is_none());
     }
@@ -160,10 +214,10 @@ mod tests {
         let t0 = Instant::now();
         let timeout = Duration::from_secs(3);
         let mut d = NodeDirectory::default();
-        d.on_presence("a", &names(&["x"]), t0);
-        d.on_presence("b", &names(&["y"]), t0);
+        d.on_presence("a", &names(&["x"]), &[], t0);
+        d.on_presence("b", &names(&["y"]), &[], t0);
         assert!(d.expire(t0 + timeout, timeout).is_empty());
-        d.on_presence("b", &names(&["y"]), t0 + Duration::from_secs(2));
+        d.on_presence("b", &names(&["y"]), &[], t0 + Duration::from_secs(2));
         let gone = d.expire(t0 + Duration::from_secs(4), timeout);
         assert_eq!(
             gone,

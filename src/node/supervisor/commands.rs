@@ -28,6 +28,8 @@ use crate::support::slots::Reserved;
 pub struct AgentRegistered {
     /// Agent id.
     pub name: String,
+    /// Registered as a pool member.
+    pub pool: bool,
 }
 
 /// A handle removed a local agent from the directory: withdraw it from the links.
@@ -202,11 +204,17 @@ impl Handler<AgentRegistered> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: AgentRegistered, _: &mut Context<Self>) {
-        if let Some(link) = self.routing.forget(&msg.name) {
-            tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
+        if msg.pool {
+            // Remote members stay known, for when this one leaves; local is served first.
+            self.local_pools.insert(msg.name.clone());
+        } else {
+            self.local_pools.remove(&msg.name);
+            if let Some(link) = self.routing.forget(&msg.name) {
+                tracing::warn!(node = %self.node, agent = %msg.name, %link, "local agent shadows a remote one");
+            }
         }
         self.wake_route_waiters(std::slice::from_ref(&msg.name));
-        self.announce_everywhere(vec![msg.name], None);
+        self.announce_everywhere(None, vec![(msg.name, msg.pool)], None);
     }
 }
 
@@ -214,7 +222,8 @@ impl Handler<AgentUnregistered> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: AgentUnregistered, _: &mut Context<Self>) {
-        self.withdraw_everywhere(vec![msg.name], None);
+        self.local_pools.remove(&msg.name);
+        self.withdraw_everywhere(None, vec![msg.name], None);
     }
 }
 

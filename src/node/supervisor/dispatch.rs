@@ -175,7 +175,8 @@ impl Supervisor {
         let name = msg.destination.clone().unwrap_or_default();
         if self.directory.unregister(&name) {
             tracing::info!(node = %self.node, agent = %name, "agent stopped; unregistered");
-            self.withdraw_everywhere(vec![name.to_string()], None);
+            self.local_pools.remove(name.as_str());
+            self.withdraw_everywhere(None, vec![name.to_string()], None);
         }
         Err(SendError::UnknownAgent(Box::new(Arc::unwrap_or_clone(msg))))
     }
@@ -392,16 +393,6 @@ impl Supervisor {
         }
     }
 
-    /// Tells every active link (except `except`) that this node reaches `agents`.
-    pub(super) fn announce_everywhere(&mut self, agents: Vec<String>, except: Option<LinkId>) {
-        self.control_everywhere(ControlOperation::Announce { agents }, except);
-    }
-
-    /// Tells every active link (except `except`) that this node no longer reaches `agents`.
-    pub(super) fn withdraw_everywhere(&mut self, agents: Vec<String>, except: Option<LinkId>) {
-        self.control_everywhere(ControlOperation::Withdraw { agents }, except);
-    }
-
     /// Links that can carry data, but `except`.
     pub(super) fn active_links_except(&self, except: Option<LinkId>) -> Vec<LinkId> {
         self.links
@@ -416,7 +407,7 @@ impl Supervisor {
         operation: ControlOperation,
         except: Option<LinkId>,
     ) {
-        if matches!(&operation, ControlOperation::Announce { agents } | ControlOperation::Withdraw { agents } if agents.is_empty())
+        if matches!(&operation, ControlOperation::Announce { agents, .. } | ControlOperation::Withdraw { agents, .. } if agents.is_empty())
         {
             return;
         }
@@ -428,13 +419,6 @@ impl Supervisor {
                 },
             );
         }
-    }
-
-    /// Every agent this node can offer `link`: local ones and those learned from other links.
-    pub(super) fn announceable_to(&self, link: LinkId) -> Vec<String> {
-        let mut agents = self.directory.names();
-        agents.extend(self.routing.remote_except(link).cloned());
-        agents
     }
 
     /// Sends link traffic (control, heartbeats) ahead of data.

@@ -134,8 +134,9 @@ impl Supervisor {
             self.counters.drops += stranded;
             tracing::warn!(node = %self.node, %link, stranded, "queued messages dropped with the link");
         }
-        let gone = self.routing.forget_link(link);
-        self.withdraw_everywhere(gone, Some(link));
+        for (origin, gone) in self.routing.forget_link(link) {
+            self.withdraw_everywhere(Some(origin), gone, Some(link));
+        }
         self.forget_interest(link);
         for node in std::mem::take(&mut slot.bus_nodes) {
             self.publish(SwarmEvent::NodeDown {
@@ -266,15 +267,7 @@ impl Supervisor {
         tracing::info!(node = %self.node, %link, %peer, transport, "link up");
         // Interest before routes: once a peer knows an agent here, it knows what we listen to.
         self.tell_interest_to(link);
-        let agents = self.announceable_to(link);
-        if !agents.is_empty() {
-            self.send_control(
-                link,
-                MessageType::Control {
-                    operation: ControlOperation::Announce { agents },
-                },
-            );
-        }
+        self.announce_to(link);
         self.publish(SwarmEvent::Link {
             link,
             transport,

@@ -103,35 +103,13 @@ impl Supervisor {
         ctx: &mut Context<Self>,
     ) {
         match operation {
-            ControlOperation::Announce { agents } => {
-                let directory = self.directory.clone();
-                let new = self.routing.learn(link, agents, |a| directory.contains(a));
-                if !new.is_empty() {
-                    self.resend_parked();
-                    self.wake_route_waiters(&new);
-                }
-                self.announce_everywhere(new, Some(link));
-            }
-            ControlOperation::Withdraw { agents } => {
-                let (forgotten, mut still_reachable) = self.routing.withdraw(link, agents);
-                still_reachable.extend(
-                    agents
-                        .iter()
-                        .filter(|a| self.directory.contains(a))
-                        .cloned(),
-                );
-                self.withdraw_everywhere(forgotten, Some(link));
-                if !still_reachable.is_empty() {
-                    // We still reach them another way: offer that path to the peer.
-                    self.send_control(
-                        link,
-                        MessageType::Control {
-                            operation: ControlOperation::Announce {
-                                agents: still_reachable,
-                            },
-                        },
-                    );
-                }
+            ControlOperation::Announce {
+                agents,
+                origin,
+                pools,
+            } => self.on_announce(link, agents, origin.as_deref(), pools),
+            ControlOperation::Withdraw { agents, origin } => {
+                self.on_withdraw(link, agents, origin.as_deref())
             }
             ControlOperation::Goodbye { reason } => {
                 let reason = format!("peer said goodbye: {reason}");

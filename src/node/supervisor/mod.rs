@@ -16,6 +16,7 @@
 //! state machine from `swarm_protocol::core`; the supervisor arms a single timer for the
 //! earliest deadline and calls `on_timeout(now)` when it fires, so tests run on paused time.
 
+mod announcements;
 pub(crate) mod commands;
 mod dispatch;
 mod drain;
@@ -69,6 +70,10 @@ pub struct Supervisor {
     draining: Option<drain::Draining>,
     /// Topic interest learned from links.
     interest: interest::InterestTable,
+    /// Local agents registered as pool members.
+    local_pools: std::collections::HashSet<String>,
+    /// Duplicate agents already reported.
+    reported_duplicates: announcements::Reported,
     pending: Arc<SharedPending>,
     /// Messages from handles waiting in this actor's mailbox or post queue.
     backlog: Arc<Slots>,
@@ -137,6 +142,8 @@ impl Supervisor {
             supervised: HashMap::new(),
             draining: None,
             interest: interest::InterestTable::default(),
+            local_pools: std::collections::HashSet::new(),
+            reported_duplicates: announcements::Reported::default(),
             pending,
             backlog,
             posts: Arc::default(),

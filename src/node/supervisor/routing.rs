@@ -2,10 +2,15 @@
 //!
 //! Local agents live in the shared [`LocalDirectory`](crate::node::directory::LocalDirectory); this
 //! table holds the agents reachable through links, learned from `Announce` and forgotten on
-//! `Withdraw` or link loss, and the local subscribers of topics and event names. A route learned
-//! from link L is never announced back to L (split horizon), and the first route to an agent
-//! wins until it is withdrawn, so announcements terminate on topologies with cycles.
-
+//! `Withdraw` or link loss, and the local subscribers of topics and event names.
+//!
+//! Each route names the node hosting the agent (its origin) and the link toward it. A route
+//! learned from link L is never announced back to L (split horizon); for one origin the first
+//! link that brings the agent wins until it is withdrawn, so announcements terminate on
+//! topologies with cycles. The same name from a second origin is a *duplicate* — kept out,
+//! and reported — unless both announced it as a pool member: then it is a pool, and each
+//! message to the name goes to the next member in turn.
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -39,9 +44,35 @@ impl Subscriber {
     }
 }
 
+/// One hosting of a remote agent: the node hosting it, and the link toward that node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The node hosting the agent.
+    pub origin: String,
+    /// The link toward it.
+    pub link: LinkId,
+}
+
+/// How a remote agent is reached: one member, or the members of a pool taken in turn.
+struct Route {
+    members: Vec<Member>,
+    pool: bool,
+    next: Cell<usize>,
+}
+
+/// What [`RoutingTable::learn`] made of an announcement.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// Agents (or pool members) that are new here, to pass on: `(agent, pool)`.
+    pub new: Vec<(String, bool)>,
+    /// Names already hosted by another origin, not both as pool members: `(agent, kept)`,
+    /// `kept` being the origin whose route stays.
+    pub duplicates: Vec<(String, String)>,
+}
+
 /// Remote routes and subscriptions.
 pub struct RoutingTable {
-    remote: HashMap<String, LinkId>,
+    remote: HashMap<String, Route>,
     topics: HashMap<String, Vec<Subscriber>>,
     events: HashMap<String, Vec<Subscriber>>,
     mailbox_limit: usize,
@@ -64,38 +95,90 @@ impl RoutingTable {
         }
     }
 
-    /// The link toward a remote agent.
+    /// The link toward a remote agent; for a pool, the next member's, in turn.
     pub fn lookup(&self, agent: &str) -> Option<LinkId> {
-        self.remote.get(agent).copied()
+        let route = self.remote.get(agent)?;
+        let i = route.next.get();
+        route.next.set(i.wrapping_add(1));
+        Some(route.members.get(i % route.members.len())?.link)
     }
 
-    /// Learns that `agents` are reachable through `link` (skipping those `is_local` claims);
-    /// returns the ones that were new.
+    /// Learns that `agents` hosted on `origin` are reachable through `link` (those also in
+    /// `pools` as pool members). `local` says whether a name is a local agent here, and if so
+    /// whether a pool member: a local agent is never routed away, but the remote members of a
+    /// pool it belongs to are kept for when it leaves.
     pub fn learn(
         &mut self,
         link: LinkId,
+        origin: &str,
         agents: &[String],
-        is_local: impl Fn(&str) -> bool,
-    ) -> Vec<String> {
-        let mut new = Vec::new();
+        pools: &[String],
+        local: impl Fn(&str) -> Option<bool>,
+        node: &str,
+    ) -> Learned {
+        let mut learned = Learned::default();
         for agent in agents {
-            if !is_local(agent) && !self.remote.contains_key(agent) {
-                self.remote.insert(agent.clone(), link);
-                new.push(agent.clone());
+            let pool = pools.contains(agent);
+            match local(agent) {
+                Some(true) if pool => {}
+                Some(_) => {
+                    learned.duplicates.push((agent.clone(), node.to_owned()));
+                    continue;
+                }
+                None => {}
+            }
+            let member = Member {
+                origin: origin.to_owned(),
+                link,
+            };
+            match self.remote.get_mut(agent) {
+                None => {
+                    self.remote.insert(
+                        agent.clone(),
+                        Route {
+                            members: vec![member],
+                            pool,
+                            next: Cell::new(0),
+                        },
+                    );
+                    learned.new.push((agent.clone(), pool));
+                }
+                // The same hosting over another path (a cycle): the first path stays.
+                Some(route) if route.members.iter().any(|m| m.origin == origin) => {}
+                Some(route) if route.pool && pool => {
+                    route.members.push(member);
+                    learned.new.push((agent.clone(), pool));
+                }
+                Some(route) => {
+                    let kept = route.members[0].origin.clone();
+                    learned.duplicates.push((agent.clone(), kept));
+                }
             }
         }
-        new
+        learned
     }
 
-    /// Forgets `agents` if they were routed through `link`; returns the ones forgotten and,
-    /// separately, the ones still reachable through another link.
-    pub fn withdraw(&mut self, link: LinkId, agents: &[String]) -> (Vec<String>, Vec<String>) {
+    /// Forgets `agents` hosted on `origin` if they were routed through `link`; returns the
+    /// ones forgotten and, separately, the ones of that origin still reachable through
+    /// another link.
+    pub fn withdraw(
+        &mut self,
+        link: LinkId,
+        origin: &str,
+        agents: &[String],
+    ) -> (Vec<String>, Vec<String>) {
         let mut forgotten = Vec::new();
         let mut elsewhere = Vec::new();
         for agent in agents {
-            match self.remote.get(agent) {
-                Some(l) if *l == link => {
-                    self.remote.remove(agent);
+            let Some(route) = self.remote.get_mut(agent) else {
+                continue;
+            };
+            match route.members.iter().position(|m| m.origin == origin) {
+                Some(i) if route.members[i].link == link => {
+                    route.members.remove(i);
+                    if route.members.is_empty() {
+                        self.remote.remove(agent);
+                    }
                     forgotten.push(agent.clone());
                 }
                 Some(_) => elsewhere.push(agent.clone()),
@@ -105,31 +188,47 @@ impl RoutingTable {
         (forgotten, elsewhere)
     }
 
-    /// Forgets one remote route (a local agent now shadows it).
+    /// Forgets one remote agent, all its members (a local agent now shadows it).
     pub fn forget(&mut self, agent: &str) -> Option<LinkId> {
-        self.remote.remove(agent)
+        self.remote.remove(agent).map(|r| r.members[0].link)
     }
 
-    /// Forgets every route through `link`; returns the agents forgotten.
-    pub fn forget_link(&mut self, link: LinkId) -> Vec<String> {
-        let gone: Vec<String> = self
-            .remote
-            .iter()
-            .filter(|(_, l)| **l == link)
-            .map(|(a, _)| a.clone())
-            .collect();
-        for a in &gone {
-            self.remote.remove(a);
-        }
+    /// Whether `agent` is known as a remote pool.
+    pub fn is_pool(&self, agent: &str) -> bool {
+        self.remote.get(agent).is_some_and(|r| r.pool)
+    }
+
+    /// Forgets every route through `link`; returns the agents forgotten, by origin.
+    pub fn forget_link(&mut self, link: LinkId) -> HashMap<String, Vec<String>> {
+        let mut gone: HashMap<String, Vec<String>> = HashMap::new();
+        self.remote.retain(|agent, route| {
+            route.members.retain(|m| {
+                if m.link == link {
+                    gone.entry(m.origin.clone())
+                        .or_default()
+                        .push(agent.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            !route.members.is_empty()
+        });
         gone
     }
 
-    /// Remote agents learned from links other than `link`.
-    pub fn remote_except(&self, link: LinkId) -> impl Iterator<Item = &String> {
+    /// Remote agents learned from links other than `link`: `(origin, agent, pool)`.
+    pub fn remote_except(&self, link: LinkId) -> Vec<(&str, &str, bool)> {
         self.remote
             .iter()
-            .filter(move |(_, l)| **l != link)
-            .map(|(a, _)| a)
+            .flat_map(|(agent, route)| {
+                route
+                    .members
+                    .iter()
+                    .filter(move |m| m.link != link)
+                    .map(move |m| (m.origin.as_str(), agent.as_str(), route.pool))
+            })
+            .collect()
     }
 
     fn subscriptions(&mut self, kind: SubscriptionKind) -> &mut HashMap<String, Vec<Subscriber>> {
@@ -224,24 +323,91 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
+    fn local(_: &str) -> Option<bool> {
+        None
+    }
+
     #[test]
     fn first_route_wins_withdraw_only_from_its_link() {
         let mut t = RoutingTable::default();
         let (l1, l2) = (LinkId(1), LinkId(2));
-        assert_eq!(
-            t.learn(l1, &names(&["a", "b", "me"]), |n| n == "me"),
-            names(&["a", "b"])
+        let learned = t.learn(
+            l1,
+            "n1",
+            &names(&["a", "b", "me"]),
+            &[],
+            |n| (n == "me").then_some(false),
+            "here",
         );
-        assert!(t.learn(l2, &names(&["a"]), |_| false).is_empty());
+        assert_eq!(learned.new, vec![("a".into(), false), ("b".into(), false)]);
+        assert_eq!(learned.duplicates, vec![("me".into(), "here".into())]);
+        // The same origin again over another link: a cycle, not news.
+        assert_eq!(
+            t.learn(l2, "n1", &names(&["a"]), &[], local, "here"),
+            Learned::default()
+        );
         assert_eq!(t.lookup("a"), Some(l1));
         assert_eq!(t.lookup("me"), None);
-        let (forgotten, elsewhere) = t.withdraw(l2, &names(&["a"]));
+        let (forgotten, elsewhere) = t.withdraw(l2, "n1", &names(&["a"]));
         assert!(forgotten.is_empty());
         assert_eq!(elsewhere, names(&["a"]));
-        assert_eq!(t.remote_except(l1).count(), 0);
-        let mut gone = t.forget_link(l1);
+        assert!(t.remote_except(l1).is_empty());
+        let mut gone = t.forget_link(l1).remove("n1").unwrap();
         gone.sort();
         assert_eq!(gone, names(&["a", "b"]));
         assert_eq!(t.lookup("b"), None);
+    }
+
+    #[test]
+    fn a_name_from_a_second_origin_is_a_duplicate_unless_both_are_pool_members() {
+        let mut t = RoutingTable::default();
+        let (l1, l2) = (LinkId(1), LinkId(2));
+        t.learn(
+            l1,
+            "n1",
+            &names(&["solo", "pool"]),
+            &names(&["pool"]),
+            local,
+            "here",
+        );
+        let learned = t.learn(
+            l2,
+            "n2",
+            &names(&["solo", "pool"]),
+            &names(&["pool"]),
+            local,
+            "here",
+        );
+        assert_eq!(learned.new, vec![("pool".into(), true)]);
+        assert_eq!(learned.duplicates, vec![("solo".into(), "n1".into())]);
+        assert_eq!(t.lookup("solo"), Some(l1), "the first route stays");
+        // Pool members are taken in turn.
+        let picks: Vec<_> = (0..4).map(|_| t.lookup("pool").unwrap()).collect();
+        assert_eq!(picks, vec![l1, l2, l1, l2]);
+        // One member withdrawn: the other takes everything; the pool stays a pool.
+        let (forgotten, _) = t.withdraw(l1, "n1", &names(&["pool"]));
+        assert_eq!(forgotten, names(&["pool"]));
+        assert_eq!((t.lookup("pool"), t.lookup("pool")), (Some(l2), Some(l2)));
+        assert!(t.is_pool("pool"));
+        // A pool member announced where a non-pool agent is hosted: a duplicate too.
+        let learned = t.learn(
+            l2,
+            "n2",
+            &names(&["mine"]),
+            &names(&["mine"]),
+            |n| (n == "mine").then_some(false),
+            "here",
+        );
+        assert_eq!(learned.duplicates, vec![("mine".into(), "here".into())]);
+        // ...but beside a local pool member, kept for when the local one leaves.
+        let learned = t.learn(
+            l2,
+            "n2",
+            &names(&["shared"]),
+            &names(&["shared"]),
+            |n| (n == "shared").then_some(true),
+            "here",
+        );
+        assert_eq!(learned.new, vec![("shared".into(), true)]);
     }
 }

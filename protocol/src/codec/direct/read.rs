@@ -432,16 +432,23 @@ impl<'a> Reader<'a> {
                 }
             }
             variant @ (b"announce" | b"withdraw") => {
-                let mut agents = None;
+                let announce = variant == b"announce";
+                let (mut agents, mut origin, mut pools) = (None, None, None);
                 self.fields(|r, key| match key {
                     b"agents" => set(&mut agents, r.strings()?),
+                    b"origin" => set(&mut origin, if r.nil() { None } else { Some(r.string()?) }),
+                    b"pools" if announce => set(&mut pools, r.strings()?),
                     _ => None,
                 })?;
-                let agents = agents?;
-                if variant == b"announce" {
-                    ControlOperation::Announce { agents }
+                let (agents, origin) = (agents?, origin.flatten());
+                if announce {
+                    ControlOperation::Announce {
+                        agents,
+                        origin,
+                        pools: pools.unwrap_or_default(),
+                    }
                 } else {
-                    ControlOperation::Withdraw { agents }
+                    ControlOperation::Withdraw { agents, origin }
                 }
             }
             variant @ (b"subscribe" | b"unsubscribe") => {

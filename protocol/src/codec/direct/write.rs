@@ -309,11 +309,24 @@ impl<B: FrameBuffer> Writer<'_, B> {
         self.value(data)
     }
 
-    /// `announce` and `withdraw`: a variant with an `agents` list.
-    fn agents(&mut self, variant: &[u8], agents: &[String]) -> Result<(), CodecError> {
-        self.variant(variant, 1)?;
+    /// `announce` and `withdraw`: the `agents`, their `origin`, and (announce only) `pools`.
+    fn agents(
+        &mut self,
+        variant: &[u8],
+        agents: &[String],
+        origin: Option<&str>,
+        pools: Option<&[String]>,
+    ) -> Result<(), CodecError> {
+        self.variant(variant, if pools.is_some() { 3 } else { 2 })?;
         self.key(key!("agents"))?;
-        self.strings(agents)
+        self.strings(agents)?;
+        self.key(key!("origin"))?;
+        self.opt_str(origin)?;
+        if let Some(pools) = pools {
+            self.key(key!("pools"))?;
+            self.strings(pools)?;
+        }
+        Ok(())
     }
 
     /// `subscribe` and `unsubscribe`: topics, events and the origin node.
@@ -352,8 +365,14 @@ impl<B: FrameBuffer> Writer<'_, B> {
                 self.key(key!("reason"))?;
                 self.str(reason)
             }
-            ControlOperation::Announce { agents } => self.agents(key!("announce"), agents),
-            ControlOperation::Withdraw { agents } => self.agents(key!("withdraw"), agents),
+            ControlOperation::Announce {
+                agents,
+                origin,
+                pools,
+            } => self.agents(key!("announce"), agents, origin.as_deref(), Some(pools)),
+            ControlOperation::Withdraw { agents, origin } => {
+                self.agents(key!("withdraw"), agents, origin.as_deref(), None)
+            }
             ControlOperation::Subscribe {
                 topics,
                 events,

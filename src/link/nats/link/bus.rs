@@ -45,7 +45,9 @@ impl NatsLinkActor {
                 Ok(subscriber) => {
                     let handle = ctx.add_stream(subscriber);
                     let slot = match keep {
-                        Some(Keep::Agent(agent)) => act.offered.get_mut(&agent),
+                        Some(Keep::Agent(agent)) => {
+                            act.offered.get_mut(&agent).map(|o| &mut o.subscription)
+                        }
                         Some(Keep::Name(kind, name)) => act
                             .listening
                             .get_mut(&(kind, name))

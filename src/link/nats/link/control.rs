@@ -49,11 +49,25 @@ impl NatsLinkActor {
                 );
                 self.join(ctx);
             }
-            ControlOperation::Announce { agents } => {
+            ControlOperation::Announce {
+                agents,
+                origin,
+                pools,
+            } => {
                 let mut changed = false;
                 for agent in agents {
-                    if !self.offered.contains_key(agent) {
-                        self.offered.insert(agent.clone(), None);
+                    let origin = origin.clone().unwrap_or_default();
+                    if let Some(offer) = self.offered.get_mut(agent) {
+                        offer.origins.insert(origin);
+                        continue;
+                    }
+                    let mut offer = super::Offer {
+                        pool: pools.contains(agent),
+                        ..Default::default()
+                    };
+                    offer.origins.insert(origin);
+                    self.offered.insert(agent.clone(), offer);
+                    {
                         let subject = self.subjects.agent(agent);
                         // The queue group is the agent's token: every node reaching the agent
                         // is one member, so each message reaches one of them.
@@ -67,16 +81,22 @@ impl NatsLinkActor {
                     self.announce_presence();
                 }
             }
-            ControlOperation::Withdraw { agents } => {
+            ControlOperation::Withdraw { agents, origin } => {
                 let mut changed = false;
                 for agent in agents {
-                    if let Some(subscription) = self.offered.remove(agent) {
-                        if let Some(handle) = subscription {
-                            // Dropping the subscriber unsubscribes.
-                            ctx.cancel_future(handle);
-                        }
-                        changed = true;
+                    let Some(offer) = self.offered.get_mut(agent) else {
+                        continue;
+                    };
+                    offer.origins.remove(origin.as_deref().unwrap_or_default());
+                    if !offer.origins.is_empty() {
+                        // Still hosted by another origin this node reaches.
+                        continue;
                     }
+                    if let Some(handle) = self.offered.remove(agent).and_then(|o| o.subscription) {
+                        // Dropping the subscriber unsubscribes.
+                        ctx.cancel_future(handle);
+                    }
+                    changed = true;
                 }
                 if changed {
                     self.announce_presence();

@@ -70,8 +70,9 @@ struct NatsLinkActor {
     writer: Option<mpsc::UnboundedSender<Vec<Publish>>>,
     /// Publishes of the message being handled, sent to the writer at its end.
     pending: Vec<Publish>,
-    /// Agents this node reaches, each with its (queue) subscription once made.
-    offered: HashMap<String, Option<SpawnHandle>>,
+    /// Agents this node reaches, each with its (queue) subscription once made and the
+    /// origins (hosting nodes) the node announced it for.
+    offered: HashMap<String, Offer>,
     /// Topics and event names the node asked for, by the origins that want them, each with
     /// its subscription once made (see [`listening`]).
     listening: HashMap<(Kind, String), listening::Listening>,
@@ -83,6 +84,16 @@ struct NatsLinkActor {
     joined: bool,
     /// Messages async-nats dropped because a subscription's buffer was full.
     slow_consumer_drops: u64,
+}
+
+/// One agent this node offers on the bus.
+#[derive(Debug, Default)]
+struct Offer {
+    subscription: Option<SpawnHandle>,
+    /// The nodes hosting it that the node announced (`""` for itself); offered while any is.
+    origins: std::collections::BTreeSet<String>,
+    /// Announced as a pool member.
+    pool: bool,
 }
 
 impl NatsLinkActor {

@@ -27,12 +27,21 @@ impl NatsLinkActor {
     pub(super) fn announce_presence(&mut self) {
         let mut agents: Vec<String> = self.offered.keys().cloned().collect();
         agents.sort();
-        self.publish_presence(ControlOperation::Announce { agents });
+        let pools = agents
+            .iter()
+            .filter(|a| self.offered.get(*a).is_some_and(|o| o.pool))
+            .cloned()
+            .collect();
+        self.publish_presence(ControlOperation::Announce {
+            agents,
+            origin: None,
+            pools,
+        });
     }
 
     /// Tells the node that agents of `node` are gone (outside a burst: used from timers).
     pub(super) fn inbound_withdraw(&mut self, node: &str, agents: Vec<String>) {
-        let msg = Message::control(node, ControlOperation::Withdraw { agents });
+        let msg = Message::control(node, ControlOperation::withdraw(agents));
         // A withdrawal is small and must not be refused by the flood limit.
         self.inbound.flush();
         self.port.inbound(Arc::new(msg), 0, None);
@@ -49,9 +58,11 @@ impl NatsLinkActor {
         };
         match msg.payload {
             MessageType::Control {
-                operation: ControlOperation::Announce { agents },
+                operation: ControlOperation::Announce { agents, pools, .. },
             } => {
-                let change = self.nodes.on_presence(&node, &agents, Instant::now());
+                let change = self
+                    .nodes
+                    .on_presence(&node, &agents, &pools, Instant::now());
                 if change.node_up {
                     tracing::info!(link = %self.link, %node, "node joined the bus");
                     // The newcomer may have subscribed after our last presence: tell it now
@@ -59,23 +70,32 @@ impl NatsLinkActor {
                     self.announce_presence();
                     self.bus_node(node.clone(), BusNodeChange::Up);
                 }
+                // One route per agent for the whole bus (its origin: this link's peer).
                 if !change.announce.is_empty() {
                     self.control(
                         &node,
                         ControlOperation::Announce {
                             agents: change.announce,
+                            origin: None,
+                            pools: change.pools,
+                        },
+                        ctx,
+                    );
+                }
+                // A second host of a name that is not a pool: the node reports it.
+                if !change.duplicates.is_empty() {
+                    self.control(
+                        &node,
+                        ControlOperation::Announce {
+                            agents: change.duplicates,
+                            origin: Some(node.clone()),
+                            pools: Vec::new(),
                         },
                         ctx,
                     );
                 }
                 if !change.withdraw.is_empty() {
-                    self.control(
-                        &node,
-                        ControlOperation::Withdraw {
-                            agents: change.withdraw,
-                        },
-                        ctx,
-                    );
+                    self.control(&node, ControlOperation::withdraw(change.withdraw), ctx);
                 }
             }
             MessageType::Control {
@@ -83,13 +103,7 @@ impl NatsLinkActor {
             } => {
                 if let Some(gone) = self.nodes.on_goodbye(&node) {
                     if !gone.withdraw.is_empty() {
-                        self.control(
-                            &node,
-                            ControlOperation::Withdraw {
-                                agents: gone.withdraw,
-                            },
-                            ctx,
-                        );
+                        self.control(&node, ControlOperation::withdraw(gone.withdraw), ctx);
                     }
                     tracing::info!(link = %self.link, %node, %reason, "node left the bus");
                     self.bus_node(
