@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use swarm_transport::link::shared_memory::ShmLink;
-use swarm_transport::protocol::core::lifecycle::LinkState;
-use swarm_transport::{Message, Swarm, SwarmEvent, TransportConfig, Value};
+use swarm_transport::{Message, Swarm, TransportConfig, Value};
 
 fn config(name: &str) -> TransportConfig {
     TransportConfig::default()
@@ -47,30 +46,25 @@ async fn create(name: String) {
 
 async fn open(name: String, count: u64, bench: bool) {
     let swarm = Swarm::start(config("opener"));
-    swarm.connect(
+    let link = swarm.connect(
         ShmLink::open(&name)
             .with_spin(spin())
             .with_busy_poll(busy()),
     );
     println!("opening segment {name}");
-    let why = AttachFailures::default();
-    swarm.subscribe_swarm_events(why.clone().start().recipient());
     let wait = common::flag("--wait-secs")
         .and_then(|s| s.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_secs);
-    let started = Instant::now();
-    while !matches!(swarm.locate("echo").await, Ok(Some(_))) {
-        if started.elapsed() >= wait {
-            let last = why
-                .last()
-                .unwrap_or_else(|| "no answer from the segment".into());
-            eprintln!(
-                "gave up after {wait:?}: {last}\n\
-                 (is `shm_peer --create {name}` running, and is no other `--open {name}` attached?)"
-            );
-            std::process::exit(1);
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    if let Err(e) = swarm.wait_for("echo").timeout(wait).await {
+        let last = link
+            .status()
+            .last_error
+            .unwrap_or_else(|| format!("no answer from the segment ({e})"));
+        eprintln!(
+            "gave up after {wait:?}: {last}\n\
+             (is `shm_peer --create {name}` running, and is no other `--open {name}` attached?)"
+        );
+        std::process::exit(1);
     }
     if bench {
         run_bench(&swarm).await;
@@ -83,39 +77,6 @@ async fn open(name: String, count: u64, bench: bool) {
         }
     }
     swarm.shutdown().await;
-}
-
-/// Prints each new reason a connection attempt failed for, once, and remembers the last.
-#[derive(Clone, Default)]
-struct AttachFailures(std::sync::Arc<std::sync::Mutex<Option<String>>>);
-
-impl AttachFailures {
-    fn last(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl Actor for AttachFailures {
-    type Context = Context<Self>;
-}
-
-impl Handler<SwarmEvent> for AttachFailures {
-    type Result = ();
-
-    fn handle(&mut self, event: SwarmEvent, _: &mut Context<Self>) {
-        if let SwarmEvent::Link {
-            state: LinkState::Closed,
-            reason: Some(reason),
-            ..
-        } = event
-        {
-            let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if last.as_deref() != Some(reason.as_str()) {
-                eprintln!("cannot attach yet: {reason}; retrying");
-                *last = Some(reason);
-            }
-        }
-    }
 }
 
 async fn run_bench(swarm: &Swarm) {
