@@ -229,6 +229,13 @@ fn round_trip(c: &mut Criterion) {
         let swarm = Swarm::start(TransportConfig::default());
         swarm.register("echo", Echo(swarm.clone()).start().recipient());
         swarm.register("typed-echo", TypedEcho(swarm.clone()).start().recipient());
+        // The same typed echo as a served agent: no actor of the caller's, a Methods table.
+        swarm.serve(
+            "served-echo",
+            swarm_transport::Methods::new().on("echo", |p: Point| async move {
+                Ok::<_, swarm_transport::ErrorBody>(p)
+            }),
+        );
         (raw, swarm)
     });
 
@@ -296,6 +303,16 @@ fn round_trip(c: &mut Criterion) {
             one_after_another(&system, iters, |i| {
                 swarm
                     .call::<Point>("typed-echo", "echo", &Point::new(i))
+                    .into_future()
+            })
+        })
+    });
+
+    g.bench_function("swarm_call_served_methods", |b| {
+        b.iter_custom(|iters| {
+            one_after_another(&system, iters, |i| {
+                swarm
+                    .call::<Point>("served-echo", "echo", &Point::new(i))
                     .into_future()
             })
         })

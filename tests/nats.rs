@@ -933,25 +933,11 @@ trait AnswerWithName {
 impl AnswerWithName for Swarm {
     fn serve_answering_with_its_name(&self, name: &str, pool: bool) {
         let me = self.node_name().to_owned();
-        let agent = NameAgent(me).start().recipient();
+        let agent = Says(me).start().recipient();
         if pool {
             self.register_pool(name, agent);
         } else {
             self.register(name, agent);
         }
-    }
-}
-
-struct NameAgent(String);
-
-impl Actor for NameAgent {
-    type Context = Context<Self>;
-}
-
-impl Handler<Delivery> for NameAgent {
-    type Result = ();
-
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        let _ = d.respond_with(&self.0);
     }
 }

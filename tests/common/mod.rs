@@ -180,6 +180,21 @@ pub async fn assert_typed_calls(swarm: &Swarm, agent: &str) {
     }
 }
 
+/// Answers every request with the same string (a pool member says which node it is on).
+pub struct Says(pub String);
+
+impl Actor for Says {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Says {
+    type Result = ();
+
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let _ = d.respond_with(&self.0);
+    }
+}
+
 /// Answers requests after `delay`.
 pub struct Slow {
     pub swarm: Swarm,
