@@ -77,7 +77,8 @@ impl LinkHandle {
     /// `request_timeout`). Transient failures (a server not up yet, a dropped connection) are
     /// retried with backoff meanwhile; the wait fails at once when the link can never succeed
     /// (the error says why: a bad URL, a missing feature, HTTP 404 or 401/403 from the
-    /// server, a refused handshake), when it is closed, or when the node stops.
+    /// server, a refused handshake), when it is closed, or when the node stops. On
+    /// `Timeout`, [`LinkHandle::status`] has the last error of the attempts meanwhile.
     pub fn ready(&self) -> Ready<'_> {
         Ready {
             handle: self,
