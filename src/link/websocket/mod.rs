@@ -11,7 +11,7 @@
 //! * `read_gate` — a session reads its socket only while the node keeps up.
 //! * `socket` — the [`on_connect`] hook: a handle that shuts down a connection whose session
 //!   is frozen behind a peer that stopped reading.
-//! * [`tls`] (feature `tls`) — rustls configurations for `wss://` servers and clients.
+//! * `tls` (feature `tls`) — rustls configurations for `wss://` servers and clients.
 //!
 //! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
