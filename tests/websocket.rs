@@ -1643,3 +1643,123 @@ async fn a_pool_is_shared_and_a_plain_duplicate_is_reported() {
     }
     server.stop(false).await;
 }
+
+/// The browser side's link core (`swarm_protocol::core::session::ClientSession`, no IO) over a
+/// real socket to a real node: it handshakes, subscribes and announces; the node routes a
+/// request to the session's agent and a broadcast to its topic; the session's request to a
+/// node agent is answered.
+#[actix_rt::test]
+async fn the_client_session_core_speaks_to_a_real_node() {
+    use swarm_transport::protocol::core::backoff::BackoffPolicy;
+    use swarm_transport::protocol::core::handshake::HandshakeConfig;
+    use swarm_transport::protocol::core::session::{ClientSession, Output, SessionConfig};
+
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo-hub");
+    let (addr, server) = serve(&hub);
+    let url = format!("ws://{addr}/swarm");
+    let codec = swarm_transport::protocol::Codec::default();
+    let start = std::time::Instant::now();
+    let mut session = ClientSession::new(
+        SessionConfig {
+            handshake: HandshakeConfig {
+                version: ProtocolVersion::CURRENT,
+                capabilities: Vec::new(),
+                metadata: [("node".to_string(), "page".to_string())].into(),
+            },
+            connect_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_millis(100),
+            heartbeat_timeout: Duration::from_secs(5),
+            backoff: BackoffPolicy::new(
+                Duration::from_millis(10),
+                Duration::from_millis(100),
+                2,
+                None,
+            ),
+            send_buffer: 64,
+        },
+        "page",
+        start,
+        1,
+    );
+    session.subscribe("ticks");
+    session.announce("page-agent");
+    session
+        .send(Message::request("page-agent", "echo", Value::from("from the page")).to("echo-hub"))
+        .unwrap();
+    let mut conn = None;
+    let mut delivered: Vec<Message> = Vec::new();
+    let mut answered_hub = false;
+    let asked = {
+        let hub = hub.clone();
+        actix_rt::spawn(async move {
+            hub.wait_for("page-agent")
+                .timeout(Duration::from_secs(10))
+                .await
+                .unwrap();
+            let answer = hub
+                .request(Message::request("hub", "greet", Value::from("hi")).to("page-agent"))
+                .timeout(Duration::from_secs(10))
+                .await;
+            hub.broadcast(Message::broadcast("hub", "ticks", Value::Int(1)));
+            answer
+        })
+    };
+    let deadline = start + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        while let Some(output) = session.poll_output() {
+            match output {
+                Output::Open => conn = Some(raw_peer(&url, "swarm.v1.msgpack").await),
+                Output::Send(m) => {
+                    let frame = awc::ws::Message::Binary(codec.encode(&m).unwrap().into());
+                    conn.as_mut().unwrap().send(frame).await.unwrap();
+                }
+                Output::Deliver(m) => delivered.push(m),
+                Output::Close { reason } => panic!("closed: {reason}"),
+                Output::State { .. } => {}
+            }
+            if conn.is_some() && session.state() == LinkState::Connecting {
+                session.on_open(std::time::Instant::now());
+            }
+        }
+        // Answer the node's request to the page agent, once.
+        if let Some(request) = delivered.iter().find(|m| m.is_request()) {
+            if !answered_hub {
+                let reply = Message::response(
+                    "page-agent",
+                    request,
+                    Ok(Value::from("hello from the page")),
+                );
+                session.send(reply).unwrap();
+                answered_hub = true;
+                continue;
+            }
+        }
+        let got_response = delivered.iter().any(|m| m.correlation_id().is_some());
+        let got_tick = delivered
+            .iter()
+            .any(|m| matches!(m.payload, MessageType::Broadcast { .. }));
+        if got_response && got_tick && answered_hub {
+            break;
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        if let Ok(Some(Ok(awc::ws::Frame::Binary(bytes)))) =
+            tokio::time::timeout(Duration::from_millis(50), c.next()).await
+        {
+            session.on_message(codec.decode(&bytes).unwrap(), std::time::Instant::now());
+        }
+        session.on_timeout(std::time::Instant::now(), 7);
+    }
+    assert_eq!(asked.await.unwrap(), Ok(Value::from("hello from the page")));
+    let response = delivered
+        .iter()
+        .find(|m| m.correlation_id().is_some())
+        .expect("a response");
+    assert!(
+        matches!(&response.payload, MessageType::Response { result: Ok(v), .. } if v == &Value::from("from the page"))
+    );
+    assert!(delivered
+        .iter()
+        .any(|m| matches!(&m.payload, MessageType::Broadcast { topic, .. } if topic == "ticks")));
+    server.stop(false).await;
+}
