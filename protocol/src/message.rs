@@ -283,6 +283,29 @@ impl ControlOperation {
         }
     }
 
+    /// `Subscribe` (when `subscribe`) or `Unsubscribe` of `topics` and `events`, for `origin`
+    /// (the sender itself when `None`).
+    pub fn interest(
+        subscribe: bool,
+        topics: Vec<String>,
+        events: Vec<String>,
+        origin: Option<String>,
+    ) -> Self {
+        if subscribe {
+            ControlOperation::Subscribe {
+                topics,
+                events,
+                origin,
+            }
+        } else {
+            ControlOperation::Unsubscribe {
+                topics,
+                events,
+                origin,
+            }
+        }
+    }
+
     /// `Withdraw` of `agents` hosted on the sender.
     pub fn withdraw(agents: Vec<String>) -> Self {
         ControlOperation::Withdraw {

@@ -34,20 +34,7 @@ pub use io::{Output, SessionConfig};
 
 /// `Subscribe` (or `Unsubscribe`) of this client's own `topics` and `events`.
 fn interest(subscribe: bool, topics: Vec<String>, events: Vec<String>) -> ControlOperation {
-    let origin = None;
-    if subscribe {
-        ControlOperation::Subscribe {
-            topics,
-            events,
-            origin,
-        }
-    } else {
-        ControlOperation::Unsubscribe {
-            topics,
-            events,
-            origin,
-        }
-    }
+    ControlOperation::interest(subscribe, topics, events, None)
 }
 
 /// Where the session is, with what only that phase has.

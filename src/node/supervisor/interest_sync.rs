@@ -31,19 +31,7 @@ fn interest_op(
             SubscriptionKind::Event => events.push(name),
         }
     }
-    Some(if subscribe {
-        ControlOperation::Subscribe {
-            topics: names,
-            events,
-            origin,
-        }
-    } else {
-        ControlOperation::Unsubscribe {
-            topics: names,
-            events,
-            origin,
-        }
-    })
+    Some(ControlOperation::interest(subscribe, names, events, origin))
 }
 
 /// The topics of a `Subscribe` / `Unsubscribe`.

@@ -459,24 +459,12 @@ impl<'a> Reader<'a> {
                     b"origin" => set(&mut origin, if r.nil() { None } else { Some(r.string()?) }),
                     _ => None,
                 })?;
-                let (topics, events, origin) = (
+                ControlOperation::interest(
+                    variant == b"subscribe",
                     topics.unwrap_or_default(),
                     events.unwrap_or_default(),
                     origin.flatten(),
-                );
-                if variant == b"subscribe" {
-                    ControlOperation::Subscribe {
-                        topics,
-                        events,
-                        origin,
-                    }
-                } else {
-                    ControlOperation::Unsubscribe {
-                        topics,
-                        events,
-                        origin,
-                    }
-                }
+                )
             }
             b"flow_control" => {
                 let mut credit = None;
