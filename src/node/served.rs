@@ -25,7 +25,7 @@ impl Swarm {
     pub fn serve(&self, name: impl Into<String>, service: impl Service) {
         let name = name.into();
         let agent = ServedAgent {
-            name: name.clone(),
+            name: name.as_str().into(),
             service: Box::new(service),
             unanswerable: LogLimit::default(),
         }
@@ -36,7 +36,8 @@ impl Swarm {
 
 /// The actor hosting one service.
 struct ServedAgent {
-    name: String,
+    /// For the log; shared with each request's future, not copied.
+    name: std::rc::Rc<str>,
     service: Box<dyn Service>,
     unanswerable: LogLimit,
 }

@@ -18,19 +18,51 @@ use crate::link::LinkId;
 /// A topic (or event name) of one kind.
 pub type Topic = (SubscriptionKind, String);
 
-/// Remote interest, per topic: origin node → the link it was learned from.
+/// Origin node → the link its interest in one topic was learned from.
+type Origins = HashMap<String, LinkId>;
+
+/// Remote interest, per kind and name: broadcast topics and event names apart, so that a
+/// broadcast finds its links by its topic alone, with no owned key built per message.
 #[derive(Debug, Default)]
 pub struct InterestTable {
-    topics: HashMap<Topic, HashMap<String, LinkId>>,
+    topics: HashMap<String, Origins>,
+    events: HashMap<String, Origins>,
 }
 
 impl InterestTable {
+    fn of(&self, kind: SubscriptionKind) -> &HashMap<String, Origins> {
+        match kind {
+            SubscriptionKind::Topic => &self.topics,
+            SubscriptionKind::Event => &self.events,
+        }
+    }
+
+    fn of_mut(&mut self, kind: SubscriptionKind) -> &mut HashMap<String, Origins> {
+        match kind {
+            SubscriptionKind::Topic => &mut self.topics,
+            SubscriptionKind::Event => &mut self.events,
+        }
+    }
+
+    /// Every entry: its topic, and its origins.
+    fn entries(&self) -> impl Iterator<Item = (Topic, &Origins)> {
+        let topics = self
+            .topics
+            .iter()
+            .map(|(n, o)| ((SubscriptionKind::Topic, n.clone()), o));
+        let events = self
+            .events
+            .iter()
+            .map(|(n, o)| ((SubscriptionKind::Event, n.clone()), o));
+        topics.chain(events)
+    }
+
     /// Learns that `origin`, through `link`, wants `topics`; returns those that are new.
     pub fn learn(&mut self, link: LinkId, origin: &str, topics: Vec<Topic>) -> Vec<Topic> {
         topics
             .into_iter()
-            .filter(|topic| {
-                let origins = self.topics.entry(topic.clone()).or_default();
+            .filter(|(kind, name)| {
+                let origins = self.of_mut(*kind).entry(name.clone()).or_default();
                 if origins.contains_key(origin) {
                     return false;
                 }
@@ -51,14 +83,15 @@ impl InterestTable {
         let mut forgotten = Vec::new();
         let mut elsewhere = Vec::new();
         for topic in topics {
-            let Some(origins) = self.topics.get_mut(&topic) else {
+            let map = self.of_mut(topic.0);
+            let Some(origins) = map.get_mut(&topic.1) else {
                 continue;
             };
             match origins.get(origin) {
                 Some(l) if *l == link => {
                     origins.remove(origin);
                     if origins.is_empty() {
-                        self.topics.remove(&topic);
+                        map.remove(&topic.1);
                     }
                     forgotten.push(topic);
                 }
@@ -72,29 +105,30 @@ impl InterestTable {
     /// Forgets everything learned through `link`; returns it by origin.
     pub fn forget_link(&mut self, link: LinkId) -> HashMap<String, Vec<Topic>> {
         let mut gone: HashMap<String, Vec<Topic>> = HashMap::new();
-        self.topics.retain(|topic, origins| {
-            origins.retain(|origin, l| {
-                if *l == link {
-                    gone.entry(origin.clone()).or_default().push(topic.clone());
-                    false
-                } else {
-                    true
-                }
+        for kind in [SubscriptionKind::Topic, SubscriptionKind::Event] {
+            self.of_mut(kind).retain(|name, origins| {
+                origins.retain(|origin, l| {
+                    if *l == link {
+                        gone.entry(origin.clone())
+                            .or_default()
+                            .push((kind, name.clone()));
+                        false
+                    } else {
+                        true
+                    }
+                });
+                !origins.is_empty()
             });
-            !origins.is_empty()
-        });
+        }
         gone
     }
 
-    /// The links a broadcast on `topic` goes to: each link some interest in it came from.
+    /// The links a broadcast on `name` goes to: each link some interest in it came from.
     pub fn links(&self, kind: SubscriptionKind, name: &str) -> Vec<LinkId> {
-        // A lookup by (kind, name) without building an owned key: topics are few per node.
-        let mut links: Vec<LinkId> = self
-            .topics
-            .iter()
-            .filter(|((k, n), _)| *k == kind && n == name)
-            .flat_map(|(_, origins)| origins.values().copied())
-            .collect();
+        let Some(origins) = self.of(kind).get(name) else {
+            return Vec::new();
+        };
+        let mut links: Vec<LinkId> = origins.values().copied().collect();
         links.sort_unstable();
         links.dedup();
         links
@@ -104,7 +138,7 @@ impl InterestTable {
     /// it comes up).
     pub fn except(&self, link: LinkId) -> HashMap<String, Vec<Topic>> {
         let mut out: HashMap<String, Vec<Topic>> = HashMap::new();
-        for (topic, origins) in &self.topics {
+        for (topic, origins) in self.entries() {
             for (origin, l) in origins {
                 if *l != link {
                     out.entry(origin.clone()).or_default().push(topic.clone());
@@ -118,6 +152,7 @@ impl InterestTable {
     pub fn count_through(&self, link: LinkId) -> usize {
         self.topics
             .values()
+            .chain(self.events.values())
             .map(|origins| origins.values().filter(|l| **l == link).count())
             .sum()
     }
