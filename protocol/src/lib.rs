@@ -27,6 +27,7 @@ pub mod core;
 pub mod id;
 pub mod message;
 pub mod name;
+pub mod transport;
 pub mod value;
 pub mod version;
 

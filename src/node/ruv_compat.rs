@@ -5,52 +5,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use swarm_protocol::transport::{Transport, TransportStats};
 use swarm_protocol::Message;
 
 use crate::error::TransportError;
 use crate::node::client::SwarmClient;
-
-/// Transport statistics, as in ruv-swarm-transport.
-#[non_exhaustive]
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Messages sent.
-    pub messages_sent: u64,
-    /// Messages received.
-    pub messages_received: u64,
-    /// Bytes sent (estimated encoded size).
-    pub bytes_sent: u64,
-    /// Bytes received (estimated encoded size).
-    pub bytes_received: u64,
-    /// Failed sends and inbox overflows.
-    pub errors: u64,
-    /// Reconnections (per node; see [`Swarm::stats`](crate::Swarm::stats)).
-    pub reconnections: u64,
-}
-
-/// A message transport endpoint, shaped like ruv-swarm-transport's trait.
-#[allow(async_fn_in_trait)]
-pub trait Transport {
-    /// The message type.
-    type Message;
-    /// The error type.
-    type Error: std::error::Error + 'static;
-
-    /// Sends `msg` to agent `to`.
-    async fn send(&self, to: &str, msg: Self::Message) -> Result<(), Self::Error>;
-    /// Receives the next message with its sender.
-    async fn receive(&mut self) -> Result<(String, Self::Message), Self::Error>;
-    /// Publishes to every subscriber (a `Broadcast`, or an `Event` without destination).
-    async fn broadcast(&self, msg: Self::Message) -> Result<(), Self::Error>;
-    /// This endpoint's address (its agent name).
-    fn local_address(&self) -> Result<String, Self::Error>;
-    /// Whether the endpoint can still send and receive.
-    fn is_connected(&self) -> bool;
-    /// Closes the endpoint.
-    async fn close(&mut self) -> Result<(), Self::Error>;
-    /// Statistics.
-    fn stats(&self) -> TransportStats;
-}
 
 impl Transport for SwarmClient {
     type Message = Message;
@@ -90,13 +49,12 @@ impl Transport for SwarmClient {
 
     fn stats(&self) -> TransportStats {
         let c = self.counters();
-        TransportStats {
-            messages_sent: c.sent.load(Ordering::Relaxed),
-            messages_received: c.received.load(Ordering::Relaxed),
-            bytes_sent: c.bytes_sent.load(Ordering::Relaxed),
-            bytes_received: c.bytes_received.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed) + c.dropped.load(Ordering::Relaxed),
-            reconnections: 0,
-        }
+        let mut stats = TransportStats::default();
+        stats.messages_sent = c.sent.load(Ordering::Relaxed);
+        stats.messages_received = c.received.load(Ordering::Relaxed);
+        stats.bytes_sent = c.bytes_sent.load(Ordering::Relaxed);
+        stats.bytes_received = c.bytes_received.load(Ordering::Relaxed);
+        stats.errors = c.errors.load(Ordering::Relaxed) + c.dropped.load(Ordering::Relaxed);
+        stats
     }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "websocket")]
+pub mod browser;
 pub mod fake_node;
 pub mod nats_server;
 pub mod raw_ws;

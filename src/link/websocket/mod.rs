@@ -4,6 +4,8 @@
 //! * `server` — [`scope`] / [`upgrade`] / [`serve`]: one session actor per connection, given
 //!   the node's [`LinkAcceptor`](crate::link::LinkAcceptor).
 //! * `client` — [`WsLink`]: the connector for outbound links.
+//! * `browser_files` — [`BrowserFiles`]: the swarm-web bundle and pages for browser agents,
+//!   with the cross-origin isolation headers.
 //! * [`echo`] — an echo endpoint on the same framing, for conformance testing.
 //! * `link_end` — what both ends share: bursts of frames to few messages to the node.
 //! * `frames` — subprotocol negotiation, frame decoding/encoding, close codes.
@@ -16,6 +18,7 @@
 //! The body format is chosen by subprotocol: `swarm.v1.msgpack` (binary frames, one header byte
 //! then MessagePack) or `swarm.v1.json` (text frames); see docs/PROTOCOL.md.
 
+mod browser_files;
 mod client;
 pub mod echo;
 mod frames;
@@ -27,6 +30,7 @@ mod socket;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use browser_files::BrowserFiles;
 pub use client::WsLink;
 #[cfg(feature = "tls")]
 pub use server::serve_tls;

@@ -1,0 +1,259 @@
+//! Browser and Web Worker agents in a real headless Chromium (Debian's `chromium`, driven by
+//! `tests/browser/drive.mjs` through playwright-core), against real nodes over real sockets.
+//! The pages are `tests/browser/pages`: each hosts a probe agent the test drives by name
+//! through the swarm, so every step below crosses the socket.
+//!
+//! Needs the swarm-web bundle (`scripts/build-web`) and `npm ci` in `tests/browser`;
+//! `scripts/test` does both.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::browser::*;
+use common::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use swarm_transport::auth::TokenAuth;
+use swarm_transport::{ErrorBody, Methods, Swarm, TransportConfig, WsLink};
+
+const T: Duration = Duration::from_secs(30);
+
+fn config(name: &str) -> TransportConfig {
+    test_config(name, Duration::from_millis(20), Duration::from_millis(300))
+        .with_heartbeat(Duration::from_millis(500), Duration::from_secs(5))
+}
+
+fn any() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// `add [a, b]`, and the typed `fib` of the other tests.
+fn adder(swarm: &Swarm, name: &str) {
+    swarm.serve(
+        name,
+        Methods::new()
+            .on("add", |(a, b): (i64, i64)| async move {
+                Ok::<_, ErrorBody>(a + b)
+            })
+            .on(
+                "fib",
+                |f: Fib| async move { Ok::<_, ErrorBody>(fib_out(f)) },
+            ),
+    );
+}
+
+/// Calls `method` of the page (or worker) agent `agent` with JSON params.
+async fn ask(
+    swarm: &Swarm,
+    agent: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    swarm
+        .call::<serde_json::Value>(agent, method, &params)
+        .timeout(T)
+        .await
+        .unwrap_or_else(|e| panic!("{agent}.{method}: {e}"))
+}
+
+/// Waits until `agent`'s `counts[topic]` is `n`, then returns the whole map.
+async fn count_reaches(swarm: &Swarm, agent: &str, topic: &str, n: u64) -> serde_json::Value {
+    let what = format!("{agent} to count {n} on {topic}");
+    poll_until(T, &what, async || {
+        let counts = ask(swarm, agent, "counts", json!(null)).await;
+        match counts[topic].as_u64() {
+            Some(seen) if seen == n => Ok(counts),
+            _ => Err(counts.to_string()),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Blob {
+    #[serde(with = "serde_bytes")]
+    bytes: Vec<u8>,
+    n: u64,
+}
+
+#[actix_rt::test]
+async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_json() {
+    let hub = Swarm::start(config("hub"));
+    adder(&hub, "adder");
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    // A second node, behind the hub: its agents and the pages reach each other through it.
+    let edge = Swarm::start(config("edge"));
+    adder(&edge, "fib-edge");
+    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
+        .ready()
+        .timeout(T)
+        .await
+        .unwrap();
+    let browser = Browser::open(&[
+        probe_url(addr, "page-m", ""),
+        probe_url(addr, "page-j", "&format=json"),
+    ])
+    .await;
+    for page in ["page-m", "page-j"] {
+        hub.wait_for(page).timeout(T).await.unwrap();
+        edge.wait_for(page).timeout(T).await.unwrap();
+
+        // The page calls a Rust agent on the node it is connected to, and one a node further.
+        let sum = ask(
+            &hub,
+            page,
+            "call",
+            json!({"agent": "adder", "method": "add", "params": [2, 40]}),
+        )
+        .await;
+        assert_eq!(sum, json!(42), "{page}");
+        let fib: FibOut = hub
+            .call(
+                page,
+                "call",
+                &json!({"agent": "fib-edge", "method": "fib", "params": {"n": 10, "note": [1, 2, 3]}}),
+            )
+            .timeout(T)
+            .await
+            .unwrap();
+        assert_eq!((fib.n, fib.value), (10, 55), "{page}");
+
+        // A Rust agent on the far node calls the page agent: bytes stay bytes both ways.
+        let blob = Blob {
+            bytes: (0..=255).collect(),
+            n: u64::from(u32::MAX) + 7,
+        };
+        let back: Blob = edge.call(page, "echo", &blob).timeout(T).await.unwrap();
+        assert_eq!(back, blob, "{page}");
+        let who = ask(&edge, page, "whoami", json!(null)).await;
+        assert_eq!(who["name"], json!(page));
+
+        // Errors keep their codes: thrown by the page, and met by the page.
+        let thrown = edge
+            .call::<serde_json::Value>(page, "fail", &())
+            .timeout(T)
+            .await;
+        let error = thrown.expect_err("the page agent threw");
+        assert!(
+            error.to_string().contains("asked to fail"),
+            "{page}: {error}"
+        );
+        let missing = hub
+            .call::<serde_json::Value>(
+                page,
+                "call",
+                &json!({"agent": "adder", "method": "nope", "params": null}),
+            )
+            .timeout(T)
+            .await
+            .expect_err("adder has no method nope");
+        assert!(missing.to_string().contains("-32601"), "{page}: {missing}");
+    }
+    let stats = ask(&hub, "page-j", "stats", json!(null)).await;
+    assert_eq!(stats["transport"], json!("websocket"));
+    assert_eq!(stats["connects"], json!(1), "{stats}");
+    assert!(
+        !browser.lines().iter().any(|l| l.contains("PAGEERROR")),
+        "{:?}",
+        browser.lines()
+    );
+    server.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn a_broadcast_reaches_exactly_the_pages_that_subscribed_once_each() {
+    let hub = Swarm::start(config("hub"));
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let edge = Swarm::start(config("edge"));
+    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
+        .ready()
+        .timeout(T)
+        .await
+        .unwrap();
+    let _browser = Browser::open(&[
+        probe_url(addr, "page-a", ""),
+        probe_url(addr, "page-b", "&format=json"),
+    ])
+    .await;
+    hub.wait_for("page-a").timeout(T).await.unwrap();
+    hub.wait_for("page-b").timeout(T).await.unwrap();
+    ask(&hub, "page-a", "subscribe", json!({"topic": "news"})).await;
+    ask(&hub, "page-b", "subscribe", json!({"topic": "sports"})).await;
+    // The edge learns the pages' interest from the hub.
+    poll_until(T, "the edge to learn the pages' interest", async || {
+        let stats = edge.stats().await.unwrap();
+        match stats.links.iter().any(|l| l.interests >= 2) {
+            true => Ok(()),
+            false => Err(stats.to_string()),
+        }
+    })
+    .await;
+    for i in 0..5 {
+        hub.broadcast(swarm_transport::Message::broadcast("hub", "news", i));
+        edge.broadcast(swarm_transport::Message::broadcast("edge", "news", i));
+    }
+    count_reaches(&hub, "page-a", "news", 10).await;
+    // A last one behind them on the same links: a duplicate of any earlier one would have
+    // arrived before it.
+    hub.broadcast(swarm_transport::Message::broadcast("hub", "news", 99));
+    hub.broadcast(swarm_transport::Message::broadcast("hub", "sports", 99));
+    let a = count_reaches(&hub, "page-a", "news", 11).await;
+    let b = count_reaches(&hub, "page-b", "sports", 1).await;
+    assert_eq!(a, json!({"news": 11}));
+    assert_eq!(b, json!({"sports": 1}), "page-b did not subscribe to news");
+
+    // After unsubscribing, nothing more on that topic.
+    ask(&hub, "page-a", "unsubscribe", json!({"topic": "news"})).await;
+    ask(&hub, "page-a", "subscribe", json!({"topic": "marker"})).await;
+    hub.broadcast(swarm_transport::Message::broadcast("hub", "news", 100));
+    hub.broadcast(swarm_transport::Message::broadcast("hub", "marker", 1));
+    let a = count_reaches(&hub, "page-a", "marker", 1).await;
+    assert_eq!(a["news"], json!(11), "{a}");
+
+    // A page broadcasts too: the other page hears it.
+    ask(
+        &hub,
+        "page-a",
+        "broadcast",
+        json!({"topic": "sports", "data": "from page-a"}),
+    )
+    .await;
+    count_reaches(&hub, "page-b", "sports", 2).await;
+    server.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn a_wrong_token_is_refused_with_the_documented_reason_and_the_right_one_joins() {
+    let hub = Swarm::start(config("hub").with_authenticator(TokenAuth::new("s3cret")));
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let browser = Browser::open(&[
+        probe_url(addr, "page-wrong", "&token=guess"),
+        probe_url(addr, "page-none", ""),
+        probe_url(addr, "page-right", "&token=s3cret"),
+    ])
+    .await;
+    hub.wait_for("page-right").timeout(T).await.unwrap();
+    for tab in [0, 1] {
+        let closed = browser
+            .line(|l| l.starts_with(&format!("{tab} STATE")) && l.contains("\"Closed\""))
+            .await;
+        assert!(closed.contains("rejected by peer (Auth)"), "{closed}");
+    }
+    // Refused for good: neither tab tried again (one handshake each).
+    let attempts = |tab: usize| {
+        browser
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with(&format!("{tab} STATE")) && l.contains("Handshaking"))
+            .count()
+    };
+    assert_eq!((attempts(0), attempts(1)), (1, 1));
+    let stats = hub.stats().await.unwrap();
+    assert!(
+        !stats.links.iter().any(|l| l.peer.contains("page-wrong")),
+        "{stats}"
+    );
+    server.stop(false).await;
+}

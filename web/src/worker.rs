@@ -1,0 +1,226 @@
+//! The page's side of its workers' links: each dedicated worker that joined through
+//! [`WebSwarm::attach_worker`](crate::WebSwarm::attach_worker) speaks the protocol to the page
+//! over `postMessage` (MessagePack frames in transferred buffers). The page answers its
+//! `Hello` and heartbeats itself, adds the worker's agents and topics to its own link (so the
+//! node sees one peer, the page, hosting them all), and hands on what is addressed to them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeStep};
+use swarm_protocol::message::{ControlOperation, MessageType};
+use swarm_protocol::{Codec, Message, ProtocolVersion};
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Worker};
+
+use crate::clock;
+use crate::link::Link;
+use crate::port::post_frame;
+use crate::stats::WorkerPath;
+
+/// One worker's link to the page.
+pub(crate) struct WorkerLink {
+    worker: Worker,
+    /// The worker's node name, from its `Hello`.
+    name: Option<String>,
+    handshake: Option<Handshake<Duration>>,
+    agents: BTreeSet<String>,
+    topics: BTreeSet<String>,
+    events: BTreeSet<String>,
+    _listener: Closure<dyn FnMut(MessageEvent)>,
+}
+
+/// The workers of a page.
+#[derive(Default)]
+pub(crate) struct Workers {
+    links: BTreeMap<u32, WorkerLink>,
+    next: u32,
+    codec: Codec,
+}
+
+impl Workers {
+    /// Adds a worker; `listener` is what hears its frames (it must call [`on_frame`]).
+    pub(crate) fn attach(
+        &mut self,
+        worker: Worker,
+        make_listener: impl FnOnce(u32) -> Closure<dyn FnMut(MessageEvent)>,
+    ) -> u32 {
+        let index = self.next;
+        self.next += 1;
+        let listener = make_listener(index);
+        worker.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        let handshake = Handshake::accept(
+            HandshakeConfig {
+                version: ProtocolVersion::CURRENT,
+                capabilities: Vec::new(),
+                metadata: BTreeMap::new(),
+            },
+            clock::now(),
+            Duration::from_secs(3600),
+        );
+        self.links.insert(
+            index,
+            WorkerLink {
+                worker,
+                name: None,
+                handshake: Some(handshake),
+                agents: BTreeSet::new(),
+                topics: BTreeSet::new(),
+                events: BTreeSet::new(),
+                _listener: listener,
+            },
+        );
+        index
+    }
+
+    /// The path each worker uses.
+    pub(crate) fn paths(&self) -> Vec<WorkerPath> {
+        self.links
+            .values()
+            .map(|_| WorkerPath::PostMessage)
+            .collect()
+    }
+
+    fn post(&self, link: &WorkerLink, message: &Message) -> bool {
+        match self.codec.encode(message) {
+            Ok(frame) => post_frame(&frame, |data, transfer| {
+                link.worker.post_message_with_transfer(data, transfer)
+            }),
+            Err(_) => false,
+        }
+    }
+
+    /// Hands a message addressed to an agent (or a response to a node name) to the worker
+    /// hosting it; false when no worker does.
+    pub(crate) fn forward_addressed(&self, message: &Message) -> bool {
+        let Some(to) = message.destination.as_deref() else {
+            return false;
+        };
+        let host = self
+            .links
+            .values()
+            .find(|l| l.agents.contains(to) || l.name.as_deref() == Some(to));
+        host.is_some_and(|link| self.post(link, message))
+    }
+
+    /// Hands a broadcast to every worker subscribed to `topic`.
+    pub(crate) fn forward_broadcast(&self, topic: &str, message: &Message) {
+        for link in self.links.values().filter(|l| l.topics.contains(topic)) {
+            self.post(link, message);
+        }
+    }
+
+    /// Hands a swarm-wide event to every worker subscribed to it; true if any was.
+    pub(crate) fn forward_event(&self, name: &str, message: &Message) -> bool {
+        let mut any = false;
+        for link in self.links.values().filter(|l| l.events.contains(name)) {
+            any |= self.post(link, message);
+        }
+        any
+    }
+}
+
+/// A frame from worker `index`: its handshake, heartbeats, agents and interest are the page's
+/// business; everything else goes on to the node.
+pub(crate) fn on_frame(link: &mut Link, index: u32, frame: &[u8]) {
+    let Ok(message) = link.workers.codec.decode(frame) else {
+        link.stats.bad_frames += 1;
+        return;
+    };
+    let page = link.name.clone();
+    let Some(worker) = link.workers.links.get_mut(&index) else {
+        return;
+    };
+    let reply = match &message.payload {
+        MessageType::Control { operation } => {
+            if let Some(mut handshake) = worker.handshake.take() {
+                match handshake.on_control(operation, |_| Ok(())) {
+                    HandshakeStep::Done { reply, negotiated } => {
+                        worker.name = negotiated.peer_metadata.get("node").cloned();
+                        reply.map(|op| Message::control(page.as_str(), op))
+                    }
+                    HandshakeStep::Reject { reply, .. } => {
+                        Some(Message::control(page.as_str(), reply))
+                    }
+                    HandshakeStep::Failed(_) => None,
+                }
+            } else {
+                worker_control(link, index, operation);
+                None
+            }
+        }
+        MessageType::Heartbeat {
+            seq,
+            sent_at,
+            echo: false,
+        } => Some(Message::heartbeat(page.as_str(), *seq, *sent_at, true)),
+        MessageType::Heartbeat { .. } => None,
+        _ => {
+            if link.session.send(message).is_err() {
+                link.stats.refused += 1;
+            }
+            None
+        }
+    };
+    if let (Some(reply), Some(worker)) = (reply, link.workers.links.get(&index)) {
+        link.workers.post(worker, &reply);
+    }
+}
+
+fn worker_control(link: &mut Link, index: u32, operation: &ControlOperation) {
+    let Some(worker) = link.workers.links.get_mut(&index) else {
+        return;
+    };
+    let (mut topics_on, mut topics_off) = (Vec::new(), Vec::new());
+    match operation {
+        ControlOperation::Announce { agents, .. } => {
+            for agent in agents {
+                if worker.agents.insert(agent.clone()) {
+                    link.session.announce(agent.as_str());
+                }
+            }
+        }
+        ControlOperation::Withdraw { agents, .. } => {
+            for agent in agents {
+                if worker.agents.remove(agent) {
+                    link.session.withdraw(agent);
+                }
+            }
+        }
+        ControlOperation::Subscribe { topics, events, .. } => {
+            topics_on = topics
+                .iter()
+                .filter(|t| worker.topics.insert((*t).clone()))
+                .cloned()
+                .collect();
+            for event in events {
+                if worker.events.insert(event.clone()) {
+                    link.session.subscribe_event(event.as_str());
+                }
+            }
+        }
+        ControlOperation::Unsubscribe { topics, .. } => {
+            topics_off = topics
+                .iter()
+                .filter(|t| worker.topics.remove(*t))
+                .cloned()
+                .collect();
+        }
+        ControlOperation::Goodbye { .. } => {
+            if let Some(gone) = link.workers.links.remove(&index) {
+                gone.worker.set_onmessage(None);
+                for agent in &gone.agents {
+                    link.session.withdraw(agent);
+                }
+                topics_off = gone.topics.into_iter().collect();
+            }
+        }
+        _ => {}
+    }
+    for topic in topics_on {
+        link.interest(&topic, true);
+    }
+    for topic in topics_off {
+        link.interest(&topic, false);
+    }
+}
