@@ -257,3 +257,165 @@ async fn a_wrong_token_is_refused_with_the_documented_reason_and_the_right_one_j
     );
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn a_restarted_node_gets_the_page_back_reannounced_resubscribed_and_the_idempotent_request_answered_once(
+) {
+    let hub = Swarm::start(config("hub-1"));
+    let (got, mut got_rx) = tokio::sync::mpsc::unbounded_channel();
+    // The first node takes the request and never answers it: it goes down with it in flight.
+    hub.serve("slow", move |_request: swarm_transport::Request| {
+        let _ = got.send(());
+        std::future::pending::<Result<String, ErrorBody>>()
+    });
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let browser = Browser::open(&[probe_url(addr, "page-r", "")]).await;
+    hub.wait_for("page-r").timeout(T).await.unwrap();
+    ask(&hub, "page-r", "subscribe", json!({"topic": "news"})).await;
+    let start = json!({"key": "k1", "agent": "slow", "method": "work", "params": 1,
+        "options": {"idempotent": true, "timeoutMs": 60000}});
+    ask(&hub, "page-r", "start", start).await;
+    got_rx.recv().await.expect("the first node got the request");
+
+    hub.shutdown().await;
+    server.stop(true).await;
+
+    // The same address, a new node: its `slow` answers, and counts how often it ran.
+    let hub = Swarm::start(config("hub-2"));
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = runs.clone();
+    hub.serve("slow", move |_request: swarm_transport::Request| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { Ok::<_, ErrorBody>("answered by hub-2".to_owned()) }
+    });
+    let (_, server) = serve_browser(&hub, addr, pages_dir(), false);
+    hub.wait_for("page-r").timeout(T).await.unwrap();
+    let result = poll_until(T, "the request to be answered", async || {
+        let result = ask(&hub, "page-r", "result", json!({"key": "k1"})).await;
+        match result["answers"].as_u64() {
+            Some(1) => Ok(result),
+            _ => Err(result.to_string()),
+        }
+    })
+    .await;
+    assert_eq!(result["value"], json!("answered by hub-2"), "{result}");
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Subscribed again, once: one broadcast, one delivery (a marker behind it shows none
+    // is still on the way).
+    hub.broadcast(swarm_transport::Message::broadcast("hub-2", "news", 1));
+    ask(&hub, "page-r", "subscribe", json!({"topic": "marker"})).await;
+    hub.broadcast(swarm_transport::Message::broadcast("hub-2", "marker", 1));
+    let counts = count_reaches(&hub, "page-r", "marker", 1).await;
+    assert_eq!(counts["news"], json!(1), "{counts}");
+    let states = ask(&hub, "page-r", "states", json!(null)).await;
+    let states: Vec<&str> = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == "Active").count(),
+        2,
+        "{states:?}"
+    );
+    assert!(states.contains(&"BackingOff"), "{states:?}");
+    let stats = ask(&hub, "page-r", "stats", json!(null)).await;
+    assert_eq!(stats["connects"], json!(2), "{stats}");
+    // The page was told why it lost the link: the node's Goodbye.
+    let lost = browser
+        .line(|l| l.starts_with("0 STATE") && l.contains("BackingOff"))
+        .await;
+    assert!(lost.contains("the node said goodbye"), "{lost}");
+    server.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not() {
+    let hub = Swarm::start(config("hub"));
+    adder(&hub, "adder");
+    let (isolated, server_a) = serve_browser(&hub, any(), pages_dir(), true);
+    let (plain, server_b) = serve_browser(&hub, any(), pages_dir(), false);
+    let _browser = Browser::open(&[
+        probe_url(isolated, "page-iso", ""),
+        probe_url(plain, "page-plain", ""),
+    ])
+    .await;
+    for (page, worker, is_isolated) in [
+        ("page-iso", "w-iso", true),
+        ("page-plain", "w-plain", false),
+    ] {
+        hub.wait_for(page).timeout(T).await.unwrap();
+        let who = ask(&hub, page, "whoami", json!(null)).await;
+        assert_eq!(who["isolated"], json!(is_isolated), "{page}: {who}");
+        ask(&hub, page, "spawnWorker", json!({"worker": worker})).await;
+        hub.wait_for(worker).timeout(T).await.unwrap();
+
+        // A Rust agent calls the worker agent; the worker calls a Rust agent.
+        let blob = Blob {
+            bytes: vec![9; 4096],
+            n: 3,
+        };
+        let back: Blob = hub.call(worker, "echo", &blob).timeout(T).await.unwrap();
+        assert_eq!(back, blob, "{worker}");
+        let sum = ask(
+            &hub,
+            worker,
+            "call",
+            json!({"agent": "adder", "method": "add", "params": [1, 2]}),
+        )
+        .await;
+        assert_eq!(sum, json!(3), "{worker}");
+        // The worker's topic rides on the page's link.
+        ask(&hub, worker, "subscribe", json!({"topic": "jobs"})).await;
+        hub.broadcast(swarm_transport::Message::broadcast("hub", "jobs", 1));
+        count_reaches(&hub, worker, "jobs", 1).await;
+
+        let who = ask(&hub, worker, "whoami", json!(null)).await;
+        assert_eq!(who["isolated"], json!(is_isolated), "{worker}: {who}");
+        assert_eq!(who["stats"]["transport"], json!("postMessage"), "{who}");
+        let stats = ask(&hub, page, "stats", json!(null)).await;
+        assert_eq!(stats["workers"], json!(["postMessage"]), "{stats}");
+    }
+    // One WebSocket per page, none per worker.
+    let stats = hub.stats().await.unwrap();
+    let peers: Vec<&str> = stats.links.iter().map(|l| l.peer.as_str()).collect();
+    assert_eq!(
+        peers.iter().filter(|p| p.contains("page-")).count(),
+        2,
+        "{peers:?}"
+    );
+    assert!(!peers.iter().any(|p| p.contains("w-")), "{peers:?}");
+    server_a.stop(false).await;
+    server_b.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn hostile_frames_from_a_page_are_refused_and_the_node_serves_on() {
+    let hub = Swarm::start(config("hub"));
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let _browser = Browser::open(&[probe_url(addr, "page-h", "")]).await;
+    hub.wait_for("page-h").timeout(T).await.unwrap();
+    let codes = ask(&hub, "page-h", "hostile", json!(null)).await;
+    assert_eq!(codes["badHeader"]["code"], json!(1002), "{codes}");
+    assert_eq!(codes["badBody"]["code"], json!(1002), "{codes}");
+    assert_eq!(codes["tooLarge"]["code"], json!(1009), "{codes}");
+    assert_eq!(codes["badJson"]["code"], json!(1002), "{codes}");
+    let no_hello = codes["noHello"]["code"].as_u64();
+    assert!(matches!(no_hello, Some(1002) | Some(1008)), "{codes}");
+    // The page's own link and the node are unharmed.
+    let back = ask(&hub, "page-h", "echo", json!({"still": "here"})).await;
+    assert_eq!(back, json!({"still": "here"}));
+    let stats = hub.stats().await.unwrap();
+    assert_eq!(
+        stats
+            .links
+            .iter()
+            .filter(|l| l.peer.contains("page-h"))
+            .count(),
+        1,
+        "{stats}"
+    );
+    server.stop(false).await;
+}
