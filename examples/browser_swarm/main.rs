@@ -30,7 +30,9 @@ async fn main() -> std::io::Result<()> {
     let swarm = Swarm::start(TransportConfig::default().with_node_name("browser-hub"));
     swarm.serve(
         "adder",
-        Methods::new().on("add", |(a, b): (i64, i64)| async move { Ok::<_, ErrorBody>(a + b) }),
+        Methods::new().on("add", |(a, b): (i64, i64)| async move {
+            Ok::<_, ErrorBody>(a + b)
+        }),
     );
     let clock = swarm.clone();
     actix_rt::spawn(async move {
@@ -54,7 +56,12 @@ async fn main() -> std::io::Result<()> {
                     .await;
                 println!("{agent} answered: {answer:?}");
                 // Again after it left and came back (a reload of the page).
-                while swarm.wait_for(agent).timeout(Duration::from_secs(1)).await.is_ok() {
+                while swarm
+                    .wait_for(agent)
+                    .timeout(Duration::from_secs(1))
+                    .await
+                    .is_ok()
+                {
                     actix_rt::time::sleep(Duration::from_secs(1)).await;
                 }
             }
