@@ -342,9 +342,9 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
         probe_url(plain, "page-plain", ""),
     ])
     .await;
-    for (page, worker, is_isolated) in [
-        ("page-iso", "w-iso", true),
-        ("page-plain", "w-plain", false),
+    for (page, worker, is_isolated, path) in [
+        ("page-iso", "w-iso", true, "sharedArrayBuffer"),
+        ("page-plain", "w-plain", false, "postMessage"),
     ] {
         hub.wait_for(page).timeout(T).await.unwrap();
         let who = ask(&hub, page, "whoami", json!(null)).await;
@@ -374,9 +374,9 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
 
         let who = ask(&hub, worker, "whoami", json!(null)).await;
         assert_eq!(who["isolated"], json!(is_isolated), "{worker}: {who}");
-        assert_eq!(who["stats"]["transport"], json!("postMessage"), "{who}");
+        assert_eq!(who["stats"]["transport"], json!(path), "{who}");
         let stats = ask(&hub, page, "stats", json!(null)).await;
-        assert_eq!(stats["workers"], json!(["postMessage"]), "{stats}");
+        assert_eq!(stats["workers"], json!([path]), "{stats}");
     }
     // One WebSocket per page, none per worker.
     let stats = hub.stats().await.unwrap();

@@ -21,6 +21,7 @@ mod link;
 mod options;
 mod port;
 mod request;
+mod ring;
 mod stats;
 mod swarm;
 mod transport;

@@ -3,11 +3,16 @@
 //! tagged with the generation of the connection, so the events of a socket the session has
 //! already given up on are told apart and ignored.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
+use swarm_protocol::codec::DEFAULT_MAX_MESSAGE_SIZE;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, DedicatedWorkerGlobalScope, MessageEvent, WebSocket};
+
+use crate::ring::channel::{spawn_reader, RingSender};
+use crate::ring::offer::{RingOffer, RING_ON};
 
 /// What happened on the port.
 pub(crate) enum PortEvent {
@@ -31,11 +36,13 @@ pub(crate) enum Port {
         text: bool,
         open: Option<OpenSocket>,
     },
-    /// The page that started this worker.
+    /// The page that started this worker: `postMessage`, until the page hands over a pair
+    /// of shared rings (see [`crate::ring`]).
     Parent {
         scope: DedicatedWorkerGlobalScope,
         _listener: Closure<dyn FnMut(MessageEvent)>,
         generation: Rc<std::cell::Cell<u64>>,
+        ring: Rc<RefCell<Option<RingSender>>>,
     },
 }
 
@@ -71,17 +78,42 @@ impl Port {
             JsValue::from_str("joinPage/join_page runs in a dedicated Web Worker only")
         })?;
         let generation = Rc::new(std::cell::Cell::new(0));
-        let current = generation.clone();
+        let ring: Rc<RefCell<Option<RingSender>>> = Rc::default();
+        let (current, sender, poster) = (generation.clone(), ring.clone(), scope.clone());
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(frame) = frame_of(&event.data()) {
-                sink(current.get(), PortEvent::Frame(frame));
+            let data = event.data();
+            if let Some(frame) = frame_of(&data) {
+                return sink(current.get(), PortEvent::Frame(frame));
             }
+            let Some((to_worker, to_page)) = RingOffer::read(&data) else {
+                return;
+            };
+            // From now on this side writes to the page's ring only; the marker, posted
+            // before the first record, tells the page when to start reading it (so nothing
+            // posted earlier is overtaken).
+            *sender.borrow_mut() = Some(RingSender::new(to_page));
+            let _ = poster.post_message(&JsValue::from_str(RING_ON));
+            let (sink, current) = (sink.clone(), current.clone());
+            let broken = sink.clone();
+            let generation = current.clone();
+            spawn_reader(
+                to_worker,
+                DEFAULT_MAX_MESSAGE_SIZE,
+                move |frame| sink(current.get(), PortEvent::Frame(frame)),
+                move |why| {
+                    broken(
+                        generation.get(),
+                        PortEvent::Closed(format!("the page's ring: {why}")),
+                    )
+                },
+            );
         });
         scope.set_onmessage(Some(listener.as_ref().unchecked_ref()));
         Ok(Port::Parent {
             scope,
             _listener: listener,
             generation,
+            ring,
         })
     }
 
@@ -89,6 +121,7 @@ impl Port {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Port::Socket { .. } => "websocket",
+            Port::Parent { ring, .. } if ring.borrow().is_some() => "sharedArrayBuffer",
             Port::Parent { .. } => "postMessage",
         }
     }
@@ -136,9 +169,12 @@ impl Port {
                 sent.is_ok()
             }
             Port::Socket { open: None, .. } => false,
-            Port::Parent { scope, .. } => post_frame(frame, |data, transfer| {
-                scope.post_message_with_transfer(data, transfer)
-            }),
+            Port::Parent { scope, ring, .. } => match &*ring.borrow() {
+                Some(ring) => ring.send(frame),
+                None => post_frame(frame, |data, transfer| {
+                    scope.post_message_with_transfer(data, transfer)
+                }),
+            },
         }
     }
 

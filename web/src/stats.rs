@@ -8,13 +8,15 @@ use serde::Serialize;
 pub enum WorkerPath {
     /// `postMessage` with the frame's buffer transferred.
     PostMessage,
+    /// A pair of rings in a `SharedArrayBuffer` (the page is cross-origin isolated).
+    SharedArrayBuffer,
 }
 
 /// Counters of one [`WebSwarm`](crate::WebSwarm).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebStats {
-    /// `websocket` (a page) or `postMessage` (a worker).
+    /// `websocket` (a page), or `postMessage` / `sharedArrayBuffer` (a worker).
     pub transport: &'static str,
     /// Current state, as `LinkState` names it.
     pub state: String,

@@ -18,7 +18,11 @@ use crate::clock::{self, Timer};
 use crate::link::{self, Link, LINK};
 use crate::port::{frame_of, Port, PortEvent};
 use crate::request::{typed, CallOptions, PageRequest, Waiter};
+use crate::ring::channel::spawn_reader;
+use crate::ring::offer::RING_ON;
+use crate::ring::shared::SharedRing;
 use crate::{ConnectOptions, Format, WebError, WebStats};
+use swarm_protocol::codec::DEFAULT_MAX_MESSAGE_SIZE;
 use wasm_bindgen::closure::Closure;
 
 /// A change of the link's state, with the reason when there is one (a failure, a close).
@@ -345,6 +349,7 @@ impl WebSwarm {
         stats.pending = link.pending.len();
         stats.socket_buffered = link.port.buffered_amount();
         stats.workers = link.workers.paths();
+        stats.transport = link.port.kind();
         stats
     }
 
@@ -361,14 +366,44 @@ impl WebSwarm {
         let weak = Rc::downgrade(&self.0);
         self.0.borrow_mut().workers.attach(worker, move |index| {
             Closure::new(move |event: web_sys::MessageEvent| {
-                let (Some(link), Some(frame)) = (weak.upgrade(), frame_of(&event.data())) else {
+                let Some(link) = weak.upgrade() else {
                     return;
                 };
-                crate::worker::on_frame(&mut link.borrow_mut(), index, &frame);
-                pump(&link);
+                let data = event.data();
+                if data.as_string().as_deref() == Some(RING_ON) {
+                    let ring = crate::worker::ring_on(&mut link.borrow_mut(), index);
+                    if let Some(ring) = ring {
+                        read_worker_ring(&link, index, ring);
+                    }
+                    return;
+                }
+                if let Some(frame) = frame_of(&data) {
+                    crate::worker::on_frame(&mut link.borrow_mut(), index, &frame);
+                    pump(&link);
+                }
             })
         });
     }
+}
+
+/// Reads worker `index`'s ring to the page for as long as both live.
+fn read_worker_ring(link: &Rc<RefCell<Link>>, index: u32, ring: SharedRing) {
+    let (deliver, broken) = (Rc::downgrade(link), Rc::downgrade(link));
+    spawn_reader(
+        ring,
+        DEFAULT_MAX_MESSAGE_SIZE,
+        move |frame| {
+            if let Some(link) = deliver.upgrade() {
+                crate::worker::on_frame(&mut link.borrow_mut(), index, &frame);
+                pump(&link);
+            }
+        },
+        move |_| {
+            if let Some(link) = broken.upgrade() {
+                link.borrow_mut().stats.bad_frames += 1;
+            }
+        },
+    );
 }
 
 fn refused(link: &Link) -> WebError {

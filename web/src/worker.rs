@@ -16,6 +16,9 @@ use web_sys::{MessageEvent, Worker};
 use crate::clock;
 use crate::link::Link;
 use crate::port::post_frame;
+use crate::ring::channel::RingSender;
+use crate::ring::offer::RingOffer;
+use crate::ring::shared::SharedRing;
 use crate::stats::WorkerPath;
 
 /// One worker's link to the page.
@@ -27,6 +30,11 @@ pub(crate) struct WorkerLink {
     agents: BTreeSet<String>,
     topics: BTreeSet<String>,
     events: BTreeSet<String>,
+    /// Set once the page offered rings: frames to the worker go there.
+    ring_tx: Option<RingSender>,
+    /// The worker's ring to the page, read once the worker said it switched.
+    ring_rx: Option<SharedRing>,
+    path: WorkerPath,
     _listener: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -67,6 +75,9 @@ impl Workers {
                 agents: BTreeSet::new(),
                 topics: BTreeSet::new(),
                 events: BTreeSet::new(),
+                ring_tx: None,
+                ring_rx: None,
+                path: WorkerPath::PostMessage,
                 _listener: listener,
             },
         );
@@ -75,18 +86,18 @@ impl Workers {
 
     /// The path each worker uses.
     pub(crate) fn paths(&self) -> Vec<WorkerPath> {
-        self.links
-            .values()
-            .map(|_| WorkerPath::PostMessage)
-            .collect()
+        self.links.values().map(|l| l.path).collect()
     }
 
     fn post(&self, link: &WorkerLink, message: &Message) -> bool {
-        match self.codec.encode(message) {
-            Ok(frame) => post_frame(&frame, |data, transfer| {
+        let Ok(frame) = self.codec.encode(message) else {
+            return false;
+        };
+        match &link.ring_tx {
+            Some(ring) => ring.send(&frame),
+            None => post_frame(&frame, |data, transfer| {
                 link.worker.post_message_with_transfer(data, transfer)
             }),
-            Err(_) => false,
         }
     }
 
@@ -120,6 +131,14 @@ impl Workers {
     }
 }
 
+/// Worker `index` switched to its ring (it posted the marker): the ring to read from now on.
+pub(crate) fn ring_on(link: &mut Link, index: u32) -> Option<SharedRing> {
+    let worker = link.workers.links.get_mut(&index)?;
+    let ring = worker.ring_rx.take()?;
+    worker.path = WorkerPath::SharedArrayBuffer;
+    Some(ring)
+}
+
 /// A frame from worker `index`: its handshake, heartbeats, agents and interest are the page's
 /// business; everything else goes on to the node.
 pub(crate) fn on_frame(link: &mut Link, index: u32, frame: &[u8]) {
@@ -137,6 +156,15 @@ pub(crate) fn on_frame(link: &mut Link, index: u32, frame: &[u8]) {
                 match handshake.on_control(operation, |_| Ok(())) {
                     HandshakeStep::Done { reply, negotiated } => {
                         worker.name = negotiated.peer_metadata.get("node").cloned();
+                        if RingOffer::possible() {
+                            // The offer goes first, by postMessage; the answer to the Hello
+                            // and all after it by the ring.
+                            let (to_worker, to_page, offer) = RingOffer::create();
+                            if worker.worker.post_message(&offer).is_ok() {
+                                worker.ring_tx = Some(RingSender::new(to_worker));
+                                worker.ring_rx = Some(to_page);
+                            }
+                        }
                         reply.map(|op| Message::control(page.as_str(), op))
                     }
                     HandshakeStep::Reject { reply, .. } => {
