@@ -6,7 +6,8 @@
 //! The page (tests/browser/pages/bench.js) measures swarm requests and events against a raw
 //! WebSocket echo on the same server, and the page ↔ worker floors (postMessage vs
 //! SharedArrayBuffer + Atomics); this side then times its own calls to the page agent and to
-//! the worker agent behind the page.
+//! the worker agent behind the page — over the shared rings when the page is cross-origin
+//! isolated, over `postMessage` when it is not.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -47,13 +48,13 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let system = actix::System::new();
     system.block_on(async move {
-        for format in ["msgpack", "json"] {
-            run(&root, format).await;
+        for (format, isolated) in [("msgpack", true), ("json", true), ("msgpack", false)] {
+            run(&root, format, isolated).await;
         }
     });
 }
 
-async fn run(root: &std::path::Path, format: &str) {
+async fn run(root: &std::path::Path, format: &str, isolated: bool) {
     let swarm = Swarm::start(TransportConfig::default().with_node_name("bench-hub"));
     swarm.serve("echo", |request: Request| async move {
         Ok::<_, ErrorBody>(request.raw_params().clone())
@@ -73,8 +74,16 @@ async fn run(root: &std::path::Path, format: &str) {
         actix_web::App::new()
             .service(websocket::scope("/swarm", acceptor.clone()))
             .service(websocket::echo::echo_scope("/echo", 1 << 20))
-            .service(BrowserFiles::new("/pkg", &bundle).expect("run scripts/build-web"))
-            .service(BrowserFiles::new("/", &pages).expect("the pages"))
+            .service(
+                BrowserFiles::new("/pkg", &bundle)
+                    .expect("run scripts/build-web")
+                    .cross_origin_isolated(isolated),
+            )
+            .service(
+                BrowserFiles::new("/", &pages)
+                    .expect("the pages")
+                    .cross_origin_isolated(isolated),
+            )
     })
     .workers(1)
     .disable_signals()
@@ -165,8 +174,9 @@ async fn run(root: &std::path::Path, format: &str) {
         f("sabUs")
     );
     println!(
-        "  node → page agent {:>7.1} µs   node → worker agent (via the page) {:>7.1} µs   worker hop {:.1} µs",
+        "  node → page agent {:>7.1} µs   node → worker agent (via the page, {}) {:>7.1} µs   worker hop {:.1} µs",
         timed[0],
+        if isolated { "SharedArrayBuffer" } else { "postMessage" },
         timed[1],
         timed[1] - timed[0]
     );

@@ -16,7 +16,7 @@ pub struct TransportStats {
     pub bytes_received: u64,
     /// Failed sends and inbox overflows.
     pub errors: u64,
-    /// Reconnections (per node; see [`Swarm::stats`](crate::Swarm::stats)).
+    /// Reconnections (the node counts them per link in its own stats).
     pub reconnections: u64,
 }
 

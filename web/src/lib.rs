@@ -13,6 +13,26 @@
 //!   its own connection ([`WebSwarm::attach_worker`]), so N workers share one WebSocket.
 //! - From JavaScript: the same API as an ES module (`connect`, `joinPage`, `request`,
 //!   `register`, `subscribe`, `onState`…; see [`js`]).
+//!
+//! ```no_run
+//! # async fn page() -> Result<(), swarm_web::WebError> {
+//! use std::time::Duration;
+//! use swarm_web::{CallOptions, ConnectOptions, WebSwarm};
+//!
+//! let swarm = WebSwarm::connect("ws://localhost:8080/swarm", ConnectOptions::default().token("s3cret"))?;
+//! swarm.on_state(|change| println!("{change:?}"));
+//! swarm.register("page-agent", |request| async move {
+//!     let n: i64 = request.params()?; // -32602 naming the type if not
+//!     Ok(swarm_web::protocol::Value::from(n * 2))
+//! });
+//! swarm.subscribe("news", |data, message| println!("{} says {data:?}", message.source));
+//! let sum: i64 = swarm
+//!     .call("adder", "add", &(2, 40), CallOptions::default().timeout(Duration::from_secs(5)))
+//!     .await?;
+//! # let _ = sum;
+//! # Ok(())
+//! # }
+//! ```
 
 mod clock;
 mod error;
