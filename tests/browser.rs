@@ -419,3 +419,77 @@ async fn hostile_frames_from_a_page_are_refused_and_the_node_serves_on() {
     );
     server.stop(false).await;
 }
+
+/// Keeps the events it gets, in order.
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<swarm_transport::Value>>>);
+
+impl actix::Actor for Sink {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<swarm_transport::Delivery> for Sink {
+    type Result = ();
+
+    fn handle(&mut self, delivery: swarm_transport::Delivery, _: &mut actix::Context<Self>) {
+        if let swarm_transport::MessageType::Event { data, .. } =
+            delivery.message.into_owned().payload
+        {
+            self.0.lock().unwrap().push(data);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn sends_while_disconnected_wait_in_a_bounded_buffer_and_go_out_in_order_once_up() {
+    use actix::Actor;
+    // A port nothing listens on yet: the page cannot connect until the node starts there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // The page comes from another server (it would otherwise not load either).
+    let web = Swarm::start(config("web"));
+    let (pages, web_server) = serve_browser(&web, any(), pages_dir(), false);
+    let url =
+        format!("http://{pages}/probe.html?ws=ws://{addr}/swarm&name=page-q&sendBuffer=5&buffer=8");
+    let browser = Browser::open(&[url]).await;
+    let line = browser.line(|l| l.starts_with("0 BUFFER")).await;
+    let report: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("0 BUFFER ")).unwrap();
+    let refused: Vec<u64> = report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, [5, 6, 7], "{report}");
+    assert_eq!(report["refused"][0]["kind"], json!("refused"), "{report}");
+    assert!(
+        report["refused"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("send_buffer"),
+        "the error says which option bounds it: {report}"
+    );
+    assert_eq!(
+        (report["buffered"].clone(), report["counted"].clone()),
+        (json!(5), json!(3))
+    );
+
+    let hub = Swarm::start(config("hub"));
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Sink(got.clone()).start();
+    hub.register("sink", sink.recipient());
+    let (_, server) = serve_browser(&hub, addr, pages_dir(), false);
+    hub.wait_for("page-q").timeout(T).await.unwrap();
+    wait_until(T, "the five kept events", || got.lock().unwrap().len() >= 5).await;
+    // One more behind them shows nothing else is on the way.
+    ask(&hub, "page-q", "echo", json!(null)).await;
+    let got: Vec<swarm_transport::Value> = got.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        (0..5).map(swarm_transport::Value::Int).collect::<Vec<_>>()
+    );
+    server.stop(false).await;
+    web_server.stop(false).await;
+}

@@ -18,6 +18,7 @@ const options = {
   requestTimeoutMs: 30000,
 };
 if (query.get("token")) options.token = query.get("token");
+if (query.get("sendBuffer")) options.sendBuffer = Number(query.get("sendBuffer"));
 const swarm = connect(query.get("ws"), options);
 const states = [];
 swarm.onState((change) => {
@@ -68,3 +69,14 @@ swarm.register(name, async ({ method, params, from }) => {
   return await run(params, from);
 });
 console.log("LOADED " + name);
+
+// Sends `buffer` events to the agent `sink` at once (before the link can be up), and says
+// which were refused and what the stats count.
+if (query.get("buffer")) {
+  const refused = [];
+  for (let i = 0; i < Number(query.get("buffer")); i++) {
+    try { swarm.send("sink", "item", i); } catch (e) { refused.push({ i, kind: e.kind, message: e.message }); }
+  }
+  const { buffered, refused: counted, state } = swarm.stats();
+  console.log("BUFFER " + JSON.stringify({ refused, buffered, counted, state }));
+}

@@ -210,6 +210,12 @@ impl JsSwarm {
         });
     }
 
+    /// Wants swarm-wide events named `name` (they reach `onEvent` listeners).
+    #[wasm_bindgen(js_name = subscribeEvent)]
+    pub fn subscribe_event(&self, name: &str) {
+        self.swarm.subscribe_event(name);
+    }
+
     /// Hosts agent `name` here; `handler({agent, method, params, from})` returns the answer (or
     /// a promise of it). A thrown error answers with its `code` (a number, default -32603)
     /// and message.
