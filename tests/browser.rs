@@ -44,6 +44,17 @@ fn adder(swarm: &Swarm, name: &str) {
     );
 }
 
+/// A node linked to the hub at `addr` over WebSocket, the link up.
+async fn edge_behind(addr: SocketAddr) -> Swarm {
+    let edge = Swarm::start(config("edge"));
+    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
+        .ready()
+        .timeout(T)
+        .await
+        .unwrap();
+    edge
+}
+
 /// Calls `method` of the page (or worker) agent `agent` with JSON params.
 async fn ask(
     swarm: &Swarm,
@@ -84,13 +95,8 @@ async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_js
     adder(&hub, "adder");
     let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
     // A second node, behind the hub: its agents and the pages reach each other through it.
-    let edge = Swarm::start(config("edge"));
+    let edge = edge_behind(addr).await;
     adder(&edge, "fib-edge");
-    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
-        .ready()
-        .timeout(T)
-        .await
-        .unwrap();
     let browser = Browser::open(&[
         probe_url(addr, "page-m", ""),
         probe_url(addr, "page-j", "&format=json"),
@@ -166,12 +172,7 @@ async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_js
 async fn a_broadcast_reaches_exactly_the_pages_that_subscribed_once_each() {
     let hub = Swarm::start(config("hub"));
     let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
-    let edge = Swarm::start(config("edge"));
-    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
-        .ready()
-        .timeout(T)
-        .await
-        .unwrap();
+    let edge = edge_behind(addr).await;
     let _browser = Browser::open(&[
         probe_url(addr, "page-a", ""),
         probe_url(addr, "page-b", "&format=json"),
