@@ -494,3 +494,35 @@ async fn sends_while_disconnected_wait_in_a_bounded_buffer_and_go_out_in_order_o
     server.stop(false).await;
     web_server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn a_frozen_tab_does_not_declare_the_node_dead_when_its_timers_run_again() {
+    // The node is patient (a minute); the page would give up on the node after one second
+    // of silence while its timers run.
+    let hub =
+        Swarm::start(config("hub").with_heartbeat(Duration::from_secs(1), Duration::from_secs(60)));
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let mut browser = Browser::open(&[probe_url(
+        addr,
+        "page-f",
+        "&heartbeatMs=200&heartbeatTimeoutMs=1000",
+    )])
+    .await;
+    hub.wait_for("page-f").timeout(T).await.unwrap();
+    // Three seconds without a task or a timer, as a background tab can be.
+    browser.freeze(0, 3000).await;
+    // Heartbeats and a request through the page, well past its own timeout after the thaw.
+    for _ in 0..3 {
+        assert_eq!(ask(&hub, "page-f", "echo", json!(1)).await, json!(1));
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
+    }
+    let states = ask(&hub, "page-f", "states", json!(null)).await;
+    assert_eq!(
+        states,
+        json!(["Connecting", "Handshaking", "Active"]),
+        "the link never dropped"
+    );
+    let stats = ask(&hub, "page-f", "stats", json!(null)).await;
+    assert_eq!(stats["connects"], json!(1), "{stats}");
+    server.stop(false).await;
+}

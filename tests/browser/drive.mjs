@@ -2,8 +2,13 @@
 // /usr/bin/chromium, or $SWARM_CHROMIUM), prints every console line of every page to stdout
 // as `<tab index> <text>` (page errors as `<tab index> PAGEERROR <text>`), and keeps the
 // browser open until stdin closes: the Rust test (tests/browser.rs) owns the scenario and
-// reads what the pages say.
+// reads what the pages say. Commands on stdin, one per line:
+//   freeze <tab> <ms>   keeps the tab's thread busy for <ms> (no task, no timer of it runs
+//                       meanwhile, as in a throttled background tab), then prints
+//                       `<tab> THAWED`. (CDP's frozen lifecycle state does not stop timers
+//                       in headless Chromium; a busy thread does.)
 import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
 
 const urls = process.argv.slice(2);
 if (urls.length === 0) {
@@ -21,11 +26,22 @@ const close = async () => {
   await browser.close().catch(() => {});
   process.exit(0);
 };
-process.stdin.on("end", close);
-process.stdin.on("close", close);
-process.stdin.resume();
+const pages = [];
+const commands = createInterface({ input: process.stdin });
+commands.on("close", close);
+commands.on("line", async (line) => {
+  const [command, tab, ms] = line.trim().split(/\s+/);
+  if (command === "freeze") {
+    await pages[Number(tab)].evaluate((ms) => {
+      const start = performance.now();
+      while (performance.now() - start < ms) { /* the thread is taken */ }
+    }, Number(ms));
+    console.log(`${tab} THAWED`);
+  }
+});
 for (const [index, url] of urls.entries()) {
   const page = await browser.newPage();
+  pages.push(page);
   page.on("console", (message) => console.log(`${index} ${message.text()}`));
   page.on("pageerror", (error) => console.log(`${index} PAGEERROR ${error.message}`));
   await page.goto(url);

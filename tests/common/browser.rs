@@ -141,6 +141,17 @@ impl Browser {
         .await
     }
 
+    /// Freezes tab `tab` for `ms` milliseconds (no task or timer of it runs meanwhile) and
+    /// waits until it is thawed.
+    pub async fn freeze(&mut self, tab: usize, ms: u64) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("the driver's stdin");
+        writeln!(stdin, "freeze {tab} {ms}").expect("the driver takes commands");
+        stdin.flush().expect("flush");
+        let thawed = format!("{tab} THAWED");
+        self.line(|l| l == thawed).await;
+    }
+
     /// Every line so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

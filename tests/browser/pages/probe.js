@@ -13,8 +13,8 @@ const options = {
   format: query.get("format") || "msgpack",
   backoffInitialMs: 50,
   backoffMaxMs: 300,
-  heartbeatIntervalMs: 500,
-  heartbeatTimeoutMs: 5000,
+  heartbeatIntervalMs: Number(query.get("heartbeatMs") || 500),
+  heartbeatTimeoutMs: Number(query.get("heartbeatTimeoutMs") || 5000),
   requestTimeoutMs: 30000,
 };
 if (query.get("token")) options.token = query.get("token");
