@@ -526,3 +526,46 @@ async fn a_frozen_tab_does_not_declare_the_node_dead_when_its_timers_run_again()
     assert_eq!(stats["connects"], json!(1), "{stats}");
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn a_terminated_worker_is_dropped_with_its_agents_and_topics() {
+    let hub = Swarm::start(config("hub"));
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let _browser = Browser::open(&[probe_url(addr, "page-t", "&heartbeatTimeoutMs=1500")]).await;
+    hub.wait_for("page-t").timeout(T).await.unwrap();
+    ask(&hub, "page-t", "spawnWorker", json!({"worker": "w-gone"})).await;
+    hub.wait_for("w-gone").timeout(T).await.unwrap();
+    ask(&hub, "w-gone", "subscribe", json!({"topic": "jobs"})).await;
+    // Killed without a goodbye: the page notices the silence and withdraws what it hosted.
+    ask(
+        &hub,
+        "page-t",
+        "terminateWorker",
+        json!({"worker": "w-gone"}),
+    )
+    .await;
+    poll_until(T, "the worker agent to be withdrawn", async || {
+        match hub
+            .call::<serde_json::Value>("w-gone", "echo", &1)
+            .timeout(Duration::from_secs(1))
+            .await
+        {
+            Err(e) if e.to_string().contains("unknown agent") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let stats = hub.stats().await.unwrap();
+    let page = stats
+        .links
+        .iter()
+        .find(|l| l.peer.contains("page-t"))
+        .unwrap();
+    assert_eq!(
+        page.interests, 0,
+        "the worker's topic left with it: {stats}"
+    );
+    // The page itself is untouched.
+    assert_eq!(ask(&hub, "page-t", "echo", json!(2)).await, json!(2));
+    server.stop(false).await;
+}

@@ -72,6 +72,8 @@ pub(crate) struct Link {
     pub(crate) workers: Workers,
     pub(crate) stats: WebStats,
     pub(crate) request_timeout: Duration,
+    /// Silence after which an attached worker counts as gone (the heartbeat timeout).
+    pub(crate) worker_timeout: Duration,
     pub(crate) id_prefix: u64,
     pub(crate) next_id: u64,
     was_active: bool,
@@ -109,6 +111,7 @@ impl Link {
                 ..WebStats::default()
             },
             request_timeout,
+            worker_timeout: Duration::from_secs(20),
             id_prefix: clock::random(),
             next_id: 1,
             was_active: false,
@@ -155,6 +158,7 @@ impl Link {
         }
         let now = clock::now();
         self.session.on_timeout(now, clock::random());
+        crate::worker::expire(self, now, self.worker_timeout);
         for (_, waiter) in self.pending.on_timeout(now) {
             let timeout = waiter.timeout;
             waiter.finish(Err(WebError::Timeout(timeout)));
@@ -185,6 +189,10 @@ impl Link {
         let deadline = swarm_protocol::core::earliest(
             self.session.next_deadline(),
             self.pending.next_deadline(),
+        );
+        let deadline = swarm_protocol::core::earliest(
+            deadline,
+            crate::worker::next_deadline(self, self.worker_timeout),
         );
         if let Some(timer) = &mut self.timer {
             timer.arm(deadline, clock::now());

@@ -123,7 +123,7 @@ impl WebSwarm {
                 .with_max_message_size(options.max_message_size),
         );
         let session = ClientSession::new(config, name.as_str(), clock::now(), clock::random());
-        let link = Link::new(
+        let mut link = Link::new(
             name,
             session,
             codec,
@@ -131,6 +131,7 @@ impl WebSwarm {
             options.max_pending,
             options.request_timeout,
         );
+        link.worker_timeout = options.heartbeat_timeout;
         let swarm = WebSwarm(Rc::new(RefCell::new(link)));
         let weak = Rc::downgrade(&swarm.0);
         let sink_target = weak.clone();

@@ -35,6 +35,8 @@ pub(crate) struct WorkerLink {
     /// The worker's ring to the page, read once the worker said it switched.
     ring_rx: Option<SharedRing>,
     path: WorkerPath,
+    /// When the page last heard from it (it probes at its heartbeat interval).
+    last_heard: Duration,
     _listener: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -78,6 +80,7 @@ impl Workers {
                 ring_tx: None,
                 ring_rx: None,
                 path: WorkerPath::PostMessage,
+                last_heard: clock::now(),
                 _listener: listener,
             },
         );
@@ -150,6 +153,7 @@ pub(crate) fn on_frame(link: &mut Link, index: u32, frame: &[u8]) {
     let Some(worker) = link.workers.links.get_mut(&index) else {
         return;
     };
+    worker.last_heard = clock::now();
     let reply = match &message.payload {
         MessageType::Control { operation } => {
             if let Some(mut handshake) = worker.handshake.take() {
@@ -195,6 +199,43 @@ pub(crate) fn on_frame(link: &mut Link, index: u32, frame: &[u8]) {
     }
 }
 
+/// Worker `index` left (said goodbye, or fell silent): its agents and topics leave the page's
+/// link with it.
+fn detach(link: &mut Link, index: u32) {
+    let Some(gone) = link.workers.links.remove(&index) else {
+        return;
+    };
+    gone.worker.set_onmessage(None);
+    for agent in &gone.agents {
+        link.session.withdraw(agent);
+    }
+    for topic in &gone.topics {
+        link.interest(topic, false);
+    }
+}
+
+/// When the quietest worker falls silent for longer than `timeout`.
+pub(crate) fn next_deadline(link: &Link, timeout: Duration) -> Option<Duration> {
+    let quietest = link.workers.links.values().map(|l| l.last_heard).min()?;
+    Some(quietest + timeout)
+}
+
+/// Drops the workers not heard from for `timeout` (terminated or crashed: a worker that
+/// leaves properly says goodbye). Workers probe the page at their heartbeat interval, which
+/// must be shorter than the page's heartbeat timeout.
+pub(crate) fn expire(link: &mut Link, now: Duration, timeout: Duration) {
+    let silent: Vec<u32> = link
+        .workers
+        .links
+        .iter()
+        .filter(|(_, l)| now.saturating_sub(l.last_heard) >= timeout)
+        .map(|(index, _)| *index)
+        .collect();
+    for index in silent {
+        detach(link, index);
+    }
+}
+
 fn worker_control(link: &mut Link, index: u32, operation: &ControlOperation) {
     let Some(worker) = link.workers.links.get_mut(&index) else {
         return;
@@ -234,15 +275,7 @@ fn worker_control(link: &mut Link, index: u32, operation: &ControlOperation) {
                 .cloned()
                 .collect();
         }
-        ControlOperation::Goodbye { .. } => {
-            if let Some(gone) = link.workers.links.remove(&index) {
-                gone.worker.set_onmessage(None);
-                for agent in &gone.agents {
-                    link.session.withdraw(agent);
-                }
-                topics_off = gone.topics.into_iter().collect();
-            }
-        }
+        ControlOperation::Goodbye { .. } => return detach(link, index),
         _ => {}
     }
     for topic in topics_on {

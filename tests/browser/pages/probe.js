@@ -60,6 +60,7 @@ const methods = {
     workers[worker] = w;
     return true;
   },
+  terminateWorker: ({ worker }) => { workers[worker].terminate(); return true; },
   hostile: (params) => hostile(query.get("ws"), params),
 };
 
