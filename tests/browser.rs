@@ -569,3 +569,82 @@ async fn a_terminated_worker_is_dropped_with_its_agents_and_topics() {
     assert_eq!(ask(&hub, "page-t", "echo", json!(2)).await, json!(2));
     server.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn a_page_agent_written_in_rust_answers_typed_calls_and_uses_the_transport_trait() {
+    use actix::Actor;
+    let hub = Swarm::start(config("hub"));
+    adder(&hub, "fib-hub");
+    let news = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Sink(news.clone()).start();
+    hub.register("sink", sink.recipient());
+    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
+    let url = format!("http://{addr}/rust-agent.html?ws=ws://{addr}/swarm&name=rust-page");
+    let _browser = Browser::open(&[url]).await;
+    hub.wait_for("rust-page").timeout(T).await.unwrap();
+
+    // Typed params and result, decoded and encoded by the page's Rust code.
+    let asked = Fib {
+        n: 20,
+        note: vec![0, 255, 7],
+    };
+    let out: FibOut = hub
+        .call("rust-page", "fib", &asked)
+        .timeout(T)
+        .await
+        .unwrap();
+    assert_eq!(out, fib_out(asked.clone()));
+    // The page's Rust agent makes a typed call of its own, to a Rust agent on the node.
+    let out: FibOut = hub
+        .call("rust-page", "call_fib", &asked)
+        .timeout(T)
+        .await
+        .unwrap();
+    assert_eq!(out, fib_out(asked));
+    // Bad params are refused with -32602, naming the type.
+    let bad = hub
+        .call::<FibOut>("rust-page", "fib", &"not a Fib")
+        .timeout(T)
+        .await
+        .expect_err("a string is no Fib");
+    assert!(
+        bad.to_string().contains("-32602") && bad.to_string().contains("Fib"),
+        "{bad}"
+    );
+
+    // The Transport trait: a send reaches the node's sink; connected; counted.
+    let (connected, counted): (bool, bool) = hub
+        .call("rust-page", "transport", &())
+        .timeout(T)
+        .await
+        .unwrap();
+    assert!(connected && counted);
+    wait_until(T, "the event sent through Transport::send", || {
+        news.lock()
+            .unwrap()
+            .contains(&swarm_transport::Value::from("hello"))
+    })
+    .await;
+    // Transport::receive: an event from the node to the page agent.
+    let receiving = {
+        let hub = hub.clone();
+        actix_rt::spawn(async move {
+            hub.call::<(String, String)>("rust-page", "receive", &())
+                .timeout(T)
+                .await
+        })
+    };
+    poll_until(T, "the event to reach the page's inbox", async || {
+        let event = swarm_transport::Message::event("hub", "ping", 1).to("rust-page");
+        hub.send(event).await.map_err(|e| e.to_string())?;
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        match receiving.is_finished() {
+            true => Ok(()),
+            false => Err("not yet".into()),
+        }
+    })
+    .await;
+    let (from, name) = receiving.await.unwrap().unwrap();
+    assert_eq!((from.as_str(), name.as_str()), ("hub", "ping"));
+    server.stop(false).await;
+}

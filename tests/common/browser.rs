@@ -29,8 +29,8 @@ pub fn bundle_dir() -> PathBuf {
     dir
 }
 
-/// Serves `swarm` at `/swarm`, a raw WebSocket echo at `/echo`, the bundle at `/pkg` and
-/// `pages` at `/`, cross-origin isolated or not.
+/// Serves `swarm` at `/swarm`, a raw WebSocket echo at `/echo`, the bundle at `/pkg`, the
+/// Rust page agent at `/rust-agent` and `pages` at `/`, cross-origin isolated or not.
 pub fn serve_browser(
     swarm: &Swarm,
     addr: SocketAddr,
@@ -39,6 +39,7 @@ pub fn serve_browser(
 ) -> (SocketAddr, actix_web::dev::ServerHandle) {
     let acceptor = swarm.acceptor();
     let bundle = bundle_dir();
+    let rust_agent = bundle.join("../rust-agent");
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .service(websocket::scope("/swarm", acceptor.clone()))
@@ -46,6 +47,11 @@ pub fn serve_browser(
             .service(
                 BrowserFiles::new("/pkg", bundle.clone())
                     .expect("the bundle")
+                    .cross_origin_isolated(isolated),
+            )
+            .service(
+                BrowserFiles::new("/rust-agent", rust_agent.clone())
+                    .expect("the Rust page agent (scripts/build-web)")
                     .cross_origin_isolated(isolated),
             )
             .service(
