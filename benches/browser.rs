@@ -169,9 +169,10 @@ async fn run(root: &std::path::Path, format: &str, isolated: bool) {
         f("swarmOneWayPerS") / f("rawPipelinedPerS")
     );
     println!(
-        "  page ↔ worker floors         postMessage {:>6.1} µs   SharedArrayBuffer {:>6.1} µs",
+        "  page ↔ worker floors         postMessage {:>6.1} µs   SharedArrayBuffer spin/wait {:>6.1} µs   waitAsync both {:>6.1} µs",
         f("postMessageUs"),
-        f("sabUs")
+        f("sabUs"),
+        f("waitAsyncUs")
     );
     println!(
         "  node → page agent {:>7.1} µs   node → worker agent (via the page, {}) {:>7.1} µs   worker hop {:.1} µs",

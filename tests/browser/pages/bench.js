@@ -2,7 +2,8 @@
 //   - round trip, one at a time: raw WebSocket echo (/echo) vs a swarm request to a Rust agent;
 //   - pipelined round trips (all in flight): raw echo vs swarm requests;
 //   - one-way: swarm events to a Rust counting agent, until it has counted them all;
-//   - page ↔ worker floors: postMessage ping-pong vs SharedArrayBuffer + Atomics ping-pong.
+//   - page ↔ worker floors: postMessage ping-pong vs SharedArrayBuffer + Atomics ping-pong
+//     (the page spinning, the worker in Atomics.wait; and both in Atomics.waitAsync).
 // Prints `RESULT {json}` for benches/browser.rs, and registers `bench-page` (and a worker's
 // `bench-worker`) for the Rust side's own round trips.
 import init, { connect } from "/pkg/swarm_web.js";
@@ -70,8 +71,15 @@ async function swarmOneWay(n) {
 
 function workerFloors(n) {
   const source = `
-    onmessage = (e) => {
-      if (e.data.sab) {
+    onmessage = async (e) => {
+      if (e.data.waitAsync) {
+        const flag = new Int32Array(e.data.waitAsync);
+        for (let i = 0; i < e.data.n; i++) {
+          const r = Atomics.waitAsync(flag, 0, 0);
+          if (r.async) await r.value;
+          Atomics.store(flag, 0, 0); Atomics.store(flag, 1, 1); Atomics.notify(flag, 1);
+        }
+      } else if (e.data.sab) {
         const flag = new Int32Array(e.data.sab);
         for (let i = 0; i < e.data.n; i++) {
           Atomics.wait(flag, 0, 0); Atomics.store(flag, 0, 0); Atomics.store(flag, 1, 1); Atomics.notify(flag, 1);
@@ -100,8 +108,24 @@ function workerFloors(n) {
       }
       sabUs = (performance.now() - t0) * 1000 / n;
     }
+    // Both sides asleep in Atomics.waitAsync between messages, as swarm-web's rings are.
+    let waitAsyncUs = null;
+    if (self.crossOriginIsolated) {
+      const shared = new SharedArrayBuffer(8);
+      const flag = new Int32Array(shared);
+      w.postMessage({ waitAsync: shared, n });
+      await new Promise((r) => setTimeout(r, 50));
+      t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        Atomics.store(flag, 0, 1); Atomics.notify(flag, 0);
+        const r = Atomics.waitAsync(flag, 1, 0);
+        if (r.async) await r.value;
+        Atomics.store(flag, 1, 0);
+      }
+      waitAsyncUs = (performance.now() - t0) * 1000 / n;
+    }
     w.terminate();
-    resolve({ postMessageUs, sabUs });
+    resolve({ postMessageUs, sabUs, waitAsyncUs });
   });
 }
 
