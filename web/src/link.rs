@@ -206,6 +206,10 @@ impl Link {
                 if self.port.send(&frame) {
                     self.stats.messages_out += 1;
                     self.stats.bytes_out += frame.len() as u64;
+                } else {
+                    // The socket closed under it, or the ring's backlog is full: counted,
+                    // and a request among them still ends by its deadline.
+                    self.stats.write_failures += 1;
                 }
             }
             Err(e) => {

@@ -32,6 +32,8 @@ pub struct WebStats {
     pub connects: u64,
     /// Sends refused: buffer full while disconnected, or the swarm closed.
     pub refused: u64,
+    /// Frames the socket (or the worker's ring) would not take.
+    pub write_failures: u64,
     /// Messages waiting for the link to come up.
     pub buffered: usize,
     /// Requests awaiting an answer.

@@ -351,6 +351,7 @@ impl WebSwarm {
         stats.socket_buffered = link.port.buffered_amount();
         stats.workers = link.workers.paths();
         stats.transport = link.port.kind();
+        stats.write_failures += link.workers.failures();
         stats
     }
 

@@ -46,6 +46,7 @@ pub(crate) struct Workers {
     links: BTreeMap<u32, WorkerLink>,
     next: u32,
     codec: Codec,
+    failures: std::cell::Cell<u64>,
 }
 
 impl Workers {
@@ -93,15 +94,24 @@ impl Workers {
     }
 
     fn post(&self, link: &WorkerLink, message: &Message) -> bool {
-        let Ok(frame) = self.codec.encode(message) else {
-            return false;
-        };
-        match &link.ring_tx {
-            Some(ring) => ring.send(&frame),
-            None => post_frame(&frame, |data, transfer| {
-                link.worker.post_message_with_transfer(data, transfer)
-            }),
+        let posted = self
+            .codec
+            .encode(message)
+            .is_ok_and(|frame| match &link.ring_tx {
+                Some(ring) => ring.send(&frame),
+                None => post_frame(&frame, |data, transfer| {
+                    link.worker.post_message_with_transfer(data, transfer)
+                }),
+            });
+        if !posted {
+            self.failures.set(self.failures.get() + 1);
         }
+        posted
+    }
+
+    /// Frames a worker would not take (too large to encode, or its ring's backlog full).
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.get()
     }
 
     /// Hands a message addressed to an agent (or a response to a node name) to the worker
