@@ -43,7 +43,10 @@ pub fn from_js(value: &JsValue) -> Result<Value, String> {
 
 fn convert(value: &JsValue, path: &str, depth: usize) -> Result<Value, String> {
     if depth > MAX_DEPTH {
-        return Err(format!("{path}: nested deeper than {MAX_DEPTH} (a cycle?)"));
+        let start: String = path.chars().take(48).collect();
+        return Err(format!(
+            "{start}…: nested deeper than {MAX_DEPTH} (a cycle?)"
+        ));
     }
     if value.is_null() || value.is_undefined() {
         return Ok(Value::Null);
