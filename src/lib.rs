@@ -99,11 +99,16 @@ pub use link::LinkId;
 pub use node::call::{CallBuilder, CallFuture};
 pub use node::client::SwarmClient;
 pub use node::delivery::{DeliveredMessage, Delivery};
+/// A JSON API over a node (feature `websocket`): snapshot, links, agents, subscriptions,
+/// health.
+#[cfg(feature = "websocket")]
+pub use node::http_api as api;
 pub use node::link_handle::{LinkHandle, Ready};
 pub use node::link_status::LinkStatus;
 pub use node::location::AgentLocation;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
+pub use node::snapshot::{NodeSnapshot, RemoteInterest, RouteView, SubscriptionView};
 pub use node::stats::{Counters, LinkStats, NodeStats};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;

@@ -34,6 +34,8 @@ pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod delivery;
 pub(crate) mod directory;
+#[cfg(feature = "websocket")]
+pub mod http_api;
 pub(crate) mod link_handle;
 pub(crate) mod link_status;
 pub(crate) mod location;
@@ -43,6 +45,7 @@ pub(crate) mod ruv_compat;
 pub(crate) mod served;
 pub(crate) mod service;
 pub(crate) mod shutdown;
+pub(crate) mod snapshot;
 pub(crate) mod stamp;
 pub(crate) mod stats;
 pub(crate) mod supervisor;

@@ -125,6 +125,11 @@ pub struct CloseSupervised(pub SpecId);
 #[rtype(result = "NodeStats")]
 pub struct GetStats;
 
+/// Asks for a [`NodeSnapshot`](crate::node::snapshot::NodeSnapshot).
+#[derive(actix::Message)]
+#[rtype(result = "crate::node::snapshot::NodeSnapshot")]
+pub struct GetSnapshot;
+
 /// Asks where an agent is.
 #[derive(actix::Message)]
 #[rtype(result = "Option<AgentLocation>")]
@@ -376,6 +381,14 @@ impl Handler<GetStats> for Supervisor {
 
     fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(self.stats())
+    }
+}
+
+impl Handler<GetSnapshot> for Supervisor {
+    type Result = actix::MessageResult<GetSnapshot>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.snapshot())
     }
 }
 

@@ -18,6 +18,9 @@ use crate::link::LinkId;
 /// A topic (or event name) of one kind.
 pub type Topic = (SubscriptionKind, String);
 
+/// The nodes that want one name, each with the link its interest came over.
+pub type OriginList = Vec<(String, LinkId)>;
+
 /// Origin node → the link its interest in one topic was learned from.
 type Origins = HashMap<String, LinkId>;
 
@@ -146,6 +149,16 @@ impl InterestTable {
             }
         }
         out
+    }
+
+    /// Every name with remote interest: `(kind, name, [(origin, link)])`.
+    pub fn all(&self) -> Vec<(SubscriptionKind, String, OriginList)> {
+        self.entries()
+            .map(|((kind, name), origins)| {
+                let origins = origins.iter().map(|(o, l)| (o.clone(), *l)).collect();
+                (kind, name, origins)
+            })
+            .collect()
     }
 
     /// How many entries were learned through `link`.

@@ -27,6 +27,7 @@ mod link_events;
 mod link_slot;
 mod outbound;
 pub(crate) mod routing;
+mod snapshot;
 mod timers;
 
 use std::collections::HashMap;

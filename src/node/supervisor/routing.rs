@@ -217,6 +217,16 @@ impl RoutingTable {
         gone
     }
 
+    /// Every route: `(agent, member, pool)`.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &Member, bool)> {
+        self.remote.iter().flat_map(|(agent, route)| {
+            route
+                .members
+                .iter()
+                .map(move |m| (agent.as_str(), m, route.pool))
+        })
+    }
+
     /// Remote agents learned from links other than `link`: `(origin, agent, pool)`.
     pub fn remote_except(&self, link: LinkId) -> Vec<(&str, &str, bool)> {
         self.remote

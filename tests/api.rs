@@ -1,0 +1,146 @@
+//! The JSON API (`swarm_transport::api`) over real HTTP, against a hub with a node linked to
+//! it over WebSocket: the snapshot, links (sorted, and a bad sort refused with the choices),
+//! agents and routes, subscriptions (local and learned), and health through a shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value as Json;
+use swarm_transport::link::websocket;
+use swarm_transport::{api, Swarm, TransportConfig, WsLink};
+
+const T: Duration = Duration::from_secs(10);
+
+fn config(name: &str) -> TransportConfig {
+    test_config(name, Duration::from_millis(20), Duration::from_millis(200))
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let mut response = awc::Client::new()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let body = response.body().await.expect("a body");
+    (
+        response.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn get_json(url: &str) -> Json {
+    let (status, body) = get(url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+#[actix_rt::test]
+async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_health() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo-hub");
+    hub.subscribe("news", Recorder::default().start().recipient());
+    let (acceptor, api_swarm) = (hub.acceptor(), hub.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .service(websocket::scope("/swarm", acceptor.clone()))
+            .service(api::scope("/api", api_swarm.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_rt::spawn(running);
+
+    let edge = Swarm::start(config("edge"));
+    echo(&edge, "echo-edge");
+    edge.subscribe("alerts", Recorder::default().start().recipient());
+    edge.connect(WsLink::client(format!("ws://{addr}/swarm")))
+        .ready()
+        .timeout(T)
+        .await
+        .unwrap();
+    hub.wait_for("echo-edge").timeout(T).await.unwrap();
+    assert_echo(&hub, "echo-edge", 1).await;
+    let base = format!("http://{addr}/api");
+    let subscriptions = poll_until(T, "the edge's interest at the hub", async || {
+        let subs = get_json(&format!("{base}/subscriptions")).await;
+        let learned = subs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "alerts" && s["remote"][0]["origin"] == "edge");
+        if learned {
+            Ok(subs)
+        } else {
+            Err(subs.to_string())
+        }
+    })
+    .await;
+    let news = subscriptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "news")
+        .expect("the local subscription");
+    assert_eq!(
+        (news["kind"].clone(), news["local_subscribers"].clone()),
+        ("topic".into(), 1.into())
+    );
+    let alerts = subscriptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "alerts")
+        .unwrap();
+    assert_eq!(alerts["remote"][0]["peer"], "edge", "{alerts}");
+
+    let node = get_json(&format!("{base}/node")).await;
+    assert_eq!(node["node"], "hub");
+    assert_eq!(node["draining"], false);
+    assert_eq!(node["agents"], serde_json::json!(["echo-hub"]));
+    assert_eq!(
+        node["stats"]["links"].as_array().unwrap().len(),
+        1,
+        "{node}"
+    );
+
+    let agents = get_json(&format!("{base}/agents")).await;
+    let route = &agents["routes"][0];
+    assert_eq!(
+        (
+            route["agent"].clone(),
+            route["origin"].clone(),
+            route["peer"].clone()
+        ),
+        ("echo-edge".into(), "edge".into(), "edge".into()),
+        "{agents}"
+    );
+
+    let links = get_json(&format!("{base}/links?sort=messages_in")).await;
+    assert_eq!(links[0]["peer"], "edge", "{links}");
+    assert!(
+        links[0]["counters"]["messages_in"].as_u64().unwrap() > 0,
+        "{links}"
+    );
+    let (status, body) = get(&format!("{base}/links?sort=colour")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("use one of") && body.contains("rtt"),
+        "{body}"
+    );
+
+    assert_eq!(
+        get(&format!("{base}/healthz")).await,
+        (200, "ok".to_owned())
+    );
+    hub.shutdown().await;
+    let (status, body) = get(&format!("{base}/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body, "stopped");
+    handle.stop(false).await;
+}
