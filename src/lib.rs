@@ -106,6 +106,8 @@ pub use node::http_api as api;
 pub use node::link_handle::{LinkHandle, Ready};
 pub use node::link_status::LinkStatus;
 pub use node::location::AgentLocation;
+/// Prometheus metrics of a node (`prometheus_client`).
+pub use node::metrics;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
 pub use node::snapshot::{NodeSnapshot, RemoteInterest, RouteView, SubscriptionView};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value as Json;
 use swarm_transport::link::websocket;
-use swarm_transport::{api, Swarm, TransportConfig, WsLink};
+use swarm_transport::{api, metrics, Swarm, TransportConfig, WsLink};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -36,6 +36,34 @@ async fn get_json(url: &str) -> Json {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
 }
 
+/// `promtool check metrics` (Debian `prometheus`; scripts/test installs it) accepts `text`.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("SWARM_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{promtool}: {e}: install Debian prometheus (scripts/test does) or set SWARM_PROMTOOL")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool refused the metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[actix_rt::test]
 async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_health() {
     let hub = Swarm::start(config("hub"));
@@ -46,6 +74,7 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
         actix_web::App::new()
             .service(websocket::scope("/swarm", acceptor.clone()))
             .service(api::scope("/api", api_swarm.clone()))
+            .service(metrics::scope("/metrics", &api_swarm))
     })
     .workers(1)
     .disable_signals()
@@ -133,6 +162,32 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
         body.contains("use one of") && body.contains("rtt"),
         "{body}"
     );
+
+    let (status, text) = get(&format!("http://{addr}/metrics")).await;
+    assert_eq!(status, 200, "{text}");
+    let value = |series: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let edge_link = r#"{transport="websocket",peer="edge"}"#;
+    assert!(
+        value(&format!("swarm_link_messages_received_total{edge_link}")) > 0.0,
+        "{text}"
+    );
+    assert!(
+        value(&format!("swarm_link_sent_bytes_total{edge_link}")) > 0.0,
+        "{text}"
+    );
+    assert_eq!(value("swarm_local_agents"), 1.0);
+    assert_eq!(value("swarm_routes"), 1.0);
+    assert_eq!(value(r#"swarm_links{state="active"}"#), 1.0);
+    promtool_accepts(&text);
+    if std::env::var_os("SWARM_SHOW_METRICS").is_some() {
+        eprintln!("{text}");
+    }
 
     assert_eq!(
         get(&format!("{base}/healthz")).await,

@@ -39,6 +39,7 @@ pub mod http_api;
 pub(crate) mod link_handle;
 pub(crate) mod link_status;
 pub(crate) mod location;
+pub mod metrics;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
 pub(crate) mod ruv_compat;
