@@ -142,6 +142,68 @@ fn per_link_family(
     Ok(())
 }
 
+/// A per-link family: name, help, unit, type, and its value of one `(transport, peer)`.
+type LinkFamily = (
+    &'static str,
+    &'static str,
+    Option<Unit>,
+    MetricType,
+    fn(&PerLink) -> Option<f64>,
+);
+
+/// The per-link families, in the order they are encoded.
+const LINK_FAMILIES: [LinkFamily; 7] = [
+    (
+        "swarm_link_messages_received",
+        "Messages read from a link.",
+        None,
+        MetricType::Counter,
+        |l| Some(l.messages_in as f64),
+    ),
+    (
+        "swarm_link_messages_sent",
+        "Messages written to a link.",
+        None,
+        MetricType::Counter,
+        |l| Some(l.messages_out as f64),
+    ),
+    (
+        "swarm_link_received",
+        "Bytes read from a link.",
+        Some(Unit::Bytes),
+        MetricType::Counter,
+        |l| Some(l.bytes_in as f64),
+    ),
+    (
+        "swarm_link_sent",
+        "Bytes written to a link (encoded size).",
+        Some(Unit::Bytes),
+        MetricType::Counter,
+        |l| Some(l.bytes_out as f64),
+    ),
+    (
+        "swarm_link_reconnects",
+        "Reconnections of a supervised link.",
+        None,
+        MetricType::Counter,
+        |l| Some(l.reconnects as f64),
+    ),
+    (
+        "swarm_link_queue_depth",
+        "Data messages queued on a link.",
+        None,
+        MetricType::Gauge,
+        |l| Some(l.queue as f64),
+    ),
+    (
+        "swarm_link_rtt",
+        "Heartbeat round trip of a link (the slowest, when several share labels).",
+        Some(Unit::Seconds),
+        MetricType::Gauge,
+        |l| l.rtt,
+    ),
+];
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,85 +213,10 @@ impl Collector for SnapshotCollector {
         let e = &mut encoder;
         let n = &s.stats;
         let links = per_link(&n.links);
-        let c = MetricType::Counter;
         let g = MetricType::Gauge;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_messages_received",
-                "Messages read from a link.",
-                None,
-                c,
-            ),
-            |l| Some(l.messages_in as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_messages_sent",
-                "Messages written to a link.",
-                None,
-                c,
-            ),
-            |l| Some(l.messages_out as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_received",
-                "Bytes read from a link.",
-                Some(&Unit::Bytes),
-                c,
-            ),
-            |l| Some(l.bytes_in as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_sent",
-                "Bytes written to a link (encoded size).",
-                Some(&Unit::Bytes),
-                c,
-            ),
-            |l| Some(l.bytes_out as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_reconnects",
-                "Reconnections of a supervised link.",
-                None,
-                c,
-            ),
-            |l| Some(l.reconnects as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_queue_depth",
-                "Data messages queued on a link.",
-                None,
-                g,
-            ),
-            |l| Some(l.queue as f64),
-        )?;
-        per_link_family(
-            e,
-            &links,
-            (
-                "swarm_link_rtt",
-                "Heartbeat round trip of a link (the slowest, when several share labels).",
-                Some(&Unit::Seconds),
-                g,
-            ),
-            |l| l.rtt,
-        )?;
+        for (name, help, unit, kind, value) in LINK_FAMILIES {
+            per_link_family(e, &links, (name, help, unit.as_ref(), kind), value)?;
+        }
 
         let mut states: BTreeMap<String, i64> = BTreeMap::new();
         for link in &n.links {
@@ -241,91 +228,77 @@ impl Collector for SnapshotCollector {
             ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
         }
 
-        counter(
-            e,
-            "swarm_delivered_messages",
-            "Messages handed to local agents, subscribers and request waiters.",
-            None,
-            n.delivered,
-        )?;
-        counter(
-            e,
-            "swarm_dropped_messages",
-            "Messages dropped (queue full, undeliverable, refused).",
-            None,
-            n.counters.drops,
-        )?;
-        counter(
-            e,
-            "swarm_errors",
-            "Link and codec errors.",
-            None,
-            n.counters.errors,
-        )?;
-        counter(
-            e,
-            "swarm_expired_messages",
-            "Messages dropped because their ttl ran out.",
-            None,
-            n.expired,
-        )?;
-        counter(
-            e,
-            "swarm_request_timeouts",
-            "Requests that timed out.",
-            None,
-            n.timeouts,
-        )?;
-        counter(
-            e,
-            "swarm_late_responses",
-            "Responses that came after their request timed out.",
-            None,
-            n.late_responses,
-        )?;
-        counter(
-            e,
-            "swarm_slow_consumer_closes",
-            "Links closed because the peer left too much unread.",
-            None,
-            n.slow_consumers,
-        )?;
-        gauge(
-            e,
-            "swarm_pending_requests",
-            "Requests waiting for a response.",
-            n.pending_requests as i64,
-        )?;
-        gauge(
-            e,
-            "swarm_queue_depth",
-            "Data messages queued over all links.",
-            n.queue_depth as i64,
-        )?;
-        gauge(
-            e,
-            "swarm_local_agents",
-            "Agents registered on this node.",
-            n.local_agents as i64,
-        )?;
-        gauge(
-            e,
-            "swarm_routes",
-            "Routes to remote agents.",
-            s.routes.len() as i64,
-        )?;
-        gauge(
-            e,
-            "swarm_subscriptions",
-            "Topics and events someone here or beyond a link wants.",
-            s.subscriptions.len() as i64,
-        )?;
-        gauge(
-            e,
-            "swarm_draining",
-            "1 while the node shuts down.",
-            i64::from(s.draining),
-        )?;
+        let counters = [
+            (
+                "swarm_delivered_messages",
+                "Messages handed to local agents, subscribers and request waiters.",
+                n.delivered,
+            ),
+            (
+                "swarm_dropped_messages",
+                "Messages dropped (queue full, undeliverable, refused).",
+                n.counters.drops,
+            ),
+            ("swarm_errors", "Link and codec errors.", n.counters.errors),
+            (
+                "swarm_expired_messages",
+                "Messages dropped because their ttl ran out.",
+                n.expired,
+            ),
+            (
+                "swarm_request_timeouts",
+                "Requests that timed out.",
+                n.timeouts,
+            ),
+            (
+                "swarm_late_responses",
+                "Responses that came after their request timed out.",
+                n.late_responses,
+            ),
+            (
+                "swarm_slow_consumer_closes",
+                "Links closed because the peer left too much unread.",
+                n.slow_consumers,
+            ),
+        ];
+        for (name, help, value) in counters {
+            counter(e, name, help, None, value)?;
+        }
+        let gauges = [
+            (
+                "swarm_pending_requests",
+                "Requests waiting for a response.",
+                n.pending_requests as i64,
+            ),
+            (
+                "swarm_queue_depth",
+                "Data messages queued over all links.",
+                n.queue_depth as i64,
+            ),
+            (
+                "swarm_local_agents",
+                "Agents registered on this node.",
+                n.local_agents as i64,
+            ),
+            (
+                "swarm_routes",
+                "Routes to remote agents.",
+                s.routes.len() as i64,
+            ),
+            (
+                "swarm_subscriptions",
+                "Topics and events someone here or beyond a link wants.",
+                s.subscriptions.len() as i64,
+            ),
+            (
+                "swarm_draining",
+                "1 while the node shuts down.",
+                i64::from(s.draining),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            gauge(e, name, help, value)?;
+        }
         Ok(())
     }
 }
