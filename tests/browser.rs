@@ -44,6 +44,19 @@ fn adder(swarm: &Swarm, name: &str) {
     );
 }
 
+/// Serves `hub` (not isolated) and opens one probe page `name` (URL parameters `extra`),
+/// once its agent is announced.
+async fn hub_with_page(
+    hub: &Swarm,
+    name: &str,
+    extra: &str,
+) -> (SocketAddr, actix_web::dev::ServerHandle, Browser) {
+    let (addr, server) = serve_browser(hub, any(), pages_dir(), false);
+    let browser = Browser::open(&[probe_url(addr, name, extra)]).await;
+    hub.wait_for(name).timeout(T).await.unwrap();
+    (addr, server, browser)
+}
+
 /// A node linked to the hub at `addr` over WebSocket, the link up.
 async fn edge_behind(addr: SocketAddr) -> Swarm {
     let edge = Swarm::start(config("edge"));
@@ -56,7 +69,7 @@ async fn edge_behind(addr: SocketAddr) -> Swarm {
 }
 
 /// Calls `method` of the page (or worker) agent `agent` with JSON params.
-async fn ask(
+async fn ask_page(
     swarm: &Swarm,
     agent: &str,
     method: &str,
@@ -73,7 +86,7 @@ async fn ask(
 async fn count_reaches(swarm: &Swarm, agent: &str, topic: &str, n: u64) -> serde_json::Value {
     let what = format!("{agent} to count {n} on {topic}");
     poll_until(T, &what, async || {
-        let counts = ask(swarm, agent, "counts", json!(null)).await;
+        let counts = ask_page(swarm, agent, "counts", json!(null)).await;
         match counts[topic].as_u64() {
             Some(seen) if seen == n => Ok(counts),
             _ => Err(counts.to_string()),
@@ -107,7 +120,7 @@ async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_js
         edge.wait_for(page).timeout(T).await.unwrap();
 
         // The page calls a Rust agent on the node it is connected to, and one a node further.
-        let sum = ask(
+        let sum = ask_page(
             &hub,
             page,
             "call",
@@ -133,7 +146,7 @@ async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_js
         };
         let back: Blob = edge.call(page, "echo", &blob).timeout(T).await.unwrap();
         assert_eq!(back, blob, "{page}");
-        let who = ask(&edge, page, "whoami", json!(null)).await;
+        let who = ask_page(&edge, page, "whoami", json!(null)).await;
         assert_eq!(who["name"], json!(page));
 
         // Errors keep their codes: thrown by the page, and met by the page.
@@ -157,7 +170,7 @@ async fn page_agents_and_rust_agents_call_each_other_by_name_over_msgpack_and_js
             .expect_err("adder has no method nope");
         assert!(missing.to_string().contains("-32601"), "{page}: {missing}");
     }
-    let stats = ask(&hub, "page-j", "stats", json!(null)).await;
+    let stats = ask_page(&hub, "page-j", "stats", json!(null)).await;
     assert_eq!(stats["transport"], json!("websocket"));
     assert_eq!(stats["connects"], json!(1), "{stats}");
     assert!(
@@ -180,8 +193,8 @@ async fn a_broadcast_reaches_exactly_the_pages_that_subscribed_once_each() {
     .await;
     hub.wait_for("page-a").timeout(T).await.unwrap();
     hub.wait_for("page-b").timeout(T).await.unwrap();
-    ask(&hub, "page-a", "subscribe", json!({"topic": "news"})).await;
-    ask(&hub, "page-b", "subscribe", json!({"topic": "sports"})).await;
+    ask_page(&hub, "page-a", "subscribe", json!({"topic": "news"})).await;
+    ask_page(&hub, "page-b", "subscribe", json!({"topic": "sports"})).await;
     // The edge learns the pages' interest from the hub.
     poll_until(T, "the edge to learn the pages' interest", async || {
         let stats = edge.stats().await.unwrap();
@@ -206,15 +219,15 @@ async fn a_broadcast_reaches_exactly_the_pages_that_subscribed_once_each() {
     assert_eq!(b, json!({"sports": 1}), "page-b did not subscribe to news");
 
     // After unsubscribing, nothing more on that topic.
-    ask(&hub, "page-a", "unsubscribe", json!({"topic": "news"})).await;
-    ask(&hub, "page-a", "subscribe", json!({"topic": "marker"})).await;
+    ask_page(&hub, "page-a", "unsubscribe", json!({"topic": "news"})).await;
+    ask_page(&hub, "page-a", "subscribe", json!({"topic": "marker"})).await;
     hub.broadcast(swarm_transport::Message::broadcast("hub", "news", 100));
     hub.broadcast(swarm_transport::Message::broadcast("hub", "marker", 1));
     let a = count_reaches(&hub, "page-a", "marker", 1).await;
     assert_eq!(a["news"], json!(11), "{a}");
 
     // A page broadcasts too: the other page hears it.
-    ask(
+    ask_page(
         &hub,
         "page-a",
         "broadcast",
@@ -272,10 +285,10 @@ async fn a_restarted_node_gets_the_page_back_reannounced_resubscribed_and_the_id
     let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
     let browser = Browser::open(&[probe_url(addr, "page-r", "")]).await;
     hub.wait_for("page-r").timeout(T).await.unwrap();
-    ask(&hub, "page-r", "subscribe", json!({"topic": "news"})).await;
+    ask_page(&hub, "page-r", "subscribe", json!({"topic": "news"})).await;
     let start = json!({"key": "k1", "agent": "slow", "method": "work", "params": 1,
         "options": {"idempotent": true, "timeoutMs": 60000}});
-    ask(&hub, "page-r", "start", start).await;
+    ask_page(&hub, "page-r", "start", start).await;
     got_rx.recv().await.expect("the first node got the request");
 
     hub.shutdown().await;
@@ -292,7 +305,7 @@ async fn a_restarted_node_gets_the_page_back_reannounced_resubscribed_and_the_id
     let (_, server) = serve_browser(&hub, addr, pages_dir(), false);
     hub.wait_for("page-r").timeout(T).await.unwrap();
     let result = poll_until(T, "the request to be answered", async || {
-        let result = ask(&hub, "page-r", "result", json!({"key": "k1"})).await;
+        let result = ask_page(&hub, "page-r", "result", json!({"key": "k1"})).await;
         match result["answers"].as_u64() {
             Some(1) => Ok(result),
             _ => Err(result.to_string()),
@@ -305,11 +318,11 @@ async fn a_restarted_node_gets_the_page_back_reannounced_resubscribed_and_the_id
     // Subscribed again, once: one broadcast, one delivery (a marker behind it shows none
     // is still on the way).
     hub.broadcast(swarm_transport::Message::broadcast("hub-2", "news", 1));
-    ask(&hub, "page-r", "subscribe", json!({"topic": "marker"})).await;
+    ask_page(&hub, "page-r", "subscribe", json!({"topic": "marker"})).await;
     hub.broadcast(swarm_transport::Message::broadcast("hub-2", "marker", 1));
     let counts = count_reaches(&hub, "page-r", "marker", 1).await;
     assert_eq!(counts["news"], json!(1), "{counts}");
-    let states = ask(&hub, "page-r", "states", json!(null)).await;
+    let states = ask_page(&hub, "page-r", "states", json!(null)).await;
     let states: Vec<&str> = states
         .as_array()
         .unwrap()
@@ -322,7 +335,7 @@ async fn a_restarted_node_gets_the_page_back_reannounced_resubscribed_and_the_id
         "{states:?}"
     );
     assert!(states.contains(&"BackingOff"), "{states:?}");
-    let stats = ask(&hub, "page-r", "stats", json!(null)).await;
+    let stats = ask_page(&hub, "page-r", "stats", json!(null)).await;
     assert_eq!(stats["connects"], json!(2), "{stats}");
     // The page was told why it lost the link: the node's Goodbye.
     let lost = browser
@@ -348,9 +361,9 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
         ("page-plain", "w-plain", false, "postMessage"),
     ] {
         hub.wait_for(page).timeout(T).await.unwrap();
-        let who = ask(&hub, page, "whoami", json!(null)).await;
+        let who = ask_page(&hub, page, "whoami", json!(null)).await;
         assert_eq!(who["isolated"], json!(is_isolated), "{page}: {who}");
-        ask(&hub, page, "spawnWorker", json!({"worker": worker})).await;
+        ask_page(&hub, page, "spawnWorker", json!({"worker": worker})).await;
         hub.wait_for(worker).timeout(T).await.unwrap();
 
         // A Rust agent calls the worker agent; the worker calls a Rust agent.
@@ -360,7 +373,7 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
         };
         let back: Blob = hub.call(worker, "echo", &blob).timeout(T).await.unwrap();
         assert_eq!(back, blob, "{worker}");
-        let sum = ask(
+        let sum = ask_page(
             &hub,
             worker,
             "call",
@@ -369,14 +382,14 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
         .await;
         assert_eq!(sum, json!(3), "{worker}");
         // The worker's topic rides on the page's link.
-        ask(&hub, worker, "subscribe", json!({"topic": "jobs"})).await;
+        ask_page(&hub, worker, "subscribe", json!({"topic": "jobs"})).await;
         hub.broadcast(swarm_transport::Message::broadcast("hub", "jobs", 1));
         count_reaches(&hub, worker, "jobs", 1).await;
 
-        let who = ask(&hub, worker, "whoami", json!(null)).await;
+        let who = ask_page(&hub, worker, "whoami", json!(null)).await;
         assert_eq!(who["isolated"], json!(is_isolated), "{worker}: {who}");
         assert_eq!(who["stats"]["transport"], json!(path), "{who}");
-        let stats = ask(&hub, page, "stats", json!(null)).await;
+        let stats = ask_page(&hub, page, "stats", json!(null)).await;
         assert_eq!(stats["workers"], json!([path]), "{stats}");
     }
     // One WebSocket per page, none per worker.
@@ -395,10 +408,8 @@ async fn worker_agents_answer_through_the_pages_one_connection_isolated_or_not()
 #[actix_rt::test]
 async fn hostile_frames_from_a_page_are_refused_and_the_node_serves_on() {
     let hub = Swarm::start(config("hub"));
-    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
-    let _browser = Browser::open(&[probe_url(addr, "page-h", "")]).await;
-    hub.wait_for("page-h").timeout(T).await.unwrap();
-    let codes = ask(&hub, "page-h", "hostile", json!(null)).await;
+    let (_, server, _browser) = hub_with_page(&hub, "page-h", "").await;
+    let codes = ask_page(&hub, "page-h", "hostile", json!(null)).await;
     assert_eq!(codes["badHeader"]["code"], json!(1002), "{codes}");
     assert_eq!(codes["badBody"]["code"], json!(1002), "{codes}");
     assert_eq!(codes["tooLarge"]["code"], json!(1009), "{codes}");
@@ -406,7 +417,7 @@ async fn hostile_frames_from_a_page_are_refused_and_the_node_serves_on() {
     let no_hello = codes["noHello"]["code"].as_u64();
     assert!(matches!(no_hello, Some(1002) | Some(1008)), "{codes}");
     // The page's own link and the node are unharmed.
-    let back = ask(&hub, "page-h", "echo", json!({"still": "here"})).await;
+    let back = ask_page(&hub, "page-h", "echo", json!({"still": "here"})).await;
     assert_eq!(back, json!({"still": "here"}));
     let stats = hub.stats().await.unwrap();
     assert_eq!(
@@ -421,28 +432,20 @@ async fn hostile_frames_from_a_page_are_refused_and_the_node_serves_on() {
     server.stop(false).await;
 }
 
-/// Keeps the events it gets, in order.
-struct Sink(std::sync::Arc<std::sync::Mutex<Vec<swarm_transport::Value>>>);
-
-impl actix::Actor for Sink {
-    type Context = actix::Context<Self>;
-}
-
-impl actix::Handler<swarm_transport::Delivery> for Sink {
-    type Result = ();
-
-    fn handle(&mut self, delivery: swarm_transport::Delivery, _: &mut actix::Context<Self>) {
-        if let swarm_transport::MessageType::Event { data, .. } =
-            delivery.message.into_owned().payload
-        {
-            self.0.lock().unwrap().push(data);
-        }
-    }
+/// The data of the events `recorder` got, in order.
+fn event_data(recorder: &Recorder) -> Vec<swarm_transport::Value> {
+    recorder
+        .messages()
+        .iter()
+        .filter_map(|m| match &m.payload {
+            swarm_transport::MessageType::Event { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[actix_rt::test]
 async fn sends_while_disconnected_wait_in_a_bounded_buffer_and_go_out_in_order_once_up() {
-    use actix::Actor;
     // A port nothing listens on yet: the page cannot connect until the node starts there.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -478,17 +481,15 @@ async fn sends_while_disconnected_wait_in_a_bounded_buffer_and_go_out_in_order_o
     );
 
     let hub = Swarm::start(config("hub"));
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Sink(got.clone()).start();
-    hub.register("sink", sink.recipient());
+    let got = Recorder::default();
+    hub.register("sink", got.start().recipient());
     let (_, server) = serve_browser(&hub, addr, pages_dir(), false);
     hub.wait_for("page-q").timeout(T).await.unwrap();
-    wait_until(T, "the five kept events", || got.lock().unwrap().len() >= 5).await;
+    wait_until(T, "the five kept events", || got.len() >= 5).await;
     // One more behind them shows nothing else is on the way.
-    ask(&hub, "page-q", "echo", json!(null)).await;
-    let got: Vec<swarm_transport::Value> = got.lock().unwrap().clone();
+    ask_page(&hub, "page-q", "echo", json!(null)).await;
     assert_eq!(
-        got,
+        event_data(&got),
         (0..5).map(swarm_transport::Value::Int).collect::<Vec<_>>()
     );
     server.stop(false).await;
@@ -513,16 +514,16 @@ async fn a_frozen_tab_does_not_declare_the_node_dead_when_its_timers_run_again()
     browser.freeze(0, 3000).await;
     // Heartbeats and a request through the page, well past its own timeout after the thaw.
     for _ in 0..3 {
-        assert_eq!(ask(&hub, "page-f", "echo", json!(1)).await, json!(1));
+        assert_eq!(ask_page(&hub, "page-f", "echo", json!(1)).await, json!(1));
         actix_rt::time::sleep(Duration::from_millis(500)).await;
     }
-    let states = ask(&hub, "page-f", "states", json!(null)).await;
+    let states = ask_page(&hub, "page-f", "states", json!(null)).await;
     assert_eq!(
         states,
         json!(["Connecting", "Handshaking", "Active"]),
         "the link never dropped"
     );
-    let stats = ask(&hub, "page-f", "stats", json!(null)).await;
+    let stats = ask_page(&hub, "page-f", "stats", json!(null)).await;
     assert_eq!(stats["connects"], json!(1), "{stats}");
     server.stop(false).await;
 }
@@ -530,14 +531,12 @@ async fn a_frozen_tab_does_not_declare_the_node_dead_when_its_timers_run_again()
 #[actix_rt::test]
 async fn a_terminated_worker_is_dropped_with_its_agents_and_topics() {
     let hub = Swarm::start(config("hub"));
-    let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
-    let _browser = Browser::open(&[probe_url(addr, "page-t", "&heartbeatTimeoutMs=1500")]).await;
-    hub.wait_for("page-t").timeout(T).await.unwrap();
-    ask(&hub, "page-t", "spawnWorker", json!({"worker": "w-gone"})).await;
+    let (_, server, _browser) = hub_with_page(&hub, "page-t", "&heartbeatTimeoutMs=1500").await;
+    ask_page(&hub, "page-t", "spawnWorker", json!({"worker": "w-gone"})).await;
     hub.wait_for("w-gone").timeout(T).await.unwrap();
-    ask(&hub, "w-gone", "subscribe", json!({"topic": "jobs"})).await;
+    ask_page(&hub, "w-gone", "subscribe", json!({"topic": "jobs"})).await;
     // Killed without a goodbye: the page notices the silence and withdraws what it hosted.
-    ask(
+    ask_page(
         &hub,
         "page-t",
         "terminateWorker",
@@ -566,18 +565,16 @@ async fn a_terminated_worker_is_dropped_with_its_agents_and_topics() {
         "the worker's topic left with it: {stats}"
     );
     // The page itself is untouched.
-    assert_eq!(ask(&hub, "page-t", "echo", json!(2)).await, json!(2));
+    assert_eq!(ask_page(&hub, "page-t", "echo", json!(2)).await, json!(2));
     server.stop(false).await;
 }
 
 #[actix_rt::test]
 async fn a_page_agent_written_in_rust_answers_typed_calls_and_uses_the_transport_trait() {
-    use actix::Actor;
     let hub = Swarm::start(config("hub"));
     adder(&hub, "fib-hub");
-    let news = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Sink(news.clone()).start();
-    hub.register("sink", sink.recipient());
+    let sink = Recorder::default();
+    hub.register("sink", sink.start().recipient());
     let (addr, server) = serve_browser(&hub, any(), pages_dir(), false);
     let url = format!("http://{addr}/rust-agent.html?ws=ws://{addr}/swarm&name=rust-page");
     let _browser = Browser::open(&[url]).await;
@@ -620,9 +617,7 @@ async fn a_page_agent_written_in_rust_answers_typed_calls_and_uses_the_transport
         .unwrap();
     assert!(connected && counted);
     wait_until(T, "the event sent through Transport::send", || {
-        news.lock()
-            .unwrap()
-            .contains(&swarm_transport::Value::from("hello"))
+        event_data(&sink).contains(&swarm_transport::Value::from("hello"))
     })
     .await;
     // Transport::receive: an event from the node to the page agent.
