@@ -45,7 +45,7 @@ const INBOX: usize = 1024;
 /// Application code to run once the state is no longer borrowed.
 pub(crate) enum Effect {
     State(Vec<StateListener>, crate::StateChange),
-    Broadcast(Vec<TopicListener>, Value, Message),
+    Broadcast(Vec<TopicListener>, Message),
     Event(Vec<MessageListener>, Message),
     Serve(Handler, PageRequest, Message),
 }
@@ -280,17 +280,19 @@ impl Link {
     /// A message from the node for this page, its workers or its agents.
     fn deliver(&mut self, message: Message, effects: &mut Vec<Effect>) {
         match &message.payload {
-            MessageType::Response {
-                correlation_id,
-                result,
-            } => match self.pending.complete(*correlation_id) {
-                Completion::Waiter(waiter) => {
-                    waiter.finish(result.clone().map_err(WebError::Remote))
+            MessageType::Response { correlation_id, .. } => {
+                match self.pending.complete(*correlation_id) {
+                    // The answer moves to its waiter: no copy of the result.
+                    Completion::Waiter(waiter) => {
+                        if let MessageType::Response { result, .. } = message.payload {
+                            waiter.finish(result.map_err(WebError::Remote));
+                        }
+                    }
+                    _ => {
+                        self.workers.forward_addressed(&message);
+                    }
                 }
-                _ => {
-                    self.workers.forward_addressed(&message);
-                }
-            },
+            }
             MessageType::Request { method, params } => {
                 let agent = message.destination.as_deref().unwrap_or_default();
                 if let Some(handler) = self.agents.get(agent) {
@@ -311,10 +313,10 @@ impl Link {
                         .send(Message::response(agent, &message, Err(error)));
                 }
             }
-            MessageType::Broadcast { topic, data } => {
+            MessageType::Broadcast { topic, .. } => {
                 self.workers.forward_broadcast(topic, &message);
                 if let Some(listeners) = self.topics.get(topic.as_str()) {
-                    effects.push(Effect::Broadcast(listeners.clone(), data.clone(), message));
+                    effects.push(Effect::Broadcast(listeners.clone(), message));
                 }
             }
             MessageType::Event { name, .. } => {
@@ -362,8 +364,10 @@ pub(crate) fn run(
     for effect in effects {
         match effect {
             Effect::State(listeners, change) => listeners.iter().for_each(|l| l(&change)),
-            Effect::Broadcast(listeners, data, message) => {
-                listeners.iter().for_each(|l| l(&data, &message))
+            Effect::Broadcast(listeners, message) => {
+                if let MessageType::Broadcast { data, .. } = &message.payload {
+                    listeners.iter().for_each(|l| l(data, &message));
+                }
             }
             Effect::Event(listeners, message) => listeners.iter().for_each(|l| l(&message)),
             Effect::Serve(handler, request, message) => {

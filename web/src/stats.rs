@@ -20,7 +20,7 @@ pub struct WebStats {
     pub transport: &'static str,
     /// Current state, as `LinkState` names it.
     pub state: String,
-    /// Frames and bytes written.
+    /// Frames written.
     pub messages_out: u64,
     /// Bytes written.
     pub bytes_out: u64,
