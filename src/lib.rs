@@ -98,6 +98,8 @@ pub use link::websocket::WsLink;
 pub use link::LinkId;
 pub use node::call::{CallBuilder, CallFuture};
 pub use node::client::SwarmClient;
+#[cfg(feature = "websocket")]
+pub use node::dashboard;
 pub use node::delivery::{DeliveredMessage, Delivery};
 /// A JSON API over a node (feature `websocket`): snapshot, links, agents, subscriptions,
 /// health.
@@ -110,8 +112,8 @@ pub use node::location::AgentLocation;
 pub use node::metrics;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
-pub use node::snapshot::{NodeSnapshot, RemoteInterest, RouteView, SubscriptionView};
-pub use node::stats::{Counters, LinkStats, NodeStats};
+pub use node::snapshot::{NodeSnapshot, NodeView, RemoteInterest, RouteView, SubscriptionView};
+pub use node::stats::{Counters, EventCounts, LinkStats, NodeStats, RATE_WINDOW};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;
 pub use swarm_protocol::transport::{Transport, TransportStats};

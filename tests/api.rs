@@ -6,10 +6,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::promtool::promtool_accepts;
 use common::*;
 use serde_json::Value as Json;
 use swarm_transport::link::websocket;
-use swarm_transport::{api, metrics, Swarm, TransportConfig, WsLink};
+use swarm_transport::{
+    api, metrics, Message, Swarm, TransportConfig, TransportError, Value, WsLink,
+};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -34,34 +37,6 @@ async fn get_json(url: &str) -> Json {
     let (status, body) = get(url).await;
     assert_eq!(status, 200, "{url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
-}
-
-/// `promtool check metrics` (Debian `prometheus`; scripts/test installs it) accepts `text`.
-fn promtool_accepts(text: &str) {
-    use std::io::Write;
-    let promtool = std::env::var("SWARM_PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = std::process::Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{promtool}: {e}: install Debian prometheus (scripts/test does) or set SWARM_PROMTOOL")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool refused the metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[actix_rt::test]
@@ -95,6 +70,14 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
         .unwrap();
     hub.wait_for("echo-edge").timeout(T).await.unwrap();
     assert_echo(&hub, "echo-edge", 1).await;
+    let unknown = hub
+        .request(Message::request("hub", "ping", Value::Null).to("nobody"))
+        .timeout(T)
+        .await;
+    assert!(
+        matches!(unknown, Err(TransportError::UnknownAgent(_))),
+        "{unknown:?}"
+    );
     let base = format!("http://{addr}/api");
     let subscriptions = poll_until(T, "the edge's interest at the hub", async || {
         let subs = get_json(&format!("{base}/subscriptions")).await;
@@ -132,6 +115,17 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
     assert_eq!(node["node"], "hub");
     assert_eq!(node["draining"], false);
     assert_eq!(node["agents"], serde_json::json!(["echo-hub"]));
+    assert_eq!(node["sessions"], 1, "{node}");
+    assert_eq!(
+        node["nodes"],
+        serde_json::json!([{"name": "edge", "links": [node["stats"]["links"][0]["link"]], "agents": ["echo-edge"]}]),
+        "{node}"
+    );
+    assert_eq!(node["stats"]["events"]["links_up"], 1, "{node}");
+    assert!(
+        node["stats"]["links"][0]["in_state_for_ms"].is_u64(),
+        "{node}"
+    );
     assert_eq!(
         node["stats"]["links"].as_array().unwrap().len(),
         1,
@@ -156,6 +150,21 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
         links[0]["counters"]["messages_in"].as_u64().unwrap() > 0,
         "{links}"
     );
+    // A rate is measured between snapshots a window apart: traffic after one read shows in a
+    // later one.
+    for n in 0..20 {
+        assert_echo(&hub, "echo-edge", n).await;
+    }
+    poll_until(T, "a message rate on the edge's link", async || {
+        let links = get_json(&format!("{base}/links")).await;
+        let rate = links[0]["messages_in_per_sec"].as_f64().unwrap();
+        if rate > 0.0 {
+            Ok(())
+        } else {
+            Err(links.to_string())
+        }
+    })
+    .await;
     let (status, body) = get(&format!("{base}/links?sort=colour")).await;
     assert_eq!(status, 400);
     assert!(
@@ -184,6 +193,21 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
     assert_eq!(value("swarm_local_agents"), 1.0);
     assert_eq!(value("swarm_routes"), 1.0);
     assert_eq!(value(r#"swarm_links{state="active"}"#), 1.0);
+    assert_eq!(value("swarm_sessions"), 1.0);
+    assert_eq!(value("swarm_nodes"), 1.0);
+    assert_eq!(value("swarm_link_up_events_total"), 1.0);
+    let requests = |outcome: &str| {
+        value(&format!(
+            "swarm_request_duration_seconds_count{{outcome=\"{outcome}\"}}"
+        ))
+    };
+    assert_eq!(requests("ok"), 21.0);
+    assert_eq!(requests("unknown_agent"), 1.0);
+    assert_eq!(requests("timeout"), 0.0);
+    assert_eq!(
+        value(r#"swarm_request_duration_seconds_bucket{outcome="ok",le="+Inf"}"#),
+        21.0
+    );
     promtool_accepts(&text);
     if std::env::var_os("SWARM_SHOW_METRICS").is_some() {
         eprintln!("{text}");

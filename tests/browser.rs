@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::browser::*;
+use common::chromium::Browser;
 use common::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

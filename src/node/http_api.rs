@@ -55,6 +55,14 @@ pub fn scope(path: &str, swarm: Swarm) -> actix_web::Scope {
         .route("/healthz", web::get().to(healthz))
 }
 
+/// Health alone at `path` (`"/healthz"`), for a load balancer or orchestrator probing the
+/// root of the app: the same answers as the scope's `/healthz`.
+pub fn health(path: &str, swarm: Swarm) -> actix_web::Resource {
+    web::resource(path)
+        .app_data(web::Data::new(swarm))
+        .route(web::get().to(healthz))
+}
+
 async fn snapshot(swarm: &Swarm) -> Result<NodeSnapshot, HttpResponse> {
     swarm
         .snapshot()

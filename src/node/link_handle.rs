@@ -15,12 +15,29 @@ use tokio::sync::watch;
 
 use crate::error::TransportError;
 use crate::link::LinkConnector;
+use crate::link::LinkId;
 use crate::node::link_status::{next_spec, LinkStatus, SpecId};
 use crate::node::stats::LinkStats;
-use crate::node::supervisor::commands::{CloseSupervised, Connect, GetLinkStats};
+use crate::node::supervisor::commands::{CloseLink, CloseSupervised, Connect, GetLinkStats};
 use crate::node::swarm::Swarm;
 
 impl Swarm {
+    /// Closes the connection `link` (an id from [`Swarm::stats`] or [`Swarm::snapshot`]):
+    /// the peer is told `Goodbye` with `reason`, and the socket closes with 1001. A supervised
+    /// link's connection is restarted with backoff, as after any loss (end it for good with
+    /// [`LinkHandle::close`]). Resolves to whether the link was there.
+    pub async fn close_link(
+        &self,
+        link: LinkId,
+        reason: impl Into<String>,
+    ) -> Result<bool, TransportError> {
+        let reason = reason.into();
+        self.supervisor()
+            .send(CloseLink { link, reason })
+            .await
+            .map_err(|_| TransportError::NodeStopped)
+    }
+
     /// Adds a supervised link: connected now, and reconnected with backoff whenever it drops
     /// or an attempt fails for a reason that may pass (the server not up yet, a timeout).
     /// A link that can never succeed — an address that does not parse, `wss://` without the

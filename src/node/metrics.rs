@@ -4,7 +4,9 @@
 //!
 //! The values are read at scrape time from a [`NodeSnapshot`] ([`NodeMetrics::refresh`], which
 //! the route calls before each encode): counting costs the hot path nothing — the node keeps
-//! its counters as it always does — and a scrape costs one message to the supervisor.
+//! its counters as it always does — and a scrape costs one message to the supervisor. The one
+//! thing recorded as it happens, the request-duration histogram, is a few relaxed atomic adds
+//! when a request's future resolves (no lock).
 //!
 //! Names follow the Prometheus conventions: `swarm_` prefix, base units (bytes, seconds),
 //! `_total` on counters. Per-link series carry `transport` and `peer` labels; at most
@@ -16,13 +18,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::error::TransportError;
+use crate::node::request_timings::Outcome;
 use crate::node::snapshot::NodeSnapshot;
 use crate::node::stats::LinkStats;
 use crate::node::swarm::Swarm;
@@ -41,7 +44,10 @@ impl NodeMetrics {
     /// Registers the metrics of `swarm` into `registry`.
     pub fn register(swarm: &Swarm, registry: &mut Registry) -> NodeMetrics {
         let last = Arc::new(Mutex::new(None));
-        registry.register_collector(Box::new(SnapshotCollector(last.clone())));
+        registry.register_collector(Box::new(SnapshotCollector {
+            last: last.clone(),
+            swarm: swarm.clone(),
+        }));
         NodeMetrics {
             swarm: swarm.clone(),
             last,
@@ -57,9 +63,33 @@ impl NodeMetrics {
     }
 }
 
-/// Encodes the last snapshot.
+/// Encodes the last snapshot, and the request durations as they are now.
 #[derive(Debug)]
-struct SnapshotCollector(Arc<Mutex<Option<NodeSnapshot>>>);
+struct SnapshotCollector {
+    last: Arc<Mutex<Option<NodeSnapshot>>>,
+    swarm: Swarm,
+}
+
+/// The request-duration histogram, one series per outcome.
+fn request_durations(
+    encoder: &mut DescriptorEncoder,
+    swarm: &Swarm,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(
+        "swarm_request_duration",
+        "Requests this node sent, from start to result, by outcome.",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+    )?;
+    for outcome in Outcome::ALL {
+        let h = swarm.timings().read(outcome);
+        let labels = [("outcome", outcome.label())];
+        family
+            .encode_family(&labels)?
+            .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
+    }
+    Ok(())
+}
 
 /// Per-link values summed by `(transport, peer)`, peers past the cap folded into "other".
 #[derive(Default)]
@@ -206,11 +236,12 @@ const LINK_FAMILIES: [LinkFamily; 7] = [
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let e = &mut encoder;
+        request_durations(e, &self.swarm)?;
+        let guard = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let Some(s) = guard.as_ref() else {
             return Ok(());
         };
-        let e = &mut encoder;
         let n = &s.stats;
         let links = per_link(&n.links);
         let g = MetricType::Gauge;
@@ -260,6 +291,26 @@ impl Collector for SnapshotCollector {
                 "Links closed because the peer left too much unread.",
                 n.slow_consumers,
             ),
+            (
+                "swarm_link_up_events",
+                "Links that came up (handshake done).",
+                n.events.links_up,
+            ),
+            (
+                "swarm_link_down_events",
+                "Links that went down.",
+                n.events.links_down,
+            ),
+            (
+                "swarm_node_up_events",
+                "Nodes a bus link (NATS) reported up.",
+                n.events.nodes_up,
+            ),
+            (
+                "swarm_node_down_events",
+                "Nodes a bus link reported down.",
+                n.events.nodes_down,
+            ),
         ];
         for (name, help, value) in counters {
             counter(e, name, help, None, value)?;
@@ -289,6 +340,16 @@ impl Collector for SnapshotCollector {
                 "swarm_subscriptions",
                 "Topics and events someone here or beyond a link wants.",
                 s.subscriptions.len() as i64,
+            ),
+            (
+                "swarm_sessions",
+                "Sessions the node's endpoints serve (accepted links).",
+                s.sessions as i64,
+            ),
+            (
+                "swarm_nodes",
+                "Other nodes this node sees.",
+                s.nodes.len() as i64,
             ),
             (
                 "swarm_draining",

@@ -32,6 +32,8 @@
 
 pub(crate) mod call;
 pub(crate) mod client;
+#[cfg(feature = "websocket")]
+pub mod dashboard;
 pub(crate) mod delivery;
 pub(crate) mod directory;
 #[cfg(feature = "websocket")]
@@ -42,6 +44,7 @@ pub(crate) mod location;
 pub mod metrics;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
+pub(crate) mod request_timings;
 pub(crate) mod ruv_compat;
 pub(crate) mod served;
 pub(crate) mod service;

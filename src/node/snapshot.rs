@@ -19,6 +19,11 @@ pub struct NodeSnapshot {
     pub node: String,
     /// Shutting down (see [`Swarm::shutdown`]).
     pub draining: bool,
+    /// Sessions its endpoints serve now (WebSocket and other accepted links), out of
+    /// `max_sessions`.
+    pub sessions: usize,
+    /// Other nodes it sees: linked directly, reported by a bus, or hosting a route, sorted.
+    pub nodes: Vec<NodeView>,
     /// Counters and links, as [`Swarm::stats`] gives them.
     pub stats: NodeStats,
     /// Agents registered on this node, sorted.
@@ -27,6 +32,18 @@ pub struct NodeSnapshot {
     pub routes: Vec<RouteView>,
     /// Topics and events someone here or beyond a link subscribed to, sorted.
     pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// Another node as this one sees it.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeView {
+    /// The node's name.
+    pub name: String,
+    /// Links it is reached over: its own link to this node, or the bus that reported it.
+    pub links: Vec<LinkId>,
+    /// Agents this node routes to it, sorted.
+    pub agents: Vec<String>,
 }
 
 /// A route to a remote agent.
@@ -75,6 +92,7 @@ impl NodeSnapshot {
     pub(crate) fn new(
         node: String,
         draining: bool,
+        nodes: Vec<NodeView>,
         stats: NodeStats,
         agents: Vec<String>,
         routes: Vec<RouteView>,
@@ -83,10 +101,22 @@ impl NodeSnapshot {
         NodeSnapshot {
             node,
             draining,
+            sessions: 0,
+            nodes,
             stats,
             agents,
             routes,
             subscriptions,
+        }
+    }
+}
+
+impl NodeView {
+    pub(crate) fn new(name: String) -> Self {
+        NodeView {
+            name,
+            links: Vec::new(),
+            agents: Vec::new(),
         }
     }
 }
@@ -128,9 +158,12 @@ impl RemoteInterest {
 impl Swarm {
     /// The node at this instant: stats, links, local agents, routes and subscriptions.
     pub async fn snapshot(&self) -> Result<NodeSnapshot, TransportError> {
-        self.supervisor()
+        let mut snapshot = self
+            .supervisor()
             .send(GetSnapshot)
             .await
-            .map_err(|_| TransportError::NodeStopped)
+            .map_err(|_| TransportError::NodeStopped)?;
+        snapshot.sessions = self.acceptor_ref().sessions();
+        Ok(snapshot)
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use swarm_protocol::core::lifecycle::LinkState;
 
 use crate::link::LinkId;
+use crate::support::clock::Instant;
 
 /// Counters shared by node and link statistics.
 #[non_exhaustive]
@@ -54,9 +55,23 @@ impl Counters {
     }
 }
 
+/// Link and node events this node published (see [`SwarmEvent`](crate::SwarmEvent)).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EventCounts {
+    /// Links that came up (handshake done).
+    pub links_up: u64,
+    /// Links that went down.
+    pub links_down: u64,
+    /// Nodes reported up by a bus link (NATS).
+    pub nodes_up: u64,
+    /// Nodes reported down by a bus link.
+    pub nodes_down: u64,
+}
+
 /// Statistics of one link.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkStats {
     /// The link.
     pub link: LinkId,
@@ -77,6 +92,15 @@ pub struct LinkStats {
     pub rtt: Option<Duration>,
     /// Why the link's last connection attempt failed, until it is up again.
     pub last_error: Option<String>,
+    /// How long the link has been in its current state.
+    #[serde(rename = "in_state_for_ms", serialize_with = "whole_millis")]
+    pub in_state_for: Duration,
+    /// Messages received per second, over the window between the two latest snapshots at
+    /// least [`RATE_WINDOW`] apart ([`Swarm::snapshot`](crate::Swarm::snapshot); 0 in
+    /// [`Swarm::stats`](crate::Swarm::stats)).
+    pub messages_in_per_sec: f64,
+    /// Messages sent per second, measured as `messages_in_per_sec` is.
+    pub messages_out_per_sec: f64,
     /// Topic and event subscriptions the peer asked for through this link (its own and those
     /// it relays): broadcasts cross the link only for these.
     pub interests: usize,
@@ -84,7 +108,7 @@ pub struct LinkStats {
 
 /// Statistics of a node.
 #[non_exhaustive]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NodeStats {
     /// Name of the node.
     pub node: String,
@@ -110,8 +134,54 @@ pub struct NodeStats {
     pub backlog: usize,
     /// Registered local agents.
     pub local_agents: usize,
+    /// Link and node up/down events so far.
+    pub events: EventCounts,
     /// Links: live, connecting, and supervised links backing off between attempts.
     pub links: Vec<LinkStats>,
+}
+
+/// A duration as whole milliseconds.
+fn whole_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The shortest window a rate is measured over: snapshots closer together than this share
+/// the previous window's rate, so a dashboard polling fast does not see noise.
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Message rates of one link, measured between snapshots.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RateMeter {
+    /// When the current window began, and the counts then.
+    mark: Option<(Instant, u64, u64)>,
+    rates: (f64, f64),
+}
+
+impl RateMeter {
+    /// The rates (in, out per second) with the counts at `now`: a window of at least
+    /// [`RATE_WINDOW`] ends here and a new one begins, or the last window's rates stand.
+    pub(crate) fn sample(
+        &mut self,
+        now: Instant,
+        messages_in: u64,
+        messages_out: u64,
+    ) -> (f64, f64) {
+        match self.mark {
+            None => self.mark = Some((now, messages_in, messages_out)),
+            Some((since, i, o)) => {
+                let window = now.saturating_duration_since(since);
+                if window >= RATE_WINDOW {
+                    let secs = window.as_secs_f64();
+                    self.rates = (
+                        messages_in.saturating_sub(i) as f64 / secs,
+                        messages_out.saturating_sub(o) as f64 / secs,
+                    );
+                    self.mark = Some((now, messages_in, messages_out));
+                }
+            }
+        }
+        self.rates
+    }
 }
 
 /// A duration as fractional milliseconds.
@@ -173,5 +243,31 @@ impl fmt::Display for NodeStats {
             write!(f, "\n  {link}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_the_count_over_a_window_of_at_least_a_second() {
+        let start = Instant::now();
+        let mut meter = RateMeter::default();
+        assert_eq!(meter.sample(start, 10, 0), (0.0, 0.0));
+        // Too soon: no window yet.
+        let soon = start + Duration::from_millis(500);
+        assert_eq!(meter.sample(soon, 500, 7), (0.0, 0.0));
+        let later = start + Duration::from_secs(2);
+        assert_eq!(meter.sample(later, 210, 40), (100.0, 20.0));
+        // The next window starts where that one ended; a quiet link falls to 0.
+        assert_eq!(
+            meter.sample(later + Duration::from_millis(10), 900, 40),
+            (100.0, 20.0)
+        );
+        assert_eq!(
+            meter.sample(later + Duration::from_secs(4), 210, 40),
+            (0.0, 0.0)
+        );
     }
 }

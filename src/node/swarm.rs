@@ -20,6 +20,7 @@ use crate::node::directory::{LocalDelivery, LocalDirectory};
 use crate::node::location::AgentLocation;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
+use crate::node::request_timings::{Outcome, RequestTimings};
 use crate::node::stamp::Stamper;
 use crate::node::stats::NodeStats;
 use crate::node::supervisor::commands::{
@@ -48,6 +49,7 @@ struct Shared {
     backlog: Arc<Slots>,
     stamper: Arc<Stamper>,
     acceptor: LinkAcceptor,
+    timings: Arc<RequestTimings>,
 }
 
 impl Swarm {
@@ -287,6 +289,11 @@ impl Swarm {
         &self.0.addr
     }
 
+    /// How long this node's requests took, by outcome (for metrics).
+    pub(crate) fn timings(&self) -> &RequestTimings {
+        &self.0.timings
+    }
+
     /// The handle's shared parts a shutdown waits on: the session count and the config.
     pub(crate) fn acceptor_ref(&self) -> &LinkAcceptor {
         &self.0.acceptor
@@ -407,8 +414,13 @@ impl IntoFuture for RequestBuilder<'_> {
 
     fn into_future(self) -> ResponseFuture {
         let (waiter, rx) = oneshot::channel();
+        let started = Instant::now();
         self.swarm.start_request(self.message, self.timeout, waiter);
-        ResponseFuture { rx }
+        ResponseFuture {
+            rx,
+            started,
+            timings: self.swarm.0.timings.clone(),
+        }
     }
 }
 
@@ -418,15 +430,19 @@ impl IntoFuture for RequestBuilder<'_> {
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture {
     rx: oneshot::Receiver<Result<Value, TransportError>>,
+    started: Instant,
+    timings: Arc<RequestTimings>,
 }
 
 impl Future for ResponseFuture {
     type Output = Result<Value, TransportError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(TransportError::NodeStopped)))
+        let result = std::task::ready!(Pin::new(&mut self.rx).poll(cx))
+            .unwrap_or_else(|_| Err(TransportError::NodeStopped));
+        self.timings
+            .record(Outcome::of(&result), self.started.elapsed());
+        Poll::Ready(result)
     }
 }
 
@@ -488,6 +504,7 @@ impl Shared {
             backlog,
             stamper,
             acceptor,
+            timings: Arc::default(),
         }
     }
 }

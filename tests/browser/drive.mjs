@@ -7,6 +7,10 @@
 //                       meanwhile, as in a throttled background tab), then prints
 //                       `<tab> THAWED`. (CDP's frozen lifecycle state does not stop timers
 //                       in headless Chromium; a busy thread does.)
+//   eval <id> <tab> <js>  evaluates the expression <js> in the tab and prints
+//                       `EVAL <id> <JSON of the result>` (or `EVAL <id> ERROR <message>`).
+//   shot <id> <tab> <path>  saves a full-page PNG screenshot, then prints `SHOT <id>`.
+//   click <id> <tab> <selector>  clicks the element, then prints `CLICK <id>`.
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 
@@ -31,6 +35,22 @@ const commands = createInterface({ input: process.stdin });
 commands.on("close", close);
 commands.on("line", async (line) => {
   const [command, tab, ms] = line.trim().split(/\s+/);
+  const [, id, on, ...rest] = line.trim().split(" ");
+  const arg = rest.join(" ");
+  try {
+    if (command === "eval") {
+      const result = await pages[Number(on)].evaluate(arg);
+      console.log(`EVAL ${id} ${JSON.stringify(result ?? null)}`);
+    } else if (command === "shot") {
+      await pages[Number(on)].screenshot({ path: arg, fullPage: true });
+      console.log(`SHOT ${id}`);
+    } else if (command === "click") {
+      await pages[Number(on)].click(arg);
+      console.log(`CLICK ${id}`);
+    }
+  } catch (error) {
+    console.log(`${command.toUpperCase()} ${id} ERROR ${String(error.message).split("\n")[0]}`);
+  }
   if (command === "freeze") {
     await pages[Number(tab)].evaluate((ms) => {
       const start = performance.now();

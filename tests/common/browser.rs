@@ -1,13 +1,9 @@
 //! Browser fixtures: a node serving its swarm route, a raw echo route and the browser files
-//! (the swarm-web bundle at `/pkg`, the test pages at `/`), and a headless Chromium driven by
-//! `tests/browser/drive.mjs` whose console lines the test reads.
+//! (the swarm-web bundle at `/pkg`, the test pages at `/`); the headless Chromium that loads
+//! them is [`Browser`] (`chromium.rs`).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use swarm_transport::link::websocket::{self, BrowserFiles};
 use swarm_transport::Swarm;
@@ -79,95 +75,4 @@ pub fn probe_url(addr: SocketAddr, name: &str, extra: &str) -> String {
 /// The test pages.
 pub fn pages_dir() -> PathBuf {
     root().join("tests/browser/pages")
-}
-
-/// A headless Chromium with one tab per URL; closed when dropped.
-pub struct Browser {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    _reader: std::thread::JoinHandle<()>,
-}
-
-impl Browser {
-    /// Opens `urls`, each in a tab of its own, and waits until every page has loaded its
-    /// probe (a `LOADED` line per tab).
-    pub async fn open(urls: &[String]) -> Browser {
-        let driver = root().join("tests/browser/drive.mjs");
-        assert!(
-            root()
-                .join("tests/browser/node_modules/playwright-core")
-                .is_dir(),
-            "playwright-core is not installed: run `npm ci` in tests/browser (scripts/test does)"
-        );
-        let mut child = Command::new("node")
-            .arg(driver)
-            .args(urls)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node (Node.js 20) on the PATH");
-        let stdout = child.stdout.take().expect("piped");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                eprintln!("[browser] {line}");
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let browser = Browser {
-            child,
-            lines,
-            _reader: reader,
-        };
-        for tab in 0..urls.len() {
-            browser
-                .line(|l| l.starts_with(&format!("{tab} LOADED")))
-                .await;
-        }
-        browser
-    }
-
-    /// Waits (up to a minute) for a console line that `matches`, and returns it.
-    pub async fn line(&self, matches: impl Fn(&str) -> bool) -> String {
-        super::poll_until(
-            Duration::from_secs(60),
-            "a line from the browser",
-            async || {
-                let lines = self.lines.lock().unwrap();
-                if let Some(error) = lines.iter().find(|l| l.contains("PAGEERROR")) {
-                    panic!("the page failed: {error}\nit said:\n{}", lines.join("\n"));
-                }
-                match lines.iter().find(|l| matches(l)) {
-                    Some(line) => Ok(line.clone()),
-                    None => Err(format!("it said:\n{}", lines.join("\n"))),
-                }
-            },
-        )
-        .await
-    }
-
-    /// Freezes tab `tab` for `ms` milliseconds (no task or timer of it runs meanwhile) and
-    /// waits until it is thawed.
-    pub async fn freeze(&mut self, tab: usize, ms: u64) {
-        use std::io::Write;
-        let stdin = self.child.stdin.as_mut().expect("the driver's stdin");
-        writeln!(stdin, "freeze {tab} {ms}").expect("the driver takes commands");
-        stdin.flush().expect("flush");
-        let thawed = format!("{tab} THAWED");
-        self.line(|l| l == thawed).await;
-    }
-
-    /// Every line so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -4,8 +4,11 @@
 
 #[cfg(feature = "websocket")]
 pub mod browser;
+#[cfg(feature = "websocket")]
+pub mod chromium;
 pub mod fake_node;
 pub mod nats_server;
+pub mod promtool;
 pub mod raw_ws;
 
 use std::sync::{Arc, Mutex};

@@ -120,6 +120,15 @@ pub struct GetLinkStats(pub SpecId);
 #[rtype(result = "()")]
 pub struct CloseSupervised(pub SpecId);
 
+/// Closes one connection (a supervised link's connection is then restarted with backoff);
+/// answers whether the link was there.
+#[derive(actix::Message)]
+#[rtype(result = "bool")]
+pub struct CloseLink {
+    pub link: LinkId,
+    pub reason: String,
+}
+
 /// Asks for a statistics snapshot.
 #[derive(actix::Message)]
 #[rtype(result = "NodeStats")]
@@ -376,6 +385,20 @@ impl Handler<CloseSupervised> for Supervisor {
     }
 }
 
+impl Handler<CloseLink> for Supervisor {
+    type Result = bool;
+
+    fn handle(&mut self, CloseLink { link, reason }: CloseLink, ctx: &mut Context<Self>) -> bool {
+        if !self.links.contains_key(&link) {
+            return false;
+        }
+        tracing::info!(node = %self.node, %link, %reason, "closing link on request");
+        self.say_goodbye(link, &reason);
+        self.close_link(link, &reason, CloseKind::GoingAway, ctx);
+        true
+    }
+}
+
 impl Handler<GetStats> for Supervisor {
     type Result = actix::MessageResult<GetStats>;
 
@@ -388,6 +411,10 @@ impl Handler<GetSnapshot> for Supervisor {
     type Result = actix::MessageResult<GetSnapshot>;
 
     fn handle(&mut self, _: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
+        let now = crate::support::clock::Instant::now();
+        for slot in self.links.values_mut() {
+            slot.sample_rates(now);
+        }
         actix::MessageResult(self.snapshot())
     }
 }

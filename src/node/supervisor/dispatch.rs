@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use actix::Recipient;
+use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::{error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType};
 
 use super::routing::SubscriptionKind;
@@ -387,6 +388,14 @@ impl Supervisor {
     }
 
     pub(super) fn publish(&mut self, event: SwarmEvent) {
+        let counts = &mut self.events;
+        match &event {
+            SwarmEvent::Link { state, .. } if *state == LinkState::Active => counts.links_up += 1,
+            SwarmEvent::Link { state, .. } if *state == LinkState::Closed => counts.links_down += 1,
+            SwarmEvent::NodeUp { .. } => counts.nodes_up += 1,
+            SwarmEvent::NodeDown { .. } => counts.nodes_down += 1,
+            _ => {}
+        }
         self.event_subscribers.retain(Recipient::connected);
         for sub in &self.event_subscribers {
             sub.do_send(event.clone());

@@ -45,7 +45,7 @@ impl Supervisor {
             .connector
             .connect_timeout(&self.config)
             .map(|t| Instant::now() + t);
-        slot.phase = Phase::Connecting { deadline };
+        slot.enter(Phase::Connecting { deadline });
         sup.last_link = Some(link);
         sup.publish(|s| {
             s.state = LinkState::Connecting;
@@ -120,7 +120,7 @@ impl Supervisor {
             return;
         };
         let was_active = slot.phase.is_active();
-        slot.phase = Phase::Closed;
+        slot.enter(Phase::Closed);
         // Idempotent requests stay pending, to be sent again when a route is back.
         let failed = self
             .pending
@@ -199,6 +199,7 @@ impl Supervisor {
             return;
         };
         sup.current = None;
+        sup.down_since = Instant::now();
         match sup.backoff.next_delay(random) {
             Some(delay) => {
                 sup.retry_at = Some(Instant::now() + delay);
@@ -241,10 +242,12 @@ impl Supervisor {
         if let Some(depth) = negotiated.peer_limit(META_MAX_DEPTH) {
             slot.max_depth = depth.min(swarm_protocol::value::MAX_DEPTH);
         }
-        slot.phase = Phase::Active(swarm_protocol::core::heartbeat::HeartbeatTracker::new(
-            now,
-            self.config.heartbeat_interval,
-            self.config.heartbeat_timeout,
+        slot.enter(Phase::Active(
+            swarm_protocol::core::heartbeat::HeartbeatTracker::new(
+                now,
+                self.config.heartbeat_interval,
+                self.config.heartbeat_timeout,
+            ),
         ));
         if let Some(node) = negotiated.peer_metadata.get("node") {
             slot.peer = node.clone();
@@ -339,6 +342,7 @@ impl Supervisor {
                 last_failure: None,
                 last_link: None,
                 status,
+                down_since: Instant::now(),
             },
         );
         self.start_connect(spec, ctx);

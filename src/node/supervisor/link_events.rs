@@ -198,11 +198,11 @@ impl Handler<LinkOpened> for Supervisor {
         match opened.role {
             Role::Initiator => {
                 let (handshake, hello) = Handshake::initiate(config, now, timeout);
-                slot.phase = Phase::Handshaking(handshake);
+                slot.enter(Phase::Handshaking(handshake));
                 self.send_control(link, MessageType::Control { operation: hello });
             }
             Role::Acceptor => {
-                slot.phase = Phase::Handshaking(Handshake::accept(config, now, timeout));
+                slot.enter(Phase::Handshaking(Handshake::accept(config, now, timeout)));
             }
         }
         self.reschedule(ctx);

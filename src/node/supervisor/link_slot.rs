@@ -13,7 +13,7 @@ use swarm_protocol::Message;
 
 use super::outbound::OutboundQueue;
 use crate::link::{LinkAddr, LinkConnector, LinkId};
-use crate::node::stats::{Counters, LinkStats};
+use crate::node::stats::{Counters, LinkStats, RateMeter};
 use crate::support::clock::Instant;
 
 use crate::node::link_status::LinkStatus;
@@ -106,6 +106,12 @@ pub struct LinkSlot {
     pub max_message_size: usize,
     /// Deepest value sent on this link: the protocol's limit, or less if the peer said so.
     pub max_depth: usize,
+    /// When the link entered its current phase.
+    pub since: Instant,
+    /// Its message rates, measured at snapshots.
+    pub rates: RateMeter,
+    /// The rates of the last snapshot.
+    pub last_rates: (f64, f64),
 }
 
 impl LinkSlot {
@@ -135,7 +141,22 @@ impl LinkSlot {
             bus: false,
             max_message_size: usize::MAX,
             max_depth: swarm_protocol::value::MAX_DEPTH,
+            since: Instant::now(),
+            rates: RateMeter::default(),
+            last_rates: (0.0, 0.0),
         }
+    }
+
+    /// Moves the link to `phase`, from now.
+    pub fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.since = Instant::now();
+    }
+
+    /// Ends a rate window at `now` if it is long enough (see [`RateMeter`]).
+    pub fn sample_rates(&mut self, now: Instant) {
+        let c = &self.counters;
+        self.last_rates = self.rates.sample(now, c.messages_in, c.messages_out);
     }
 
     /// The earliest instant at which this link needs attention.
@@ -182,6 +203,9 @@ impl LinkSlot {
                 Phase::Active(heartbeat) => heartbeat.rtt().map(|r| r.srtt),
                 _ => None,
             },
+            in_state_for: self.since.elapsed(),
+            messages_in_per_sec: self.last_rates.0,
+            messages_out_per_sec: self.last_rates.1,
         }
     }
 }
@@ -201,6 +225,8 @@ pub struct SupervisedLink {
     pub last_link: Option<LinkId>,
     /// What the link's handles see.
     pub status: tokio::sync::watch::Sender<LinkStatus>,
+    /// Since when the link has no connection (meaningful while `current` is `None`).
+    pub down_since: Instant,
 }
 
 impl SupervisedLink {
@@ -222,6 +248,9 @@ impl SupervisedLink {
             rtt: None,
             last_error: self.last_failure.clone(),
             interests: 0,
+            in_state_for: self.down_since.elapsed(),
+            messages_in_per_sec: 0.0,
+            messages_out_per_sec: 0.0,
         }
     }
 }

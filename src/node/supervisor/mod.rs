@@ -50,7 +50,7 @@ use crate::node::location::AgentLocation;
 use crate::node::pending::SharedPending;
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
-use crate::node::stats::{Counters, LinkStats, NodeStats};
+use crate::node::stats::{Counters, EventCounts, LinkStats, NodeStats};
 use crate::support::clock::Instant;
 use crate::support::log_limit::LogLimit;
 use crate::support::random::SplitMix64;
@@ -97,6 +97,8 @@ pub struct Supervisor {
     timeouts: u64,
     reconnects: u64,
     slow_consumers: u64,
+    /// Link and node up/down events published.
+    events: EventCounts,
     wakeup: Option<(Instant, SpawnHandle)>,
     /// Per-message warnings (undeliverable, not forwarded), each at most once a second.
     undeliverable_log: LogLimit,
@@ -159,6 +161,7 @@ impl Supervisor {
             timeouts: 0,
             reconnects: 0,
             slow_consumers: 0,
+            events: EventCounts::default(),
             wakeup: None,
             undeliverable_log: LogLimit::default(),
             not_forwarded_log: LogLimit::default(),
@@ -228,6 +231,7 @@ impl Supervisor {
             queue_depth: links.iter().map(|l| l.queue_depth).sum(),
             backlog: self.backlog.len(),
             local_agents: self.directory.len(),
+            events: self.events,
             links,
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Supervisor;
 use crate::link::LinkId;
-use crate::node::snapshot::{NodeSnapshot, RemoteInterest, RouteView, SubscriptionView};
+use crate::node::snapshot::{NodeSnapshot, NodeView, RemoteInterest, RouteView, SubscriptionView};
 use crate::node::supervisor::routing::SubscriptionKind;
 
 fn kind_name(kind: SubscriptionKind) -> &'static str {
@@ -22,6 +22,45 @@ impl Supervisor {
             .get(&link)
             .map(|slot| slot.peer.clone())
             .unwrap_or_default()
+    }
+
+    /// The nodes behind active links (a peer's name once its handshake told it), the nodes
+    /// bus links reported up, and the origins of routes.
+    fn nodes_seen(&self, routes: &[RouteView]) -> Vec<NodeView> {
+        let mut nodes: BTreeMap<String, NodeView> = BTreeMap::new();
+        fn via<'a>(
+            nodes: &'a mut BTreeMap<String, NodeView>,
+            name: &str,
+            link: LinkId,
+        ) -> &'a mut NodeView {
+            let view = nodes
+                .entry(name.to_owned())
+                .or_insert_with(|| NodeView::new(name.to_owned()));
+            if !view.links.contains(&link) {
+                view.links.push(link);
+            }
+            view
+        }
+        for slot in self.links.values().filter(|s| s.phase.is_active()) {
+            if !slot.bus {
+                via(&mut nodes, &slot.peer, slot.id);
+            }
+            for node in &slot.bus_nodes {
+                via(&mut nodes, node, slot.id);
+            }
+        }
+        for route in routes {
+            via(&mut nodes, &route.origin, route.link)
+                .agents
+                .push(route.agent.clone());
+        }
+        nodes.remove(&self.node);
+        let mut nodes: Vec<NodeView> = nodes.into_values().collect();
+        for node in &mut nodes {
+            node.links.sort();
+            node.agents.dedup();
+        }
+        nodes
     }
 
     pub(super) fn snapshot(&self) -> NodeSnapshot {
@@ -56,9 +95,11 @@ impl Supervisor {
             remote.sort_by(|a, b| a.origin.cmp(&b.origin));
             entry.remote = remote;
         }
+        let nodes = self.nodes_seen(&routes);
         NodeSnapshot::new(
             self.node.clone(),
             self.is_draining(),
+            nodes,
             self.stats(),
             agents,
             routes,
