@@ -11,7 +11,12 @@
 //! ```text
 //! cargo run --release --example swarm_demo
 //! RUST_LOG=swarm_transport=info cargo run --release --example swarm_demo   # with logs
+//! cargo run --release --example swarm_demo -- --serve [127.0.0.1:8080]     # then keeps running
 //! ```
+//!
+//! With `--serve` the swarm keeps running with traffic after the steps, and the hub serves its
+//! live dashboard at `http://127.0.0.1:8080/` (metrics at `/metrics`, the JSON API at
+//! `/api/node`) until Ctrl-C; it needs the browser bundle (`scripts/build-web`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -199,7 +204,7 @@ fn print_stats(s: &NodeStats) {
     println!("  {}", s.to_string().replace('\n', "\n  "));
 }
 
-async fn run() -> Result<(), String> {
+async fn run(serve: Option<String>) -> Result<(), String> {
     let started = Instant::now();
     println!("swarm-transport demo: two nodes, one in-process link, five agents\n");
     let hub = Swarm::start(config("hub"));
@@ -365,6 +370,14 @@ async fn run() -> Result<(), String> {
     if hub_stats.reconnects < 1 || hub_stats.timeouts < 1 {
         return Err("stats do not show the reconnect and the timeout".into());
     }
+    #[cfg(feature = "websocket")]
+    if let Some(addr) = serve {
+        serve_dashboard(&hub, &addr).await?;
+    }
+    #[cfg(not(feature = "websocket"))]
+    if serve.is_some() {
+        return Err("--serve needs the websocket feature".into());
+    }
     #[cfg(all(feature = "shared-memory", target_os = "linux"))]
     {
         // The child exits once the hub's link to it closes.
@@ -514,6 +527,63 @@ async fn websocket_node(hub: &Swarm) -> Result<Swarm, String> {
     Ok(remote)
 }
 
+/// `--serve`: the swarm keeps running with traffic, and the hub serves its dashboard, metrics
+/// and API until Ctrl-C.
+#[cfg(feature = "websocket")]
+async fn serve_dashboard(hub: &Swarm, addr: &str) -> Result<(), String> {
+    use swarm_transport::dashboard::{self, Dashboard, DashboardOptions};
+    use swarm_transport::link::websocket;
+    use swarm_transport::{api, metrics};
+
+    let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web/pkg");
+    if !bundle.is_dir() {
+        return Err(format!(
+            "--serve needs the swarm-web bundle for the dashboard: run scripts/build-web first (no {})",
+            bundle.display()
+        ));
+    }
+    Dashboard::start(hub, DashboardOptions::default());
+    let (swarm, acceptor) = (hub.clone(), hub.acceptor());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .service(websocket::scope("/swarm", acceptor.clone()))
+            .service(metrics::scope("/metrics", &swarm))
+            .service(api::scope("/api", swarm.clone()))
+            .service(dashboard::scope("/", &swarm, "/swarm", &bundle).expect("checked above"))
+    })
+    .on_connect(websocket::on_connect)
+    .workers(1)
+    .bind(addr)
+    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = server.addrs()[0];
+    let running = server.run();
+    println!("\nserving: open http://{bound}/ for the dashboard (metrics at /metrics, API at /api/node); Ctrl-C stops");
+    // Traffic to watch: the coordinator asks both workers, and model updates go out.
+    let traffic = hub.clone();
+    actix_rt::spawn(async move {
+        for n in 0u64.. {
+            for worker in ["worker-1", "worker-2"] {
+                let _ = traffic
+                    .request(
+                        Message::request(
+                            "coordinator",
+                            "fib",
+                            Value::from(serde_json::json!({"n": n % 90})),
+                        )
+                        .to(worker),
+                    )
+                    .timeout(Duration::from_secs(2))
+                    .await;
+            }
+            if n % 10 == 0 {
+                traffic.broadcast(Message::broadcast("coordinator", "model-updates", n));
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    running.await.map_err(|e| e.to_string())
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -526,7 +596,14 @@ fn main() {
         let outcome = actix::System::new().block_on(shared_memory_child_main(name));
         std::process::exit(i32::from(outcome.is_err()));
     }
-    let outcome = actix::System::new().block_on(run());
+    let args: Vec<String> = std::env::args().collect();
+    let serve = args.iter().position(|a| a == "--serve").map(|i| {
+        args.get(i + 1)
+            .filter(|a| !a.starts_with("--"))
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+    });
+    let outcome = actix::System::new().block_on(run(serve));
     match outcome {
         Ok(()) => println!("\ndemo finished: every step behaved"),
         Err(e) => {

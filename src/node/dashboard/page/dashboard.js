@@ -52,7 +52,8 @@ swarm.onState(({ state, reason }) => {
   const s = stateClass(state);
   $("state").textContent = s === "active" ? "connected" : s;
   $("state").className = `badge ${s}`;
-  log(s === "active" ? "link_up" : "link_down", `this page: ${s}${reason ? `: ${reason}` : ""}`);
+  const kind = s === "active" ? "link_up" : s === "closed" || s === "backing_off" ? "link_down" : "link";
+  log(kind, `this page: ${s}${reason ? `: ${reason}` : ""}`);
 });
 
 // Per link id: its rate history and, once it left the snapshot, when.
@@ -129,7 +130,7 @@ function render(snap) {
   $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   renderLinks(s.links);
   $("nodes").tBodies[0].innerHTML = snap.nodes
-    .map((n) => `<tr data-node="${esc(n.name)}"><td>${esc(n.name)}</td><td>${n.links.join(", ")}</td><td>${esc(n.agents.join(", "))}</td></tr>`)
+    .map((n) => `<tr data-node="${esc(n.name)}"><td>${esc(n.name)}${n.name === name ? " <span class=\"muted\">(this page)</span>" : ""}</td><td>${n.links.join(", ")}</td><td>${esc(n.agents.join(", "))}</td></tr>`)
     .join("");
   renderAgents(snap);
   $("topics").tBodies[0].innerHTML = snap.subscriptions
