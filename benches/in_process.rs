@@ -338,5 +338,83 @@ where
     })
 }
 
-criterion_group!(benches, one_way, round_trip);
+/// The same one-way stream and round trip on a node without metrics and on one whose metrics
+/// are registered and scraped (refreshed and encoded) every 100 ms — 150 times as often as a
+/// Prometheus default. Rows alternate off, on, off, on: sequential criterion rows drift by
+/// up to a quarter on this kind of machine, so each "on" row has an "off" row on both sides.
+fn metrics_cost(c: &mut Criterion) {
+    use prometheus_client::registry::Registry;
+    use swarm_transport::metrics::NodeMetrics;
+
+    let system = System::new();
+    let (off, on) = system.block_on(async {
+        let make = || {
+            let swarm = Swarm::start(TransportConfig::default());
+            let sink = counter();
+            swarm.register("sink", sink.clone().recipient());
+            swarm.register("echo", Echo(swarm.clone()).start().recipient());
+            (swarm, sink)
+        };
+        let (off, on) = (make(), make());
+        let mut registry = Registry::default();
+        let metrics = NodeMetrics::register(&on.0, &mut registry);
+        actix_rt::spawn(async move {
+            loop {
+                actix_rt::time::sleep(Duration::from_millis(100)).await;
+                if metrics.refresh().await.is_err() {
+                    return;
+                }
+                let mut text = String::new();
+                prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+                black_box(text);
+            }
+        });
+        (off, on)
+    });
+    let mut g = c.benchmark_group("in_process/metrics");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    let n = 1_000u64;
+    for (row, (swarm, sink)) in [
+        ("one_way_1000_off", &off),
+        ("one_way_1000_on", &on),
+        ("one_way_1000_off_again", &off),
+        ("one_way_1000_on_again", &on),
+    ] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(row, |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || async move {
+                    let (tx, rx) = oneshot::channel();
+                    sink.do_send(Expect(n, tx));
+                    for i in 0..n {
+                        swarm.do_send(
+                            Message::event("src", "tick", Value::Int(i as i64)).to("sink"),
+                        );
+                    }
+                    rx.await.unwrap();
+                })
+            })
+        });
+    }
+    g.throughput(Throughput::Elements(1));
+    for (row, (swarm, _)) in [
+        ("round_trip_off", &off),
+        ("round_trip_on", &on),
+        ("round_trip_off_again", &off),
+        ("round_trip_on_again", &on),
+    ] {
+        g.bench_function(row, |b| {
+            b.iter_custom(|iters| {
+                one_after_another(&system, iters, |i| {
+                    swarm
+                        .request(Message::request("me", "echo", Value::Int(i as i64)).to("echo"))
+                        .into_future()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, one_way, round_trip, metrics_cost);
 criterion_main!(benches);

@@ -113,7 +113,7 @@ pub use node::metrics;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
 pub use node::snapshot::{NodeSnapshot, NodeView, RemoteInterest, RouteView, SubscriptionView};
-pub use node::stats::{Counters, EventCounts, LinkStats, NodeStats, RATE_WINDOW};
+pub use node::stats::{Counters, DropCounts, EventCounts, LinkStats, NodeStats, RATE_WINDOW};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;
 pub use swarm_protocol::transport::{Transport, TransportStats};

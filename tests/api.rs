@@ -11,7 +11,8 @@ use common::*;
 use serde_json::Value as Json;
 use swarm_transport::link::websocket;
 use swarm_transport::{
-    api, metrics, Message, Swarm, TransportConfig, TransportError, Value, WsLink,
+    api, metrics, Faults, InProcessLink, Message, Swarm, TransportConfig, TransportError, Value,
+    WsLink,
 };
 
 const T: Duration = Duration::from_secs(10);
@@ -112,6 +113,23 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
     assert_eq!(alerts["remote"][0]["peer"], "edge", "{alerts}");
 
     let node = get_json(&format!("{base}/node")).await;
+    // What the API says is the snapshot (the parts that do not move by themselves).
+    let snapshot = serde_json::to_value(hub.snapshot().await.unwrap()).unwrap();
+    for part in [
+        "node",
+        "draining",
+        "sessions",
+        "nodes",
+        "agents",
+        "routes",
+        "subscriptions",
+    ] {
+        assert_eq!(node[part], snapshot[part], "{part}");
+    }
+    assert_eq!(
+        node["stats"]["links"][0]["link"],
+        snapshot["stats"]["links"][0]["link"]
+    );
     assert_eq!(node["node"], "hub");
     assert_eq!(node["draining"], false);
     assert_eq!(node["agents"], serde_json::json!(["echo-hub"]));
@@ -221,5 +239,62 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
     let (status, body) = get(&format!("{base}/healthz")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body, "stopped");
+    handle.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn health_says_draining_while_queued_messages_wait_and_stopped_after() {
+    // A partitioned link holding unread data: the node's messages to the edge queue behind
+    // it, so a drain has something to wait for (until its timeout).
+    let slow = |name: &str| {
+        config(name)
+            .with_heartbeat(Duration::from_secs(60), Duration::from_secs(120))
+            .with_slow_consumer(2 * 1024, Duration::from_secs(120))
+            .with_drain_timeout(Duration::from_secs(3))
+    };
+    let hub = Swarm::start(slow("hub"));
+    let edge = Swarm::start(slow("edge"));
+    echo(&edge, "echo-edge");
+    let faults = Faults::new();
+    hub.connect(InProcessLink::new(&edge).with_faults(faults.clone()))
+        .ready()
+        .timeout(T)
+        .await
+        .unwrap();
+    hub.wait_for("echo-edge").timeout(T).await.unwrap();
+    faults.set_partitioned(true);
+    for i in 0..200 {
+        let event = Message::event("hub", "fill", Value::from(vec![0u8; 256])).to("echo-edge");
+        hub.send(event)
+            .await
+            .unwrap_or_else(|e| panic!("send {i}: {e:?}"));
+    }
+    assert!(hub.stats().await.unwrap().queue_depth > 0, "nothing queued");
+
+    let api_swarm = hub.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().service(api::health("/healthz", api_swarm.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    let running = server.run();
+    let handle = running.handle();
+    actix_rt::spawn(running);
+    let url = format!("http://{addr}/healthz");
+    assert_eq!(get(&url).await, (200, "ok".to_owned()));
+
+    let draining = actix_rt::spawn(hub.shutdown());
+    poll_until(T, "health to say draining", async || {
+        match get(&url).await {
+            (503, body) if body == "draining" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    draining.await.unwrap();
+    assert_eq!(get(&url).await, (503, "stopped".to_owned()));
     handle.stop(false).await;
 }

@@ -64,6 +64,7 @@ async fn request_timeout_then_late_response_is_dropped_and_counted() {
     wait_stats(&swarm, "late response counted", |st| st.late_responses == 1).await;
     let stats = swarm.stats().await.unwrap();
     assert_eq!(stats.counters.drops, 1);
+    assert_eq!(stats.dropped.late_response, 1);
 }
 
 #[actix_rt::test]
@@ -94,6 +95,7 @@ async fn unknown_agent_is_reported_to_the_sender_never_dropped_silently() {
     .await;
     let stats = swarm.stats().await.unwrap();
     assert_eq!(stats.counters.drops, 1);
+    assert_eq!(stats.dropped.undeliverable, 1);
 }
 
 #[actix_rt::test]
@@ -293,6 +295,7 @@ async fn supervisor_backlog_is_bounded_and_full_is_reported() {
     assert_eq!(sub.len(), 4);
     let stats = swarm.stats().await.unwrap();
     assert_eq!(stats.counters.drops, 1);
+    assert_eq!(stats.dropped.backlog_full, 1);
     assert_eq!(stats.backlog, 0);
     // Drained: accepted again.
     swarm.try_send(Message::broadcast("me", "t", ())).unwrap();
@@ -341,7 +344,12 @@ async fn an_agent_mailbox_is_bounded() {
         events.undeliverable() == 1
     })
     .await;
-    assert!(swarm.stats().await.unwrap().counters.drops >= 1);
+    let stats = swarm.stats().await.unwrap();
+    // Each refusal counted once, where the mailbox refused it: the send handed back, the
+    // request refused, the fire-and-forget send (not again as undeliverable).
+    assert_eq!(stats.counters.drops, 3, "{:?}", stats.dropped);
+    assert_eq!(stats.dropped.mailbox_full, 3);
+    assert_eq!(stats.dropped.undeliverable, 0);
 }
 
 /// Typed calls to a local agent: serde types in and out, bytes as bytes, and the errors a

@@ -253,6 +253,16 @@ impl Collector for SnapshotCollector {
         for link in &n.links {
             *states.entry(link.state.to_string()).or_default() += 1;
         }
+        let mut family = e.encode_descriptor(
+            "swarm_dropped_messages",
+            "Messages dropped, by reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reason, count) in n.dropped.by_reason() {
+            let labels = [("reason", reason)];
+            ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
         let mut family = e.encode_descriptor("swarm_links", "Links by state.", None, g)?;
         for (state, count) in &states {
             let labels = [("state", state.as_str())];
@@ -264,11 +274,6 @@ impl Collector for SnapshotCollector {
                 "swarm_delivered_messages",
                 "Messages handed to local agents, subscribers and request waiters.",
                 n.delivered,
-            ),
-            (
-                "swarm_dropped_messages",
-                "Messages dropped (queue full, undeliverable, refused).",
-                n.counters.drops,
             ),
             ("swarm_errors", "Link and codec errors.", n.counters.errors),
             (

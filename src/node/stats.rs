@@ -55,6 +55,47 @@ impl Counters {
     }
 }
 
+/// Messages dropped, by why (each also in [`Counters::drops`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DropCounts {
+    /// A link's queue was full (the sender got `Full`).
+    pub queue_full: u64,
+    /// A subscriber's or agent's mailbox was full.
+    pub mailbox_full: u64,
+    /// The ttl ran out before delivery.
+    pub expired: u64,
+    /// No route to the destination, or the agent was gone.
+    pub undeliverable: u64,
+    /// Queued on a link that closed before they were written.
+    pub stranded: u64,
+    /// Reported dropped by the link itself (not written, or fault injection).
+    pub link: u64,
+    /// Received but refused (too large, too deep, not decodable).
+    pub refused: u64,
+    /// Responses that came after their request timed out.
+    pub late_response: u64,
+    /// Sends refused because the node's backlog was full.
+    pub backlog_full: u64,
+}
+
+impl DropCounts {
+    /// The reasons as metric labels, with their counts.
+    pub fn by_reason(&self) -> [(&'static str, u64); 9] {
+        [
+            ("queue_full", self.queue_full),
+            ("mailbox_full", self.mailbox_full),
+            ("expired", self.expired),
+            ("undeliverable", self.undeliverable),
+            ("stranded", self.stranded),
+            ("link", self.link),
+            ("refused", self.refused),
+            ("late_response", self.late_response),
+            ("backlog_full", self.backlog_full),
+        ]
+    }
+}
+
 /// Link and node events this node published (see [`SwarmEvent`](crate::SwarmEvent)).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -136,6 +177,8 @@ pub struct NodeStats {
     pub local_agents: usize,
     /// Link and node up/down events so far.
     pub events: EventCounts,
+    /// Messages dropped, by why (their sum is `counters.drops`).
+    pub dropped: DropCounts,
     /// Links: live, connecting, and supervised links backing off between attempts.
     pub links: Vec<LinkStats>,
 }

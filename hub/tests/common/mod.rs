@@ -14,6 +14,8 @@ pub struct HubProcess {
     child: Child,
     /// Where it listens (the swarm route and, unless told otherwise, everything else).
     pub addr: SocketAddr,
+    /// Where it serves metrics, API and dashboard (`addr` unless `--http-bind`).
+    pub http: SocketAddr,
     /// Its log (stderr).
     pub log: PathBuf,
 }
@@ -53,8 +55,23 @@ impl HubProcess {
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {first:?}"));
+        // `  metrics    http://127.0.0.1:<port>/metrics`
+        let http = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                let l = l.trim();
+                let rest = l.strip_prefix("metrics")?.trim().split("://").nth(1)?;
+                rest.split('/').next()?.parse().ok()
+            })
+            .unwrap_or_else(|| panic!("{name} printed no metrics address; log:\n{}", read(&log)));
         std::thread::spawn(move || for _ in lines {});
-        HubProcess { child, addr, log }
+        HubProcess {
+            child,
+            addr,
+            http,
+            log,
+        }
     }
 
     /// The swarm route's URL.

@@ -147,7 +147,9 @@ impl Supervisor {
             LocalDelivery::Delivered => return Ok(()),
             LocalDelivery::Gone(msg) => return self.agent_gone(msg),
             LocalDelivery::Full(msg) => {
-                return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(msg))))
+                self.counters.drops += 1;
+                self.dropped.mailbox_full += 1;
+                return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(msg))));
             }
             LocalDelivery::NotLocal(msg) => msg,
         };
@@ -197,6 +199,7 @@ impl Supervisor {
         if msg.ttl.is_some() && !Arc::make_mut(&mut msg).decrement_ttl() {
             self.expired += 1;
             self.counters.drops += 1;
+            self.dropped.expired += 1;
             tracing::info!(node = %self.node, %link, id = %msg.id, "ttl expired; message dropped");
             return Err(SendError::Expired(Box::new(Arc::unwrap_or_clone(msg))));
         }
@@ -241,6 +244,7 @@ impl Supervisor {
         if let Err(msg) = slot.queue.push(msg.priority, size, msg) {
             slot.counters.drops += 1;
             self.counters.drops += 1;
+            self.dropped.queue_full += 1;
             return Err(SendError::Full(Box::new(Arc::unwrap_or_clone(msg))));
         }
         self.flush_link(link);
@@ -323,6 +327,7 @@ impl Supervisor {
         }
         if full > 0 {
             self.counters.drops += full;
+            self.dropped.mailbox_full += full;
             if let Some(passed_over) = self.undeliverable_log.due(Instant::now()) {
                 tracing::warn!(node = %self.node, id = %msg.id, %name, subscribers = full, passed_over, "subscriber mailbox full; delivery dropped");
             }
@@ -338,7 +343,11 @@ impl Supervisor {
 
     /// Reports a failed fire-and-forget send: counted, logged, published.
     pub(super) fn undeliverable(&mut self, error: SendError) {
-        self.counters.drops += 1;
+        // A full queue or mailbox and an expired ttl were counted where they happened.
+        if !matches!(error, SendError::Full(_) | SendError::Expired(_)) {
+            self.counters.drops += 1;
+            self.dropped.undeliverable += 1;
+        }
         let msg = error.message();
         if let Some(passed_over) = self.undeliverable_log.due(Instant::now()) {
             tracing::warn!(

@@ -132,6 +132,7 @@ impl Supervisor {
         let stranded = slot.queue.drain().len() as u64;
         if stranded > 0 {
             self.counters.drops += stranded;
+            self.dropped.stranded += stranded;
             tracing::warn!(node = %self.node, %link, stranded, "queued messages dropped with the link");
         }
         for (origin, gone) in self.routing.forget_link(link) {

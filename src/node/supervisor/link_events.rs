@@ -359,6 +359,7 @@ impl Handler<LinkDropped> for Supervisor {
         if let Some(slot) = self.links.get_mut(&dropped.link) {
             slot.counters.drops += dropped.messages;
             self.counters.drops += dropped.messages;
+            self.dropped.link += dropped.messages;
         }
     }
 }
@@ -410,6 +411,7 @@ impl Handler<LinkInboundRefused> for Supervisor {
         if !envelope.request || !slot.phase.is_active() {
             slot.counters.drops += 1;
             self.counters.drops += 1;
+            self.dropped.refused += 1;
             return;
         }
         // The request as far as it could be read: enough to address the error response.

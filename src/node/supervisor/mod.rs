@@ -50,7 +50,7 @@ use crate::node::location::AgentLocation;
 use crate::node::pending::SharedPending;
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::stamp::Stamper;
-use crate::node::stats::{Counters, EventCounts, LinkStats, NodeStats};
+use crate::node::stats::{Counters, DropCounts, EventCounts, LinkStats, NodeStats};
 use crate::support::clock::Instant;
 use crate::support::log_limit::LogLimit;
 use crate::support::random::SplitMix64;
@@ -99,6 +99,8 @@ pub struct Supervisor {
     slow_consumers: u64,
     /// Link and node up/down events published.
     events: EventCounts,
+    /// Drops by why (late responses and a full backlog are counted where they happen).
+    dropped: DropCounts,
     wakeup: Option<(Instant, SpawnHandle)>,
     /// Per-message warnings (undeliverable, not forwarded), each at most once a second.
     undeliverable_log: LogLimit,
@@ -162,6 +164,7 @@ impl Supervisor {
             reconnects: 0,
             slow_consumers: 0,
             events: EventCounts::default(),
+            dropped: DropCounts::default(),
             wakeup: None,
             undeliverable_log: LogLimit::default(),
             not_forwarded_log: LogLimit::default(),
@@ -232,6 +235,11 @@ impl Supervisor {
             backlog: self.backlog.len(),
             local_agents: self.directory.len(),
             events: self.events,
+            dropped: DropCounts {
+                late_response: self.pending.late(),
+                backlog_full: self.backlog.rejected(),
+                ..self.dropped
+            },
             links,
         }
     }
