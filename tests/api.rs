@@ -40,17 +40,15 @@ async fn get_json(url: &str) -> Json {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
 }
 
-#[actix_rt::test]
-async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_health() {
-    let hub = Swarm::start(config("hub"));
-    echo(&hub, "echo-hub");
-    hub.subscribe("news", Recorder::default().start().recipient());
-    let (acceptor, api_swarm) = (hub.acceptor(), hub.clone());
+/// Serves `swarm`'s route, API, metrics and health on one worker on a free port.
+fn serve(swarm: &Swarm) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let (acceptor, swarm) = (swarm.acceptor(), swarm.clone());
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .service(websocket::scope("/swarm", acceptor.clone()))
-            .service(api::scope("/api", api_swarm.clone()))
-            .service(metrics::scope("/metrics", &api_swarm))
+            .service(api::scope("/api", swarm.clone()))
+            .service(api::health("/healthz", swarm.clone()))
+            .service(metrics::scope("/metrics", &swarm))
     })
     .workers(1)
     .disable_signals()
@@ -60,6 +58,15 @@ async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_healt
     let running = server.run();
     let handle = running.handle();
     actix_rt::spawn(running);
+    (addr, handle)
+}
+
+#[actix_rt::test]
+async fn the_api_shows_the_node_its_links_agents_and_subscriptions_and_its_health() {
+    let hub = Swarm::start(config("hub"));
+    echo(&hub, "echo-hub");
+    hub.subscribe("news", Recorder::default().start().recipient());
+    let (addr, handle) = serve(&hub);
 
     let edge = Swarm::start(config("edge"));
     echo(&edge, "echo-edge");
@@ -271,18 +278,7 @@ async fn health_says_draining_while_queued_messages_wait_and_stopped_after() {
     }
     assert!(hub.stats().await.unwrap().queue_depth > 0, "nothing queued");
 
-    let api_swarm = hub.clone();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().service(api::health("/healthz", api_swarm.clone()))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let addr = server.addrs()[0];
-    let running = server.run();
-    let handle = running.handle();
-    actix_rt::spawn(running);
+    let (addr, handle) = serve(&hub);
     let url = format!("http://{addr}/healthz");
     assert_eq!(get(&url).await, (200, "ok".to_owned()));
 

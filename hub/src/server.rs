@@ -199,7 +199,9 @@ where
         Some(tls) => server.bind_rustls_0_23(addr, tls),
         None => server.bind(addr),
     };
-    bound.map_err(|e| format!("cannot listen on {addr}: {e}"))
+    bound.map_err(|e| {
+        format!("cannot listen on {addr}: {e} (an address is host:port, e.g. 127.0.0.1:8080)")
+    })
 }
 
 fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {

@@ -7,13 +7,16 @@ mod chromium;
 mod common;
 #[path = "../../tests/common/promtool.rs"]
 mod promtool;
+#[path = "../../tests/common/wait.rs"]
+mod wait;
 
 use std::time::Duration;
 
-use common::{get, poll_until, HubProcess};
+use common::{get, HubProcess};
 use serde_json::Value as Json;
 use swarm_transport::protocol::core::lifecycle::LinkState;
 use swarm_transport::{ErrorBody, Methods, Swarm, TransportConfig, Value, WsLink};
+use wait::poll_until;
 
 const T: Duration = Duration::from_secs(30);
 

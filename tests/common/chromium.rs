@@ -1,7 +1,7 @@
 //! A headless Chromium driven by `tests/browser/drive.mjs` (Playwright): one tab per URL,
 //! every console line kept for the test to read, and commands to evaluate an expression in a
-//! tab, click, freeze a tab or save a screenshot. Self-contained (std and tokio only), so the
-//! hub's tests include it too.
+//! tab, click, freeze a tab or save a screenshot. It needs only its sibling `wait.rs`, so the
+//! hub's tests include both.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -69,27 +69,21 @@ impl Browser {
     /// Waits (up to a minute) for a console line that `matches`, and returns it. Fails at
     /// once if a page threw.
     pub async fn line(&self, matches: impl Fn(&str) -> bool) -> String {
-        let limit = Duration::from_secs(60);
-        let step = Duration::from_millis(10);
-        let mut waited = Duration::ZERO;
-        loop {
-            {
+        super::wait::poll_until(
+            Duration::from_secs(60),
+            "a line from the browser",
+            async || {
                 let lines = self.lines.lock().unwrap();
                 if let Some(error) = lines.iter().find(|l| l.contains("PAGEERROR")) {
                     panic!("the page failed: {error}\nit said:\n{}", lines.join("\n"));
                 }
-                if let Some(line) = lines.iter().find(|l| matches(l)) {
-                    return line.clone();
+                match lines.iter().find(|l| matches(l)) {
+                    Some(line) => Ok(line.clone()),
+                    None => Err(format!("it said:\n{}", lines.join("\n"))),
                 }
-                assert!(
-                    waited < limit,
-                    "no such line from the browser within {limit:?}; it said:\n{}",
-                    lines.join("\n")
-                );
-            }
-            tokio::time::sleep(step).await;
-            waited += step;
-        }
+            },
+        )
+        .await
     }
 
     fn command(&mut self, line: &str) {

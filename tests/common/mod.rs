@@ -9,6 +9,9 @@ pub mod chromium;
 pub mod fake_node;
 pub mod nats_server;
 pub mod promtool;
+pub mod wait;
+
+pub use wait::poll_until;
 pub mod raw_ws;
 
 use std::sync::{Arc, Mutex};
@@ -377,30 +380,6 @@ impl Handler<SwarmEvent> for EventsActor {
 
     fn handle(&mut self, e: SwarmEvent, _: &mut Context<Self>) {
         self.0 .0.lock().unwrap().push(e);
-    }
-}
-
-/// Polls `check` every 5 ms until it returns `Ok`, and panics after `limit` (of paused,
-/// auto-advancing time where the test pauses it) with `what` and the last `Err` — so a broken
-/// test fails with what it saw instead of hanging. Every wait of the tests is this loop.
-pub async fn poll_until<T>(
-    limit: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Result<T, String>,
-) -> T {
-    let step = Duration::from_millis(5);
-    let mut waited = Duration::ZERO;
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(last) => last,
-        };
-        assert!(
-            waited < limit,
-            "timed out after {limit:?} waiting for {what}: {last}"
-        );
-        tokio::time::sleep(step).await;
-        waited += step;
     }
 }
 

@@ -145,25 +145,3 @@ pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
-
-/// Polls `check` every 20 ms until it gives a value, failing with its last word after `limit`.
-pub async fn poll_until<T>(
-    limit: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Result<T, String>,
-) -> T {
-    let step = Duration::from_millis(20);
-    let mut waited = Duration::ZERO;
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(last) => last,
-        };
-        assert!(
-            waited < limit,
-            "timed out after {limit:?} waiting for {what}: {last}"
-        );
-        tokio::time::sleep(step).await;
-        waited += step;
-    }
-}
