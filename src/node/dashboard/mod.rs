@@ -42,6 +42,7 @@ use std::time::Duration;
 use crate::node::swarm::Swarm;
 
 pub use page::scope;
+pub use publisher::MAX_PUBLISHED_LINKS;
 
 /// The topic snapshots are published on.
 pub const STATS_TOPIC: &str = "swarm.dashboard.stats";

@@ -12,6 +12,25 @@ use crate::node::service::Methods;
 use crate::node::snapshot::NodeSnapshot;
 use crate::node::swarm::Swarm;
 
+/// Links a published snapshot lists at most (the busiest): a hub with thousands of sessions
+/// still fits in one message. The snapshot says how many there are (`links_total`).
+pub const MAX_PUBLISHED_LINKS: usize = 500;
+
+/// The snapshot as published: at most [`MAX_PUBLISHED_LINKS`] links, with their total.
+fn published(mut snapshot: NodeSnapshot) -> Result<Value, swarm_protocol::ValueError> {
+    let links = &mut snapshot.stats.links;
+    let total = links.len();
+    if total > MAX_PUBLISHED_LINKS {
+        links.sort_by_key(|l| std::cmp::Reverse(l.counters.messages_in + l.counters.messages_out));
+        links.truncate(MAX_PUBLISHED_LINKS);
+    }
+    let mut value = to_value(&snapshot)?;
+    if let Value::Map(map) = &mut value {
+        map.insert("links_total".into(), Value::from(total as u64));
+    }
+    Ok(value)
+}
+
 /// An event line for the page's log.
 pub(super) fn event_line(node: &str, kind: &str, text: String) -> Message {
     let line = serde_json::json!({ "node": node, "kind": kind, "text": text });
@@ -53,7 +72,7 @@ pub(super) fn start(swarm: &Swarm, interval: Duration) {
                     swarm.broadcast(event_line(node, kind, text));
                 }
             }
-            match to_value(&snapshot) {
+            match published(snapshot.clone()) {
                 Ok(value) => swarm.broadcast(Message::broadcast(node, STATS_TOPIC, value)),
                 Err(e) => tracing::warn!(node, error = %e, "snapshot not publishable"),
             }
@@ -104,6 +123,49 @@ mod tests {
         stats.counters.drops = drops;
         stats.slow_consumers = slow;
         NodeSnapshot::new("n".into(), false, vec![], stats, vec![], vec![], vec![])
+    }
+
+    #[test]
+    fn a_published_snapshot_keeps_the_busiest_links_and_their_total() {
+        use crate::link::LinkId;
+        use crate::node::stats::{Counters, LinkStats};
+        use swarm_protocol::core::lifecycle::LinkState;
+        let mut s = snapshot(0, 0);
+        for i in 0..(MAX_PUBLISHED_LINKS as u64 + 10) {
+            let counters = Counters {
+                messages_in: i,
+                ..Counters::default()
+            };
+            s.stats.links.push(LinkStats {
+                link: LinkId(i),
+                transport: "websocket",
+                peer: format!("p{i}"),
+                state: LinkState::Active,
+                counters,
+                reconnects: 0,
+                queue_depth: 0,
+                rtt: None,
+                last_error: None,
+                in_state_for: std::time::Duration::ZERO,
+                messages_in_per_sec: 0.0,
+                messages_out_per_sec: 0.0,
+                interests: 0,
+            });
+        }
+        let value = published(s).unwrap();
+        let links = value.get("stats").and_then(|s| s.get("links")).unwrap();
+        let Value::Array(links) = links else {
+            panic!("{links:?}")
+        };
+        assert_eq!(links.len(), MAX_PUBLISHED_LINKS);
+        assert_eq!(
+            links[0].get("link"),
+            Some(&Value::from(MAX_PUBLISHED_LINKS as u64 + 9))
+        );
+        assert_eq!(
+            value.get("links_total"),
+            Some(&Value::from(MAX_PUBLISHED_LINKS as u64 + 10))
+        );
     }
 
     #[test]

@@ -114,7 +114,9 @@ function renderAgents(snap) {
 function render(snap) {
   const s = snap.stats;
   const active = s.links.filter((l) => l.state === "active").length;
-  $("c-links").textContent = `${active} / ${s.links.length}`;
+  const total = snap.links_total ?? s.links.length;
+  $("c-links").textContent = `${active} / ${total}`;
+  $("links-note").textContent = total > s.links.length ? `the ${s.links.length} busiest of ${total} links` : "";
   $("c-nodes").textContent = snap.nodes.length;
   $("c-agents").textContent = s.local_agents;
   $("c-sessions").textContent = snap.sessions;
