@@ -71,7 +71,9 @@ async fn with_no_configuration_the_hub_serves_peers_metrics_api_and_dashboard_an
     assert_eq!(snapshot["sessions"], 1, "{snapshot}");
     assert_eq!(snapshot["agents"], serde_json::json!(["dashboard@hub"]));
 
-    // The hub's admin agent answers from the swarm; its close_link refuses a link it lacks.
+    // The hub's admin agent answers from the swarm (once its announcement has reached the
+    // edge); its close_link refuses a link it lacks.
+    edge.wait_for("dashboard@hub").timeout(T).await.unwrap();
     let pong = edge
         .call::<String>("dashboard@hub", "ping", &())
         .timeout(T)
