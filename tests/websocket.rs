@@ -1771,3 +1771,63 @@ async fn the_client_session_core_speaks_to_a_real_node() {
         .any(|m| matches!(&m.payload, MessageType::Broadcast { topic, .. } if topic == "ticks")));
     server.stop(false).await;
 }
+
+/// The sequence number a test put in a request's params or an event's data.
+fn seq_of(message: &Message) -> i64 {
+    match &message.payload {
+        MessageType::Request {
+            params: Value::Int(i),
+            ..
+        }
+        | MessageType::Event {
+            data: Value::Int(i),
+            ..
+        } => *i,
+        other => panic!("not a numbered message: {other:?}"),
+    }
+}
+
+/// Sends `n` numbered messages from `a` to the recorder `sink` on `hub`: events (which the
+/// hub's link delivers straight to the agent) mixed with idempotent requests (which go
+/// through the hub's supervisor, for de-duplication); asserts they all arrive in order and
+/// that the hub's link counted them.
+async fn mixed_stream_arrives_in_order(shortcut: bool) {
+    let hub = Swarm::start(config("hub").with_inbound_shortcut(shortcut));
+    let recorder = Recorder::default();
+    hub.register("sink", recorder.start().recipient());
+    let (addr, server) = serve(&hub);
+    let a = Swarm::start(config("a"));
+    a.connect(WsLink::client(format!("ws://{addr}/swarm")));
+    wait_route(&a, "sink").await;
+    let n = 3_000;
+    for i in 0..n {
+        // Runs of different lengths, so each way is taken right after the other one.
+        let message = if i % 7 == 3 || i % 11 == 5 {
+            Message::request("tester", "m", Value::Int(i)).idempotent()
+        } else {
+            Message::event("tester", "e", Value::Int(i))
+        };
+        a.do_send(message.to("sink"));
+    }
+    wait_until(Duration::from_secs(20), "every message at the sink", || {
+        recorder.len() >= n as usize
+    })
+    .await;
+    let seqs: Vec<i64> = recorder.messages().iter().map(|m| seq_of(m)).collect();
+    assert_eq!(seqs, (0..n).collect::<Vec<_>>(), "order of arrival");
+    wait_stats(&hub, "the link's counters include every message", |s| {
+        s.links.len() == 1 && s.links[0].counters.messages_in >= n as u64
+    })
+    .await;
+    server.stop(false).await;
+}
+
+#[actix_rt::test]
+async fn one_link_is_fifo_whether_messages_take_the_shortcut_or_the_supervisor() {
+    mixed_stream_arrives_in_order(true).await;
+}
+
+#[actix_rt::test]
+async fn one_link_is_fifo_with_the_inbound_shortcut_off() {
+    mixed_stream_arrives_in_order(false).await;
+}

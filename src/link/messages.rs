@@ -12,6 +12,7 @@ use swarm_protocol::Message;
 use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
+use super::shortcut::{InboundGate, QueuedAtNode};
 
 /// Which queue a message travels in: control (handshake, heartbeats, announcements) is never
 /// queued behind data.
@@ -98,6 +99,9 @@ pub struct LinkOpened {
     /// The transport already authenticated the peer (or needs no authentication, as in one
     /// process); otherwise an acceptor's `Hello` must pass the node's authenticator.
     pub authenticated: bool,
+    /// The link's gate to the node's inbound shortcut, for the node to open while the link
+    /// is active.
+    pub gate: Arc<InboundGate>,
 }
 
 /// Link → node: a message arrived.
@@ -112,6 +116,8 @@ pub struct LinkInbound {
     pub size: usize,
     /// Held until the node has handled the message (see [`InboundGauge`](super::InboundGauge)).
     pub ticket: Option<InboundTicket>,
+    /// Keeps later messages of the link off the shortcut until this one is handled.
+    pub queued: QueuedAtNode,
 }
 
 /// Link → node: several messages arrived, in order (one wake-up of the node for a
@@ -126,6 +132,8 @@ pub struct LinkInboundBatch {
     pub messages: Recycled<(Arc<Message>, usize)>,
     /// Held until the node has handled the batch (see [`InboundGauge`](super::InboundGauge)).
     pub ticket: Option<InboundTicket>,
+    /// Keeps later messages of the link off the shortcut until these are handled.
+    pub queued: QueuedAtNode,
 }
 
 /// Link → node: `count` data messages of `bytes` were written; that much window is free.

@@ -38,6 +38,7 @@ pub mod machinery;
 pub(crate) mod machinery;
 mod messages;
 mod port;
+mod shortcut;
 
 pub mod in_process;
 #[cfg(feature = "nats")]
@@ -57,3 +58,4 @@ pub use messages::{
     LinkOutbound, LinkOutboundBatch, LinkRefused,
 };
 pub use port::{Admission, LinkAcceptor, LinkPort, LinkSinks};
+pub use shortcut::{InboundGate, InboundShortcut, QueuedAtNode};

@@ -23,6 +23,7 @@ use super::messages::{
     BusNodeChange, LinkAddr, LinkBusNode, LinkClosed, LinkDropped, LinkFlushed, LinkInbound,
     LinkInboundBatch, LinkInboundRefused, LinkOpened, LinkRefused,
 };
+use super::shortcut::{InboundGate, InboundShortcut};
 use crate::config::TransportConfig;
 use crate::support::slots::{Reserved, Slots};
 
@@ -47,6 +48,9 @@ pub struct LinkSinks {
     pub refused: Recipient<LinkRefused>,
     /// [`LinkInboundRefused`]: a received message was refused by the codec.
     pub inbound_refused: Recipient<LinkInboundRefused>,
+    /// Where data messages go straight to their destination while a link's gate is open
+    /// (`None`: everything goes to `inbound`).
+    pub shortcut: Option<Arc<dyn InboundShortcut>>,
 }
 
 impl fmt::Debug for LinkSinks {
@@ -65,6 +69,8 @@ struct PortShared {
     sinks: Arc<LinkSinks>,
     /// Set by the first `closed` report of any clone.
     closed: AtomicBool,
+    /// Opened by the node while the link is active: see [`shortcut`](super::shortcut).
+    gate: Arc<InboundGate>,
 }
 
 impl fmt::Debug for LinkPort {
@@ -80,6 +86,7 @@ impl LinkPort {
             link,
             sinks,
             closed: AtomicBool::new(false),
+            gate: Arc::default(),
         }))
     }
 
@@ -112,31 +119,68 @@ impl LinkPort {
             role,
             handle,
             authenticated,
+            gate: self.0.gate.clone(),
         });
     }
 
     /// One message arrived; `size` is its size on the wire (estimated where nothing is
     /// encoded); `ticket` keeps it counted in the link's gauge until the node handled it.
     pub fn inbound(&self, message: Arc<Message>, size: usize, ticket: Option<InboundTicket>) {
+        let Some(message) = self.try_shortcut(message, size) else {
+            return;
+        };
         self.0.sinks.inbound.do_send(LinkInbound {
             link: self.0.link,
             message,
             size,
             ticket,
+            queued: self.0.gate.queue(),
         });
     }
 
     /// Several messages arrived, in order, with their sizes on the wire.
     pub fn inbound_batch(
         &self,
-        messages: Recycled<(Arc<Message>, usize)>,
+        mut messages: Recycled<(Arc<Message>, usize)>,
         ticket: Option<InboundTicket>,
     ) {
+        // The messages before the first one the shortcut cannot take are delivered; that one
+        // and every later one go to the node, in order.
+        let mut taken = 0;
+        for (message, size) in messages.iter() {
+            match self.try_shortcut(message.clone(), *size) {
+                None => taken += 1,
+                Some(_) => break,
+            }
+        }
+        if taken == messages.len() {
+            return;
+        }
+        messages.drain(..taken);
         self.0.sinks.inbound_batch.do_send(LinkInboundBatch {
             link: self.0.link,
             messages,
             ticket,
+            queued: self.0.gate.queue(),
         });
+    }
+
+    /// Delivers `message` through the node's shortcut if the gate admits it and the node
+    /// takes it (`None`); otherwise gives it back for the supervisor.
+    fn try_shortcut(&self, message: Arc<Message>, size: usize) -> Option<Arc<Message>> {
+        let Some(shortcut) = &self.0.sinks.shortcut else {
+            return Some(message);
+        };
+        if !self.0.gate.admits() {
+            return Some(message);
+        }
+        match shortcut.deliver(self.0.link, message) {
+            Ok(()) => {
+                self.0.gate.count(size);
+                None
+            }
+            Err(message) => Some(message),
+        }
     }
 
     /// `count` data messages of `bytes` (encoded) were written.

@@ -19,6 +19,9 @@
 //!   for a local agent takes one actor hop.
 //! * [`pending`] — the pending requests, shared the same way, so a local round trip takes one
 //!   hop.
+//! * [`inbound_shortcut`] — what a link delivers without the supervisor (responses to this
+//!   node's requests, requests and events for local agents), in arrival order per link.
+//! * [`return_paths`] — the link each request from a link came in on, for its response.
 //! * [`post_queue`] — fire-and-forget sends on their way to the supervisor, one actix message
 //!   per burst.
 //! * [`link_handle`] — [`LinkHandle`](crate::LinkHandle), what `connect` returns: a link's
@@ -38,6 +41,7 @@ pub(crate) mod delivery;
 pub(crate) mod directory;
 #[cfg(feature = "websocket")]
 pub mod http_api;
+pub(crate) mod inbound_shortcut;
 pub(crate) mod link_handle;
 pub(crate) mod link_status;
 pub(crate) mod location;
@@ -45,6 +49,7 @@ pub mod metrics;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
 pub(crate) mod request_timings;
+pub(crate) mod return_paths;
 pub(crate) mod ruv_compat;
 pub(crate) mod served;
 pub(crate) mod service;

@@ -492,8 +492,9 @@ impl Shared {
             seed,
         );
         let posts = supervisor.post_queue();
+        let shortcut = supervisor.shortcut();
         let addr = start(supervisor);
-        let acceptor = LinkAcceptor::new(link_sinks(&addr), config.clone(), node.clone());
+        let acceptor = LinkAcceptor::new(link_sinks(&addr, shortcut), config.clone(), node.clone());
         Shared {
             addr,
             posts,

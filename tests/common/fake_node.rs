@@ -180,6 +180,7 @@ pub fn fake_sinks() -> (Arc<LinkSinks>, Reports) {
         dropped: node.clone().recipient(),
         refused: node.clone().recipient(),
         inbound_refused: node.recipient(),
+        shortcut: None,
     };
     (Arc::new(sinks), reports)
 }

@@ -366,6 +366,7 @@ impl Handler<GetLinkStats> for Supervisor {
     type Result = Option<LinkStats>;
 
     fn handle(&mut self, GetLinkStats(spec): GetLinkStats, _: &mut Context<Self>) -> Self::Result {
+        self.fold_shortcut_counts();
         self.spec_stats(spec)
     }
 }
@@ -403,6 +404,7 @@ impl Handler<GetStats> for Supervisor {
     type Result = actix::MessageResult<GetStats>;
 
     fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        self.fold_shortcut_counts();
         actix::MessageResult(self.stats())
     }
 }
@@ -411,6 +413,7 @@ impl Handler<GetSnapshot> for Supervisor {
     type Result = actix::MessageResult<GetSnapshot>;
 
     fn handle(&mut self, _: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
+        self.fold_shortcut_counts();
         let now = crate::support::clock::Instant::now();
         for slot in self.links.values_mut() {
             slot.sample_rates(now);

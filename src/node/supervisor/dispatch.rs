@@ -57,7 +57,7 @@ impl Supervisor {
                 if self.pending.complete(&msg) {
                     return Ok(());
                 }
-                if let Some(link) = self.return_paths.remove(&cid) {
+                if let Some(link) = self.return_paths.take(&cid) {
                     if let Some(cached) = self.replay.get_mut(&cid) {
                         *cached = Some(msg.clone());
                     }
@@ -89,9 +89,7 @@ impl Supervisor {
                     if hosted_here && msg.is_idempotent() && !self.replay.insert(msg.id, None) {
                         return self.repeated_request(&msg, link);
                     }
-                    // A request sent again over a new path replaces the old return path.
-                    self.return_paths.remove(&msg.id);
-                    self.return_paths.insert(msg.id, link);
+                    self.return_paths.record(msg.id, link);
                 }
                 self.route_to_destination(msg, from)
             }
@@ -110,8 +108,7 @@ impl Supervisor {
         match self.replay.get(&msg.id).cloned().flatten() {
             Some(response) => self.forward_to_link(link, response),
             None => {
-                self.return_paths.remove(&msg.id);
-                self.return_paths.insert(msg.id, link);
+                self.return_paths.record(msg.id, link);
                 Ok(())
             }
         }

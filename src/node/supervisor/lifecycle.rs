@@ -55,7 +55,7 @@ impl Supervisor {
         tracing::debug!(node = %self.node, %link, "connecting");
         let sinks = self
             .sinks
-            .get_or_insert_with(|| link_sinks(&ctx.address()))
+            .get_or_insert_with(|| link_sinks(&ctx.address(), self.shortcut.clone()))
             .clone();
         sup.connector.connect(LinkContext {
             port: LinkPort::new(link, sinks),
@@ -121,6 +121,9 @@ impl Supervisor {
         };
         let was_active = slot.phase.is_active();
         slot.enter(Phase::Closed);
+        let (messages, bytes) = slot.take_shortcut_counts();
+        self.counters.messages_in += messages;
+        self.counters.bytes_in += bytes;
         // Idempotent requests stay pending, to be sent again when a route is back.
         let failed = self
             .pending

@@ -194,6 +194,7 @@ impl Handler<LinkOpened> for Supervisor {
         };
 
         slot.handle = Some(opened.handle);
+        slot.gate = Some(opened.gate);
         slot.authenticated = opened.authenticated;
         match opened.role {
             Role::Initiator => {
@@ -227,6 +228,7 @@ impl Handler<LinkInboundBatch> for Supervisor {
             link,
             mut messages,
             ticket: _ticket,
+            queued: _queued,
         } = batch;
         let span = self.link_span(link);
         let _entered = span.enter();

@@ -12,7 +12,7 @@ use swarm_protocol::core::lifecycle::LinkState;
 use swarm_protocol::Message;
 
 use super::outbound::OutboundQueue;
-use crate::link::{LinkAddr, LinkConnector, LinkId};
+use crate::link::{InboundGate, LinkAddr, LinkConnector, LinkId};
 use crate::node::stats::{Counters, LinkStats, RateMeter};
 use crate::support::clock::Instant;
 
@@ -112,6 +112,8 @@ pub struct LinkSlot {
     pub rates: RateMeter,
     /// The rates of the last snapshot.
     pub last_rates: (f64, f64),
+    /// The link's gate to the inbound shortcut (from `LinkOpened`), open while active.
+    pub gate: Option<Arc<InboundGate>>,
 }
 
 impl LinkSlot {
@@ -144,13 +146,29 @@ impl LinkSlot {
             since: Instant::now(),
             rates: RateMeter::default(),
             last_rates: (0.0, 0.0),
+            gate: None,
         }
     }
 
-    /// Moves the link to `phase`, from now.
+    /// Moves the link to `phase`, from now; the inbound shortcut is open only while active.
     pub fn enter(&mut self, phase: Phase) {
+        if let Some(gate) = &self.gate {
+            gate.set_open(phase.is_active());
+        }
         self.phase = phase;
         self.since = Instant::now();
+    }
+
+    /// Takes what the shortcut delivered since the last call into the link's counters;
+    /// returns it (messages, bytes) for the node's.
+    pub fn take_shortcut_counts(&mut self) -> (u64, u64) {
+        let Some(gate) = &self.gate else {
+            return (0, 0);
+        };
+        let (messages, bytes) = gate.take_counts();
+        self.counters.messages_in += messages;
+        self.counters.bytes_in += bytes;
+        (messages, bytes)
     }
 
     /// Ends a rate window at `now` if it is long enough (see [`RateMeter`]).

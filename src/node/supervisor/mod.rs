@@ -44,11 +44,13 @@ use crate::config::TransportConfig;
 use crate::error::TransportError;
 use crate::events::SwarmEvent;
 use crate::link::machinery::recycled::Spares;
-use crate::link::{CloseKind, LinkClose, LinkId, LinkOutbound, LinkSinks};
+use crate::link::{CloseKind, InboundShortcut, LinkClose, LinkId, LinkOutbound, LinkSinks};
 use crate::node::directory::{LocalDirectory, NameHasher};
+use crate::node::inbound_shortcut::NodeShortcut;
 use crate::node::location::AgentLocation;
 use crate::node::pending::SharedPending;
 use crate::node::post_queue::{Post, PostQueue};
+use crate::node::return_paths::ReturnPaths;
 use crate::node::stamp::Stamper;
 use crate::node::stats::{Counters, DropCounts, EventCounts, LinkStats, NodeStats};
 use crate::support::clock::Instant;
@@ -84,8 +86,11 @@ pub struct Supervisor {
     spare_posts: Vec<Post>,
     /// Vectors of the outbound batches handed to links.
     outbound_spares: Spares<LinkOutbound>,
-    /// Link each forwarded request arrived on, so the response can retrace the path.
-    return_paths: RecentMap<MessageId, LinkId>,
+    /// Link each request from a link arrived on, so the response can retrace the path
+    /// (shared with the inbound shortcut).
+    return_paths: Arc<ReturnPaths>,
+    /// What links deliver without this actor (`None`: the shortcut is configured off).
+    shortcut: Option<Arc<NodeShortcut>>,
     /// Ids of flooded broadcasts and events already handled.
     seen: RecentSet<MessageId>,
     /// Idempotent requests that came in over a link, with their response once it passed
@@ -111,8 +116,11 @@ pub struct Supervisor {
     route_waiters: HashMap<String, Vec<tokio::sync::oneshot::Sender<AgentLocation>>>,
 }
 
-/// The sinks of the link ports of the supervisor at `addr`.
-pub(crate) fn link_sinks(addr: &Addr<Supervisor>) -> Arc<LinkSinks> {
+/// The sinks of the link ports of the supervisor at `addr`, delivering through `shortcut`.
+pub(crate) fn link_sinks(
+    addr: &Addr<Supervisor>,
+    shortcut: Option<Arc<NodeShortcut>>,
+) -> Arc<LinkSinks> {
     Arc::new(LinkSinks {
         opened: addr.clone().recipient(),
         inbound: addr.clone().recipient(),
@@ -123,6 +131,7 @@ pub(crate) fn link_sinks(addr: &Addr<Supervisor>) -> Arc<LinkSinks> {
         dropped: addr.clone().recipient(),
         refused: addr.clone().recipient(),
         inbound_refused: addr.clone().recipient(),
+        shortcut: shortcut.map(|s| s as Arc<dyn InboundShortcut>),
     })
 }
 
@@ -138,6 +147,14 @@ impl Supervisor {
         stamper: Arc<Stamper>,
         seed: u64,
     ) -> Self {
+        let return_paths = Arc::new(ReturnPaths::new(config.max_pending_requests));
+        let shortcut = config.inbound_shortcut.then(|| {
+            Arc::new(NodeShortcut {
+                directory: directory.clone(),
+                pending: pending.clone(),
+                return_paths: return_paths.clone(),
+            })
+        });
         Supervisor {
             stamper,
             rng: SplitMix64::new(seed),
@@ -154,7 +171,8 @@ impl Supervisor {
             posts: Arc::default(),
             spare_posts: Vec::new(),
             outbound_spares: Spares::default(),
-            return_paths: RecentMap::new(config.max_pending_requests),
+            return_paths,
+            shortcut,
             seen: RecentSet::new(config.dedup_window),
             replay: RecentMap::new(config.dedup_window),
             event_subscribers: Vec::new(),
@@ -173,6 +191,12 @@ impl Supervisor {
             node,
             config,
         }
+    }
+
+    /// What this node's links deliver without the supervisor (for the sinks of the node's
+    /// acceptor, built before the actor starts).
+    pub fn shortcut(&self) -> Option<Arc<NodeShortcut>> {
+        self.shortcut.clone()
     }
 
     /// The queue the node's handles post fire-and-forget sends to (then send
@@ -195,6 +219,16 @@ impl Supervisor {
         );
         stats.interests = self.interest.count_through(slot.id);
         stats
+    }
+
+    /// Takes what the inbound shortcut delivered into the link and node counters (before
+    /// they are read).
+    fn fold_shortcut_counts(&mut self) {
+        for slot in self.links.values_mut() {
+            let (messages, bytes) = slot.take_shortcut_counts();
+            self.counters.messages_in += messages;
+            self.counters.bytes_in += bytes;
+        }
     }
 
     /// The statistics of supervised link `spec`: its connection's, or its own between
@@ -249,7 +283,7 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.sinks = Some(link_sinks(&ctx.address()));
+        self.sinks = Some(link_sinks(&ctx.address(), self.shortcut.clone()));
         tracing::info!(node = %self.node, "supervisor started");
     }
 
