@@ -70,6 +70,20 @@ impl Handler<Delivery> for Counter {
     }
 }
 
+/// The raw baseline of the size matrix: a shared byte body.
+#[derive(Message)]
+#[rtype(result = "bytes::Bytes")]
+struct Blob(bytes::Bytes);
+
+impl Handler<Blob> for Counter {
+    type Result = actix::MessageResult<Blob>;
+
+    fn handle(&mut self, Blob(b): Blob, _: &mut Context<Self>) -> Self::Result {
+        self.count();
+        actix::MessageResult(b)
+    }
+}
+
 /// The raw baseline's message: a small payload, like an event with an integer.
 #[derive(Message)]
 #[rtype(result = "u64")]
@@ -416,5 +430,60 @@ fn metrics_cost(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, one_way, round_trip, metrics_cost);
+/// The size matrix in one process: bodies are shared (`Bytes`), not copied, on both sides,
+/// so this measures the per-message path at each size. Throughput is body bytes per second.
+fn sizes(c: &mut Criterion) {
+    let system = System::new();
+    let (raw, swarm) = system.block_on(async {
+        let swarm = Swarm::start(TransportConfig::default());
+        swarm.register("echo", Echo(swarm.clone()).start().recipient());
+        swarm.register("sink", counter().recipient());
+        (counter(), swarm)
+    });
+    let (raw, swarm) = (&raw, &swarm);
+    let mut g = common::size_group(c, "sizes/in_process");
+    for (label, size) in common::SIZES {
+        let body = bytes::Bytes::from(vec![0u8; size]);
+        let value = Value::Bytes(body.clone());
+        let n = common::batch_of(size);
+        g.throughput(Throughput::Bytes((n + 1) * size as u64));
+        g.bench_function(BenchmarkId::new("raw_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    let body = body.clone();
+                    async move {
+                        for _ in 0..n {
+                            raw.do_send(Blob(body.clone()));
+                        }
+                        black_box(raw.send(Blob(body)).await.unwrap());
+                    }
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    common::body_batch(swarm, "sink", "echo", n, &value)
+                })
+            })
+        });
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("raw_round_trip", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    let body = body.clone();
+                    async move {
+                        black_box(raw.send(Blob(body)).await.unwrap());
+                    }
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(&system, iters, || common::body_round_trip(swarm, &value)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, one_way, round_trip, metrics_cost, sizes);
 criterion_main!(benches);

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::Bytes;
 use common::{echo_round_trip, event_batch, timed, Echo};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::StreamExt;
 use nats_server::NatsServer;
 use swarm_transport::link::nats::NatsLink;
-use swarm_transport::{Swarm, TransportConfig};
+use swarm_transport::{Swarm, TransportConfig, Value};
 
 const BATCH: u64 = 5_000;
 const SIZE: usize = 64;
@@ -39,15 +39,22 @@ struct Setup {
 }
 
 fn config(name: &str) -> TransportConfig {
-    TransportConfig::default()
+    common::base_config()
         .with_node_name(name)
         .with_link_queue(1 << 20, 1 << 30)
         .with_max_backlog(1 << 20)
         .with_compression(false, 1024)
+        .with_max_message_size(16 << 20)
 }
 
 fn setup(system: &SystemRunner) -> Setup {
-    let server = NatsServer::start();
+    // Room for the 10 MiB row of the size matrix (the server's default max_payload is 1 MiB).
+    let conf = std::env::temp_dir().join(format!("swarm-bench-nats-{}.conf", std::process::id()));
+    std::fs::write(&conf, "max_payload: 16777216\n").unwrap();
+    let server = NatsServer::start_with(
+        nats_server::free_port(),
+        vec!["-c".into(), conf.display().to_string()],
+    );
     let url = server.url();
     system.block_on(async move {
         // Node B and the raw subscriber on a thread of their own.
@@ -87,7 +94,11 @@ fn setup(system: &SystemRunner) -> Setup {
 }
 
 async fn raw_batch(raw: &async_nats::Client, n: u64) {
-    let body = Bytes::from(vec![0u8; SIZE]);
+    raw_bodies(raw, n, Bytes::from(vec![0u8; SIZE])).await
+}
+
+/// `n` publishes of `body`, then a request carrying it whose answer ends the batch.
+async fn raw_bodies(raw: &async_nats::Client, n: u64, body: Bytes) {
     for _ in 0..n {
         raw.publish(RAW_SUBJECT, body.clone()).await.unwrap();
     }
@@ -129,6 +140,32 @@ fn benches(c: &mut Criterion) {
     g.bench_function("swarm/round_trip", |b| {
         b.iter_custom(|iters| timed(&system, iters, || echo_round_trip(sender, SIZE)))
     });
+    g.finish();
+
+    let mut g = common::size_group(c, "sizes/nats");
+    for (label, size) in common::SIZES {
+        let body = Bytes::from(vec![0u8; size]);
+        let value = Value::Bytes(body.clone());
+        let n = common::batch_of(size);
+        g.throughput(Throughput::Bytes((n + 1) * size as u64));
+        g.bench_function(BenchmarkId::new("raw_one_way", label), |b| {
+            b.iter_custom(|iters| timed(&system, iters, || raw_bodies(raw, n, body.clone())))
+        });
+        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    common::body_batch(sender, "echo", "echo", n, &value)
+                })
+            })
+        });
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("raw_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(&system, iters, || raw_bodies(raw, 0, body.clone())))
+        });
+        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(&system, iters, || common::body_round_trip(sender, &value)))
+        });
+    }
     g.finish();
 }
 

@@ -172,7 +172,7 @@ fn peer_ping_pong(name: &str) {
 }
 
 fn config(name: &str) -> TransportConfig {
-    TransportConfig::default()
+    common::base_config()
         .with_node_name(name)
         .with_link_queue(1 << 20, 1 << 30)
         .with_max_backlog(1 << 20)
@@ -400,6 +400,7 @@ fn link(c: &mut Criterion) {
         })
     });
     g.finish();
+    sizes(c, &system, &node);
     busy.shutdown();
     system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
     let _ = busy_peer.kill();
@@ -408,6 +409,38 @@ fn link(c: &mut Criterion) {
     system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
     let _ = peer.kill();
     let _ = peer.wait();
+}
+
+/// The size matrix over the (default, event-driven) link to the peer process, beside the
+/// floor of any shared-memory transport: copying the same bytes once, in this process.
+fn sizes(c: &mut Criterion, system: &SystemRunner, node: &Swarm) {
+    let mut g = common::size_group(c, "sizes/shared_memory");
+    for (label, size) in common::SIZES {
+        let body = vec![0u8; size];
+        let value = Value::Bytes(body.clone().into());
+        let n = common::batch_of(size);
+        g.throughput(Throughput::Bytes(size as u64));
+        let mut copy = vec![1u8; size];
+        g.bench_function(BenchmarkId::new("raw_memcpy", label), |b| {
+            b.iter(|| {
+                copy.copy_from_slice(black_box(&body));
+                black_box(&copy);
+            })
+        });
+        g.throughput(Throughput::Bytes((n + 1) * size as u64));
+        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(system, iters, || {
+                    common::body_batch(node, "echo", "echo", n, &value)
+                })
+            })
+        });
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(system, iters, || common::body_round_trip(node, &value)))
+        });
+    }
+    g.finish();
 }
 
 /// `n` events carrying `body` to `echo`, yielding to the arbiter after every `chunk`; then a

@@ -7,7 +7,12 @@
 //!   own (sessions on the HTTP worker, node elsewhere: two thread hops more than the raw
 //!   echo), and to a hub node started on its HTTP server's worker thread (the raw echo's
 //!   topology);
-//! * 64 KiB messages, pipelined.
+//! * 64 KiB messages, pipelined;
+//! * the size matrix (1 KiB – 10 MiB, one-way and round trip) to the hub on its own thread.
+//!
+//! A second raw echo adds to the raw one the two thread hops of the hub-on-its-own-thread
+//! topology (session → an actor on another thread → session) and nothing else: the floor of
+//! that topology.
 //!
 //! ```text
 //! cargo bench --bench websocket
@@ -24,7 +29,7 @@ use common::{echo_round_trip, event_batch, timed, Echo};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures_util::{SinkExt, StreamExt};
 use swarm_transport::link::websocket::{self, WsLink};
-use swarm_transport::{Swarm, TransportConfig};
+use swarm_transport::{Swarm, TransportConfig, Value};
 
 const ONE_WAY_BATCH: u64 = 5_000;
 const LARGE_BATCH: u64 = 200;
@@ -47,18 +52,73 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RawEcho {
     }
 }
 
+/// The raw echo with the two thread hops of the README's topology and nothing of the swarm:
+/// each marked frame goes to an actor on another thread and back before it is echoed, as a
+/// request goes from the session to a hub node on a thread of its own and its answer back.
+struct RawHopEcho(Addr<Bounce>);
+
+impl Actor for RawHopEcho {
+    type Context = ws::WebsocketContext<Self>;
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for RawHopEcho {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        if let Ok(ws::Message::Binary(b)) = item {
+            if b.first() == Some(&1) {
+                let answer = self.0.send(Bounced(b)).into_actor(self);
+                ctx.spawn(answer.map(|answer, _, ctx| {
+                    if let Ok(b) = answer {
+                        ctx.binary(b);
+                    }
+                }));
+            }
+        }
+    }
+}
+
+/// Sends frames back (on the hub's thread).
+struct Bounce;
+
+impl Actor for Bounce {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "bytes::Bytes")]
+struct Bounced(bytes::Bytes);
+
+impl Handler<Bounced> for Bounce {
+    type Result = actix::MessageResult<Bounced>;
+
+    fn handle(&mut self, Bounced(b): Bounced, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(b)
+    }
+}
+
+async fn raw_hop_route(
+    req: HttpRequest,
+    stream: web::Payload,
+    bounce: web::Data<Addr<Bounce>>,
+) -> Result<HttpResponse, actix_web::Error> {
+    ws::WsResponseBuilder::new(RawHopEcho(bounce.get_ref().clone()), &req, stream)
+        .frame_size(16 << 20)
+        .start()
+}
+
 async fn raw_route(
     req: HttpRequest,
     stream: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     ws::WsResponseBuilder::new(RawEcho, &req, stream)
-        .frame_size(1 << 20)
+        .frame_size(16 << 20)
         .start()
 }
 
 struct Setup {
     client: Swarm,
     raw: RawConn,
+    /// To the raw echo with two thread hops.
+    raw_hop: RawConn,
     /// A client linked to a second hub whose node runs on its HTTP server's worker thread.
     colocated: Swarm,
 }
@@ -97,10 +157,11 @@ async fn colocated_hub(config: TransportConfig) -> std::net::SocketAddr {
 fn setup(system: &SystemRunner) -> Setup {
     system.block_on(async {
         let config = || {
-            TransportConfig::default()
+            common::base_config()
                 .with_link_queue(1 << 20, 1 << 30)
                 .with_max_backlog(1 << 20)
                 .with_compression(false, 1024)
+                .with_max_message_size(16 << 20)
         };
         // The hub runs on a thread of its own, as it would in another process.
         let hub_thread = Arbiter::new().handle();
@@ -111,11 +172,14 @@ fn setup(system: &SystemRunner) -> Setup {
         hub.register("echo", echo.recipient());
         hub.register("sink", sink.recipient());
         let acceptor = hub.acceptor();
-        // The raw route shares the server (and its TCP_NODELAY).
+        let bounce = web::Data::new(Bounce::start_in_arbiter(&hub_thread, |_| Bounce));
+        // The raw routes share the server (and its TCP_NODELAY).
         let addr = serve_one_worker!(move || {
             App::new()
+                .app_data(bounce.clone())
                 .service(websocket::scope("/swarm", acceptor.clone()))
                 .route("/raw", web::get().to(raw_route))
+                .route("/raw-hop", web::get().to(raw_hop_route))
         });
         let client = Swarm::start(config().with_node_name("client"));
         client.connect(WsLink::client(format!("ws://{addr}/swarm")));
@@ -131,6 +195,7 @@ fn setup(system: &SystemRunner) -> Setup {
         Setup {
             client,
             raw: raw_connect(&format!("ws://{addr}/raw")).await,
+            raw_hop: raw_connect(&format!("ws://{addr}/raw-hop")).await,
             colocated,
         }
     })
@@ -153,7 +218,7 @@ async fn raw_connect(url: &str) -> RawConn {
         .finish();
     let (_, conn) = client
         .ws(url)
-        .max_frame_size(1 << 20)
+        .max_frame_size(16 << 20)
         .connect()
         .await
         .unwrap();
@@ -161,18 +226,26 @@ async fn raw_connect(url: &str) -> RawConn {
 }
 
 async fn raw_batch(conn: RawConn, n: u64, size: usize) {
+    let (body, marker) = raw_bodies(size);
+    raw_frames(conn, n, body, marker).await
+}
+
+/// A frame of `size` the raw echo drops, and one it echoes (first byte 1).
+fn raw_bodies(size: usize) -> (bytes::Bytes, bytes::Bytes) {
+    let mut marker = vec![0u8; size];
+    marker[0] = 1;
+    (bytes::Bytes::from(vec![0u8; size]), marker.into())
+}
+
+/// `n` frames of `body`, then `marker`, whose echo ends the batch.
+async fn raw_frames(conn: RawConn, n: u64, body: bytes::Bytes, marker: bytes::Bytes) {
     let mut conn = conn.lock().await;
-    let body = bytes::Bytes::from(vec![0u8; size]);
     for _ in 0..n {
         conn.feed(awc::ws::Message::Binary(body.clone()))
             .await
             .unwrap();
     }
-    let mut marker = vec![0u8; size];
-    marker[0] = 1;
-    conn.send(awc::ws::Message::Binary(marker.into()))
-        .await
-        .unwrap();
+    conn.send(awc::ws::Message::Binary(marker)).await.unwrap();
     while let Some(frame) = conn.next().await {
         if let Ok(awc::ws::Frame::Binary(_)) = frame {
             break;
@@ -232,12 +305,55 @@ fn benches(c: &mut Criterion) {
             })
         })
     });
+    let (hop_body, hop_marker) = raw_bodies(64);
+    g.bench_function("raw_ws/round_trip_thread_hops", |b| {
+        b.iter_custom(|iters| {
+            timed(&system, iters, || {
+                raw_frames(s.raw_hop.clone(), 0, hop_body.clone(), hop_marker.clone())
+            })
+        })
+    });
     for (name, node) in [
         ("swarm/round_trip", client),
         ("swarm/round_trip_colocated_hub", &s.colocated),
     ] {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| timed(&system, iters, || echo_round_trip(node, 64)))
+        });
+    }
+    g.finish();
+
+    // The size matrix: the README's topology (hub on its own thread) beside the raw echo.
+    let mut g = common::size_group(c, "sizes/websocket");
+    for (label, size) in common::SIZES {
+        let value = Value::Bytes(bytes::Bytes::from(vec![0u8; size]));
+        let (body, marker) = raw_bodies(size);
+        let n = common::batch_of(size);
+        g.throughput(Throughput::Bytes((n + 1) * size as u64));
+        g.bench_function(BenchmarkId::new("raw_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    raw_frames(raw.clone(), n, body.clone(), marker.clone())
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    common::body_batch(client, "sink", "echo", n, &value)
+                })
+            })
+        });
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("raw_round_trip", label), |b| {
+            b.iter_custom(|iters| {
+                timed(&system, iters, || {
+                    raw_frames(raw.clone(), 0, body.clone(), marker.clone())
+                })
+            })
+        });
+        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(&system, iters, || common::body_round_trip(client, &value)))
         });
     }
     g.finish();

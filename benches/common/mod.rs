@@ -82,3 +82,59 @@ pub async fn echo_round_trip(sender: &Swarm, size: usize) {
         .await
         .unwrap();
 }
+
+/// The node configuration the benches start from: the defaults, with the inbound shortcut
+/// off when `SWARM_BENCH_SHORTCUT=off` (to measure what the shortcut saves, alternating
+/// runs on one build).
+pub fn base_config() -> swarm_transport::TransportConfig {
+    let shortcut = std::env::var("SWARM_BENCH_SHORTCUT").map_or(true, |v| v != "off");
+    swarm_transport::TransportConfig::default().with_inbound_shortcut(shortcut)
+}
+
+// ----- the message-size matrix (issue 17, item 2) --------------------------------------------
+
+/// The sizes of the matrix, as the published crate's own benchmark has them.
+pub const SIZES: [(&str, usize); 5] = [
+    ("1KiB", 1 << 10),
+    ("10KiB", 10 << 10),
+    ("100KiB", 100 << 10),
+    ("1MiB", 1 << 20),
+    ("10MiB", 10 << 20),
+];
+
+/// Messages in one one-way batch of `size`: about 8 MiB, between 4 and 1 000.
+pub fn batch_of(size: usize) -> u64 {
+    ((8 << 20) / size).clamp(4, 1000) as u64
+}
+
+/// A size group: few samples, short windows (the matrix has forty rows per transport).
+pub fn size_group<'a>(
+    c: &'a mut criterion::Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    g
+}
+
+/// `n` events carrying `body` (shared, not copied, in one process) to `data_agent`, then a
+/// request carrying it to `end_agent` whose answer ends the batch.
+pub async fn body_batch(sender: &Swarm, data_agent: &str, end_agent: &str, n: u64, body: &Value) {
+    for _ in 0..n {
+        sender.do_send(Message::event("bench", "data", body.clone()).to(data_agent));
+    }
+    sender
+        .request(Message::request("bench", "end", body.clone()).to(end_agent))
+        .await
+        .unwrap();
+}
+
+/// One request carrying `body` to `echo`, which answers with it.
+pub async fn body_round_trip(sender: &Swarm, body: &Value) {
+    sender
+        .request(Message::request("bench", "m", body.clone()).to("echo"))
+        .await
+        .unwrap();
+}
