@@ -7,6 +7,7 @@ pub mod browser;
 #[cfg(feature = "websocket")]
 pub mod chromium;
 pub mod fake_node;
+pub mod fault_proxy;
 pub mod nats_server;
 pub mod promtool;
 pub mod wait;
