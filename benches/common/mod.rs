@@ -88,7 +88,12 @@ pub async fn echo_round_trip(sender: &Swarm, size: usize) {
 /// runs on one build).
 pub fn base_config() -> swarm_transport::TransportConfig {
     let shortcut = std::env::var("SWARM_BENCH_SHORTCUT").map_or(true, |v| v != "off");
-    swarm_transport::TransportConfig::default().with_inbound_shortcut(shortcut)
+    // Criterion runs a node's arbiter only while it measures that node: between benchmarks
+    // (the raw baselines, analysis, plots) nothing answers heartbeats for seconds, and a link
+    // must not be declared dead for it.
+    swarm_transport::TransportConfig::default()
+        .with_inbound_shortcut(shortcut)
+        .with_heartbeat(Duration::from_secs(1), Duration::from_secs(120))
 }
 
 // ----- the message-size matrix (issue 17, item 2) --------------------------------------------
