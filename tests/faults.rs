@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::fault_proxy::{Action, Direction, FaultProxy, Faults, Which};
@@ -113,13 +112,7 @@ async fn a_websocket_partition_is_noticed_within_the_heartbeat_timeout_and_heals
     let hub = Swarm::start(config("hub"));
     echo(&hub, "echo");
     slow(&hub, "slow", Duration::from_secs(3600));
-    let runs = Arc::new(Mutex::new(0));
-    let job = actix::Actor::start(Counting {
-        swarm: hub.clone(),
-        delay: Duration::from_millis(1500),
-        runs: runs.clone(),
-    });
-    hub.register("job", job.recipient());
+    let runs = counting(&hub, "job", Duration::from_millis(1500));
     let (proxy, server) = hub_behind_proxy(&hub);
 
     let a = Swarm::start(config("a"));
@@ -360,6 +353,13 @@ fn nats_config(name: &str) -> TransportConfig {
     config(name).with_request_timeout(Duration::from_secs(3))
 }
 
+/// A nats-server on a free port, and a proxy in front of it.
+fn nats_behind_proxy() -> (NatsServer, FaultProxy) {
+    let nats = NatsServer::start();
+    let proxy = FaultProxy::start(format!("127.0.0.1:{}", nats.port).parse().unwrap());
+    (nats, proxy)
+}
+
 fn node_events(events: &Events, up: bool, node: &str) -> usize {
     events
         .all()
@@ -374,8 +374,7 @@ fn node_events(events: &Events, up: bool, node: &str) -> usize {
 
 #[actix_rt::test]
 async fn a_nats_partition_is_noticed_by_both_sides_and_heals_without_a_reset() {
-    let nats = NatsServer::start();
-    let proxy = FaultProxy::start(format!("127.0.0.1:{}", nats.port).parse().unwrap());
+    let (nats, proxy) = nats_behind_proxy();
     let (a, b) = (
         Swarm::start(nats_config("a")),
         Swarm::start(nats_config("b")),
@@ -431,8 +430,7 @@ async fn a_nats_partition_is_noticed_by_both_sides_and_heals_without_a_reset() {
 
 #[actix_rt::test]
 async fn a_nats_connection_reset_reconnects_resubscribes_and_traffic_flows() {
-    let nats = NatsServer::start();
-    let proxy = FaultProxy::start(format!("127.0.0.1:{}", nats.port).parse().unwrap());
+    let (nats, proxy) = nats_behind_proxy();
     let (a, b) = (
         Swarm::start(nats_config("a")),
         Swarm::start(nats_config("b")),
@@ -464,8 +462,7 @@ async fn a_nats_connection_reset_reconnects_resubscribes_and_traffic_flows() {
 
 #[actix_rt::test]
 async fn nats_frames_survive_one_byte_writes() {
-    let nats = NatsServer::start();
-    let proxy = FaultProxy::start(format!("127.0.0.1:{}", nats.port).parse().unwrap());
+    let (nats, proxy) = nats_behind_proxy();
     proxy.set(Which::All, Direction::Up, Faults::sliced());
     proxy.set(Which::All, Direction::Down, Faults::sliced());
     let slow = |name| {

@@ -622,14 +622,7 @@ async fn idempotent_across_a_partition(
     cut: Duration,
 ) -> (Result<Value, TransportError>, u32) {
     let (a, b) = (node("a"), node("b"));
-    let runs = Arc::new(Mutex::new(0));
-    let agent = Counting {
-        swarm: b.clone(),
-        delay: agent_delay,
-        runs: runs.clone(),
-    }
-    .start();
-    b.register("job", agent.recipient());
+    let runs = counting(&b, "job", agent_delay);
     let faults = Faults::new();
     a.connect(InProcessLink::new(&b).with_faults(faults.clone()));
     wait_route(&a, "job").await;

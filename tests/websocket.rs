@@ -571,13 +571,7 @@ async fn a_peer_that_talks_but_stopped_reading_is_closed_after_the_heartbeat_tim
 #[actix_rt::test]
 async fn idempotent_request_in_flight_is_answered_across_a_server_restart() {
     let hub = Swarm::start(config("hub"));
-    let runs = std::sync::Arc::new(std::sync::Mutex::new(0));
-    let job = actix::Actor::start(Counting {
-        swarm: hub.clone(),
-        delay: Duration::from_millis(500),
-        runs: runs.clone(),
-    });
-    hub.register("job", job.recipient());
+    let runs = counting(&hub, "job", Duration::from_millis(500));
     let (addr, server) = serve(&hub);
     let a = Swarm::start(config("a"));
     a.connect(WsLink::client(format!("ws://{addr}/swarm")));

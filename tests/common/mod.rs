@@ -285,6 +285,20 @@ impl Handler<Delivery> for Counting {
     }
 }
 
+/// Registers a [`Counting`] agent as `name` on `swarm`, answering after `delay`; returns
+/// its count of runs.
+pub fn counting(swarm: &Swarm, name: &str, delay: Duration) -> Arc<Mutex<u32>> {
+    let runs = Arc::new(Mutex::new(0));
+    let agent = Counting {
+        swarm: swarm.clone(),
+        delay,
+        runs: runs.clone(),
+    }
+    .start();
+    swarm.register(name, agent.recipient());
+    runs
+}
+
 /// Starts an idempotent request for `run` on `to` in its own task.
 pub fn spawn_idempotent(
     swarm: &Swarm,
