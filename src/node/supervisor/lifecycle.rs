@@ -121,9 +121,7 @@ impl Supervisor {
         };
         let was_active = slot.phase.is_active();
         slot.enter(Phase::Closed);
-        let (messages, bytes) = slot.take_shortcut_counts();
-        self.counters.messages_in += messages;
-        self.counters.bytes_in += bytes;
+        slot.fold_shortcut_counts(&mut self.counters);
         // Idempotent requests stay pending, to be sent again when a route is back.
         let failed = self
             .pending

@@ -159,16 +159,17 @@ impl LinkSlot {
         self.since = Instant::now();
     }
 
-    /// Takes what the shortcut delivered since the last call into the link's counters;
-    /// returns it (messages, bytes) for the node's.
-    pub fn take_shortcut_counts(&mut self) -> (u64, u64) {
+    /// Adds what the shortcut delivered since the last call to the link's counters and to
+    /// the node's (`node`).
+    pub fn fold_shortcut_counts(&mut self, node: &mut Counters) {
         let Some(gate) = &self.gate else {
-            return (0, 0);
+            return;
         };
         let (messages, bytes) = gate.take_counts();
-        self.counters.messages_in += messages;
-        self.counters.bytes_in += bytes;
-        (messages, bytes)
+        for counters in [&mut self.counters, node] {
+            counters.messages_in += messages;
+            counters.bytes_in += bytes;
+        }
     }
 
     /// Ends a rate window at `now` if it is long enough (see [`RateMeter`]).

@@ -225,9 +225,7 @@ impl Supervisor {
     /// they are read).
     fn fold_shortcut_counts(&mut self) {
         for slot in self.links.values_mut() {
-            let (messages, bytes) = slot.take_shortcut_counts();
-            self.counters.messages_in += messages;
-            self.counters.bytes_in += bytes;
+            slot.fold_shortcut_counts(&mut self.counters);
         }
     }
 
