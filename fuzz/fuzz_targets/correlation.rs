@@ -123,7 +123,10 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(table.len(), model.len());
         assert!(table.len() <= MAX_PENDING);
-        assert_eq!(table.next_deadline(), model.values().map(|(_, d, _)| *d).min());
+        assert_eq!(
+            table.next_deadline(),
+            model.values().map(|(_, d, _)| *d).min()
+        );
         for (mid, w, link) in table.iter() {
             let k = (mid.0 - 1) as u8;
             assert_eq!(model.get(&k).map(|(w, _, l)| (*w, *l)), Some((*w, link)));
@@ -132,5 +135,9 @@ fuzz_target!(|data: &[u8]| {
     for (_, w) in table.drain() {
         leave(w, &mut out);
     }
-    assert_eq!(out.len() as u32 + refused, next_waiter, "every accepted waiter left once");
+    assert_eq!(
+        out.len() as u32 + refused,
+        next_waiter,
+        "every accepted waiter left once"
+    );
 });

@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
     );
     if let Some(body) = data.get(1..) {
         if let Some(direct) = direct::read::decode(body) {
-            let serde: Message = rmp_serde::from_slice(body).expect("serde reads what the direct reader reads");
+            let serde: Message =
+                rmp_serde::from_slice(body).expect("serde reads what the direct reader reads");
             // Floats may be NaN, which is never equal to itself; compare the encodings instead.
             assert_eq!(
                 rmp_serde::to_vec_named(&serde).unwrap(),
@@ -26,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if codec.check(data).is_err() {
-        assert!(codec.decode(data).is_err(), "check rejected what decode accepts");
+        assert!(
+            codec.decode(data).is_err(),
+            "check rejected what decode accepts"
+        );
         return;
     }
     if let Ok(msg) = codec.decode(data) {

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use swarm_protocol::core::handshake::{Handshake, HandshakeConfig, HandshakeError, HandshakeStep};
-use swarm_protocol::{Codec, CodecConfig, ControlOperation, MessageType, ProtocolVersion, RejectCode};
+use swarm_protocol::{
+    Codec, CodecConfig, ControlOperation, MessageType, ProtocolVersion, RejectCode,
+};
 
 struct Input<'a>(std::slice::Iter<'a, u8>);
 
@@ -32,12 +34,17 @@ impl Input<'_> {
         (0..self.byte() % 4).map(|_| self.text()).collect()
     }
     fn metadata(&mut self) -> BTreeMap<String, String> {
-        (0..self.byte() % 3).map(|_| (self.text(), self.text())).collect()
+        (0..self.byte() % 3)
+            .map(|_| (self.text(), self.text()))
+            .collect()
     }
     fn version(&mut self) -> ProtocolVersion {
         // Mostly near ours (1.x), sometimes anything.
         let major = if self.byte() % 4 == 0 { self.u16() } else { 1 };
-        ProtocolVersion { major, minor: self.u16() % 4 }
+        ProtocolVersion {
+            major,
+            minor: self.u16() % 4,
+        }
     }
     /// A control operation, or `None` when the bytes do not make one.
     fn operation(&mut self, codec: &Codec) -> Option<ControlOperation> {
@@ -89,25 +96,37 @@ fuzz_target!(|data: &[u8]| {
     let refuse = input.byte() % 2 == 0;
     for _ in 0..16 {
         now += Duration::from_millis(u64::from(input.byte() % 40));
-        for (hs, decided) in [(&mut initiator, &mut decided_i), (&mut acceptor, &mut decided_a)] {
+        for (hs, decided) in [
+            (&mut initiator, &mut decided_i),
+            (&mut acceptor, &mut decided_a),
+        ] {
             if let Some(err) = hs.on_timeout(now) {
                 assert_eq!(err, HandshakeError::Timeout);
                 assert!(!*decided, "a timeout after the handshake was decided");
                 *decided = true;
             }
         }
-        let Some(op) = input.operation(&codec) else { continue };
+        let Some(op) = input.operation(&codec) else {
+            continue;
+        };
         let step = initiator.on_control(&op, |_| Ok(()));
         if decided_i {
             assert_eq!(step, HandshakeStep::Failed(HandshakeError::Unexpected));
         } else if let HandshakeStep::Done { reply, negotiated } = &step {
-            let ControlOperation::HelloAck { version, capabilities, .. } = &op else {
+            let ControlOperation::HelloAck {
+                version,
+                capabilities,
+                ..
+            } = &op
+            else {
                 panic!("initiator done on {op:?}");
             };
             assert!(reply.is_none());
             assert!(version.major == 1 && *version <= ours.version);
-            assert!(negotiated.capabilities.iter().all(|c| capabilities.contains(c)
-                && ours.capabilities.contains(c)));
+            assert!(negotiated
+                .capabilities
+                .iter()
+                .all(|c| capabilities.contains(c) && ours.capabilities.contains(c)));
         }
         decided_i = true;
         let step = acceptor.on_control(&op, |_| if refuse { Err("no".into()) } else { Ok(()) });
@@ -116,14 +135,24 @@ fuzz_target!(|data: &[u8]| {
         } else {
             match &step {
                 HandshakeStep::Done { reply, negotiated } => {
-                    let ControlOperation::Hello { version, capabilities, .. } = &op else {
+                    let ControlOperation::Hello {
+                        version,
+                        capabilities,
+                        ..
+                    } = &op
+                    else {
                         panic!("acceptor done on {op:?}");
                     };
                     assert!(!refuse, "done although authorization refused");
                     assert_eq!(negotiated.version.major, 1);
-                    assert_eq!(negotiated.version.minor, version.minor.min(ours.version.minor));
-                    assert!(negotiated.capabilities.iter().all(|c| capabilities.contains(c)
-                        && ours.capabilities.contains(c)));
+                    assert_eq!(
+                        negotiated.version.minor,
+                        version.minor.min(ours.version.minor)
+                    );
+                    assert!(negotiated
+                        .capabilities
+                        .iter()
+                        .all(|c| capabilities.contains(c) && ours.capabilities.contains(c)));
                     assert!(matches!(reply, Some(ControlOperation::HelloAck { .. })));
                 }
                 HandshakeStep::Reject { reply, .. } => {

@@ -75,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Some(direct) = direct::read::decode(&body) {
-        assert!(!too_deep, "the direct reader accepted a value past the limit");
+        assert!(
+            !too_deep,
+            "the direct reader accepted a value past the limit"
+        );
         assert_eq!(direct, msg);
     }
 });

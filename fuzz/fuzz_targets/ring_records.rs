@@ -39,9 +39,13 @@ fuzz_target!(|data: &[u8]| {
     let start = u64::from(u16::from_le_bytes([next(), next()])) % (capacity as u64 * 8);
     while producer.position() < start {
         let len = ((start - producer.position()) as usize).min(max);
-        producer.try_push(0, &vec![0xee; len]).expect("an empty ring has room");
+        producer
+            .try_push(0, &vec![0xee; len])
+            .expect("an empty ring has room");
         producer.publish();
-        let read = consumer.poll(usize::MAX, |_, _| {}).expect("our own records");
+        let read = consumer
+            .poll(usize::MAX, |_, _| {})
+            .expect("our own records");
         assert_eq!(read, 1);
     }
 
@@ -50,7 +54,9 @@ fuzz_target!(|data: &[u8]| {
     let mut records: VecDeque<(u32, Vec<u8>)> = VecDeque::new();
     let mut n = 0u64;
     let mut check = |flags: u32, payload: &[u8], sent: &mut VecDeque<(u64, usize)>| {
-        let assembled = reassembly.push(flags, payload).expect("honest fragments join");
+        let assembled = reassembly
+            .push(flags, payload)
+            .expect("honest fragments join");
         let joined = match assembled {
             None => return,
             Some(Assembled::Whole(b)) => b.to_vec(),
@@ -83,7 +89,9 @@ fuzz_target!(|data: &[u8]| {
                 let max_records = usize::from(next() % 8) + 1;
                 producer.publish();
                 consumer
-                    .poll(max_records, |flags, payload| check(flags, payload, &mut sent))
+                    .poll(max_records, |flags, payload| {
+                        check(flags, payload, &mut sent)
+                    })
                     .expect("our own records are never corrupt");
             }
         }
@@ -109,7 +117,9 @@ fuzz_target!(|data: &[u8]| {
         }
         producer.publish();
         consumer
-            .poll(usize::MAX, |flags, payload| check(flags, payload, &mut sent))
+            .poll(usize::MAX, |flags, payload| {
+                check(flags, payload, &mut sent)
+            })
             .expect("our own records are never corrupt");
     }
     assert!(sent.is_empty(), "{} messages never arrived", sent.len());
@@ -125,10 +135,10 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: the producer is not used again; this is the only writer, within the capacity.
     unsafe { ring.write(at, bytes) };
     // Relaxed: single-threaded here; the reader's Acquire load sees it either way.
-    ring.control()
-        .head
-        .0
-        .store(u64::from_le_bytes(head.try_into().unwrap()), Ordering::Relaxed);
+    ring.control().head.0.store(
+        u64::from_le_bytes(head.try_into().unwrap()),
+        Ordering::Relaxed,
+    );
     for _ in 0..4 {
         let result = consumer.poll(64, |flags, payload| {
             assert!(payload.len() <= max);

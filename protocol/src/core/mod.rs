@@ -1,6 +1,6 @@
 //! Pure state machines the supervisor drives: request correlation, heartbeats, reconnect
-//! backoff, handshake negotiation and link lifecycle; and the client session a single-link
-//! client (a browser page) drives with them.
+//! backoff, handshake negotiation, link lifecycle and the reassembly of fragmented WebSocket
+//! messages; and the client session a single-link client (a browser page) drives with them.
 //!
 //! None of them reads a clock or an RNG. Time is an argument: each exposes
 //! `next_deadline()` and `on_timeout(now)`, so the actor only arms a timer for that instant and
@@ -13,6 +13,7 @@ pub mod correlation;
 pub mod handshake;
 pub mod heartbeat;
 pub mod lifecycle;
+pub mod reassembly;
 pub mod recent;
 pub mod session;
 

@@ -13,9 +13,9 @@ use swarm_protocol::WireFormat;
 
 use super::frames::{close_code, Fault, Frames};
 use super::link_end::{shared_ws_handlers, LinkEnd, TRANSPORT};
-use super::reassembly::Kind;
 use crate::error::TransportError;
 use crate::link::{LinkClose, LinkConnector, LinkContext};
+use swarm_protocol::core::reassembly::Kind;
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 

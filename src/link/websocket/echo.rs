@@ -7,7 +7,7 @@ use actix::{Actor, ActorContext, StreamHandler};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use super::reassembly::{Fragment, Kind, Reassembly};
+use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly};
 
 /// A scope echoing every complete data message at `path`, with messages up to `max` bytes.
 pub fn echo_scope(path: &str, max: usize) -> actix_web::Scope {

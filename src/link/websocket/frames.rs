@@ -19,9 +19,9 @@ use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
 use swarm_protocol::codec::{Codec, CodecError, Envelope};
 use swarm_protocol::{Message, WireFormat};
 
-use super::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 use crate::config::TransportConfig;
 use crate::link::CloseKind;
+use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 
 /// A reason to close the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,13 +14,13 @@ use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
 use super::frames::{Fault, Frames};
-use super::reassembly::Kind;
 use crate::config::TransportConfig;
 use crate::link::machinery::burst::InboundBurst;
 use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
     Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch, LinkPort,
 };
+use swarm_protocol::core::reassembly::Kind;
 
 /// Transport name of WebSocket links.
 pub const TRANSPORT: &str = "websocket";
@@ -184,7 +184,7 @@ macro_rules! shared_ws_handlers {
             /// A complete data frame of `kind`.
             fn data(
                 &mut self,
-                kind: $crate::link::websocket::reassembly::Kind,
+                kind: $crate::protocol::core::reassembly::Kind,
                 bytes: &bytes::Bytes,
                 ctx: &mut $ctx,
             ) {

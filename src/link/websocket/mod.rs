@@ -9,7 +9,6 @@
 //! * [`echo`] — an echo endpoint on the same framing, for conformance testing.
 //! * `link_end` — what both ends share: bursts of frames to few messages to the node.
 //! * `frames` — subprotocol negotiation, frame decoding/encoding, close codes.
-//! * `reassembly` — continuation frames, bounded by `max_message_size`.
 //! * `read_gate` — a session reads its socket only while the node keeps up.
 //! * `socket` — the [`on_connect`] hook: a handle that shuts down a connection whose session
 //!   is frozen behind a peer that stopped reading.
@@ -24,7 +23,6 @@ pub mod echo;
 mod frames;
 mod link_end;
 mod read_gate;
-mod reassembly;
 mod server;
 mod socket;
 #[cfg(feature = "tls")]

@@ -45,10 +45,10 @@ use swarm_protocol::core::handshake::Role;
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::link_end::{shared_ws_handlers, LinkEnd};
 use super::read_gate::{GateState, ReadGate};
-use super::reassembly::Kind;
 use super::socket::{on_connect, ConnSocket};
 use crate::auth::UpgradeVerdict;
 use crate::link::{Admission, LinkAcceptor, LinkClose, LinkId};
+use swarm_protocol::core::reassembly::Kind;
 
 /// A scope serving the swarm endpoint of the node of `acceptor` at `path` (GET upgrades to
 /// WebSocket). `acceptor` is a `&Swarm` or [`Swarm::acceptor`](crate::Swarm::acceptor).
