@@ -320,6 +320,12 @@ async fn sessions(clients: usize, seconds: u64, figures: &mut Figures) {
     let at = |q: f64| rtts[((rtts.len() - 1) as f64 * q) as usize] as f64;
     report(
         figures,
+        "session_requests_answered",
+        rtts.len() as f64,
+        "requests answered, all clients together (each task fails on an unanswered one)",
+    );
+    report(
+        figures,
         "session_requests_per_sec",
         rtts.len() as f64 / seconds as f64,
         "requests per second, all clients together",
