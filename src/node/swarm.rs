@@ -136,20 +136,17 @@ impl Swarm {
     /// Stamps a message and delivers it straight to a local agent when it is for one, or
     /// completes the request it answers when that request waits on this node; otherwise hands
     /// it back for the supervisor.
-    fn deliver_locally(&self, message: Message) -> Option<(Arc<Message>, bool)> {
-        // Boxed at once: a local delivery is boxed anyway, and from here on the message moves
-        // as a pointer, not as its 200-odd bytes through every call below.
-        let mut message = Box::new(message);
+    fn deliver_locally(&self, mut message: Message) -> Option<(Arc<Message>, bool)> {
         self.0.stamper.stamp(&mut message);
         if message.correlation_id().is_some() {
-            return (!self.0.pending.complete(&message)).then(|| (Arc::from(message), false));
+            return (!self.0.pending.complete(&message)).then(|| (Arc::new(message), false));
         }
         match self.0.directory.deliver(message) {
             LocalDelivery::Delivered => None,
             // A stopped agent is the supervisor's to unregister: let it look again.
             // A full mailbox too: the supervisor reports `Full` with the message.
-            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((Arc::from(m), false)),
-            LocalDelivery::NotLocal(m) => Some((Arc::from(m), true)),
+            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((Arc::new(m), false)),
+            LocalDelivery::NotLocal(m) => Some((Arc::new(m), true)),
         }
     }
 

@@ -9,13 +9,13 @@ use awc::ws::{Codec, Frame, Message as WsMessage};
 use awc::BoxedSocket;
 use futures_util::stream::{SplitSink, StreamExt};
 use swarm_protocol::core::handshake::Role;
+use swarm_protocol::core::reassembly::Kind;
 use swarm_protocol::WireFormat;
 
 use super::frames::{close_code, Fault, Frames};
 use super::link_end::{shared_ws_handlers, LinkEnd, TRANSPORT};
 use crate::error::TransportError;
 use crate::link::{LinkClose, LinkConnector, LinkContext};
-use swarm_protocol::core::reassembly::Kind;
 
 type Sink = SplitSink<Framed<BoxedSocket, Codec>, WsMessage>;
 

@@ -17,11 +17,11 @@ use crate::link::machinery::arena::FrameArena;
 use crate::link::machinery::receive::decode_received;
 use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
 use swarm_protocol::codec::{Codec, CodecError, Envelope};
+use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 use swarm_protocol::{Message, WireFormat};
 
 use crate::config::TransportConfig;
 use crate::link::CloseKind;
-use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 
 /// A reason to close the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

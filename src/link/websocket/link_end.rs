@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use actix::{Addr, Recipient};
 use swarm_protocol::core::handshake::Role;
+use swarm_protocol::core::reassembly::Kind;
 use swarm_protocol::Message;
 
 use super::frames::{Fault, Frames};
@@ -20,7 +21,6 @@ use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
     Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch, LinkPort,
 };
-use swarm_protocol::core::reassembly::Kind;
 
 /// Transport name of WebSocket links.
 pub const TRANSPORT: &str = "websocket";

@@ -41,6 +41,7 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHan
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use swarm_protocol::core::handshake::Role;
+use swarm_protocol::core::reassembly::Kind;
 
 use super::frames::{close_code, negotiate, Fault, Frames};
 use super::link_end::{shared_ws_handlers, LinkEnd};
@@ -48,7 +49,6 @@ use super::read_gate::{GateState, ReadGate};
 use super::socket::{on_connect, ConnSocket};
 use crate::auth::UpgradeVerdict;
 use crate::link::{Admission, LinkAcceptor, LinkClose, LinkId};
-use swarm_protocol::core::reassembly::Kind;
 
 /// A scope serving the swarm endpoint of the node of `acceptor` at `path` (GET upgrades to
 /// WebSocket). `acceptor` is a `&Swarm` or [`Swarm::acceptor`](crate::Swarm::acceptor).
