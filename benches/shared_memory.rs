@@ -8,6 +8,11 @@
 //!   the same 64 B `Message`, one core).
 //! * `link` — typed `Message`s through a `ShmLink` between two swarm nodes: one-way 64 B,
 //!   request round trip, 1 MiB messages.
+//! * `sizes/shared_memory` — 1 KiB to 10 MiB one-way and round trip over a link whose rings
+//!   are sized for large messages ([`LARGE_RING`]), beside the floor of any transport that
+//!   copies into and out of a ring: the same bytes, cut into the same records, through a raw
+//!   ring of that size between the two processes, copied in and copied out (`raw_ring_copy`),
+//!   and one memcpy in one process (`raw_memcpy`).
 //!
 //! Before the groups it prints the CPU both processes use over 2 s of an idle link.
 //!
@@ -40,6 +45,15 @@ const ONE_WAY: u64 = 20_000;
 const STREAM_CHUNK: u64 = 1024;
 const LARGE: usize = 1 << 20;
 const LARGE_BATCH: u64 = 64;
+/// Bytes per ring of the link (and of the raw ring) that carry the large messages: a record
+/// holds half a ring, so a 1 MiB message is one record and the writer need not wait for the
+/// reader within a message.
+const LARGE_RING: usize = 16 << 20;
+/// Raw-ring record flags of the copy floor (`peer_ring_copy`): a piece of a message, its last
+/// piece, the last piece of a message to send back.
+const PIECE: u32 = 0;
+const LAST_PIECE: u32 = 2;
+const ECHO_PIECE: u32 = 4;
 
 fn segment_name(tag: &str) -> String {
     format!("swarm-bench-{}-{tag}", std::process::id())
@@ -98,6 +112,71 @@ fn peer_ring(name: &str) {
         if segment.peer_closed() {
             return;
         }
+    }
+}
+
+/// The reading end of the copy floor: copies every record out of the ring into one reused
+/// buffer (as a transport's reader must), answers a marker with a marker, and sends a message
+/// that ends in `ECHO_PIECE` back, cut into records the same way.
+fn peer_ring_copy(name: &str) {
+    let segment = Arc::new(Segment::open(name, Duration::from_secs(10)).unwrap());
+    let (mut p, mut c) = segment.split().expect("a fresh segment");
+    let mut message = Vec::new();
+    loop {
+        let (mut marker, mut echo) = (false, false);
+        c.poll(usize::MAX, |flags, payload| match flags {
+            MARKER => marker = true,
+            _ => {
+                message.extend_from_slice(payload);
+                if flags == ECHO_PIECE {
+                    echo = true;
+                } else if flags == LAST_PIECE {
+                    black_box(&message);
+                    message.clear();
+                }
+            }
+        })
+        .unwrap();
+        if echo {
+            push_message(&mut p, &message);
+            message.clear();
+        }
+        if marker {
+            push(&mut p, MARKER, b"m");
+            publish(&mut p);
+            if segment.peer_closed() {
+                return;
+            }
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Writes `bytes` as records of at most a record's payload, the last flagged `last`.
+fn push_pieces(p: &mut Producer<SegmentRing>, bytes: &[u8], last: u32) {
+    let mut pieces = bytes.chunks(p.max_payload()).peekable();
+    while let Some(piece) = pieces.next() {
+        push(p, if pieces.peek().is_some() { PIECE } else { last }, piece);
+    }
+    publish(p);
+}
+
+/// Writes a message for the reader to keep (one-way).
+fn push_message(p: &mut Producer<SegmentRing>, bytes: &[u8]) {
+    push_pieces(p, bytes, LAST_PIECE);
+}
+
+/// Reads one message of pieces into `into` (cleared first), spinning.
+fn read_message(c: &mut Consumer<SegmentRing>, into: &mut Vec<u8>) {
+    into.clear();
+    let mut done = false;
+    while !done {
+        c.poll(usize::MAX, |flags, payload| {
+            into.extend_from_slice(payload);
+            done |= flags == LAST_PIECE;
+        })
+        .unwrap();
+        std::hint::spin_loop();
     }
 }
 
@@ -318,19 +397,46 @@ fn baselines(c: &mut Criterion) {
     g.finish();
 }
 
-fn link(c: &mut Criterion) {
-    let system = System::new();
-    let name = segment_name("link");
+/// A node of this process linked by `link` (over segment `name`) to a peer process of `role`
+/// hosting `echo`; returns once `echo` is reachable.
+fn start_linked(
+    system: &SystemRunner,
+    node_name: &str,
+    link: ShmLink,
+    role: &str,
+) -> (Swarm, Child) {
+    let segment = link.info().name.clone();
     let node = system.block_on(async {
-        let node = Swarm::start(config("bench"));
-        node.connect(ShmLink::create(&name));
+        let node = Swarm::start(config(node_name));
+        node.connect(link);
         node
     });
-    let mut peer = spawn_peer("link", &name);
+    let peer = spawn_peer(role, &segment);
     system.block_on(async {
         while !matches!(node.locate("echo").await, Ok(Some(_))) {
             actix_rt::time::sleep(Duration::from_millis(5)).await;
         }
+    });
+    (node, peer)
+}
+
+/// Shuts `node` down and ends its peer process.
+fn stop_linked(system: &SystemRunner, node: Swarm, mut peer: Child) {
+    node.shutdown();
+    system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
+    let _ = peer.kill();
+    let _ = peer.wait();
+}
+
+fn link(c: &mut Criterion) {
+    let system = System::new();
+    let (node, peer) = start_linked(
+        &system,
+        "bench",
+        ShmLink::create(segment_name("link")),
+        "link",
+    );
+    system.block_on(async {
         // Idle CPU of both processes over 2 s of an idle link.
         let ticks = |pid| cpu_ticks(pid);
         let (me, other) = (std::process::id(), peer.id());
@@ -355,74 +461,125 @@ fn link(c: &mut Criterion) {
         ("one_way_64B_one_burst", ONE_WAY, 64, ONE_WAY),
         ("one_way_1MiB", LARGE_BATCH, LARGE, LARGE_BATCH),
     ] {
-        g.throughput(if size == LARGE {
-            Throughput::Bytes(n * size as u64)
-        } else {
-            Throughput::Elements(n)
-        });
-        g.bench_with_input(BenchmarkId::new("typed", label), &n, |b, &n| {
-            let body = Value::from(vec![0u8; size]);
-            b.iter_custom(|iters| {
-                timed(&system, iters, || {
-                    stream(node.clone(), body.clone(), n, chunk)
-                })
-            })
-        });
+        one_way(&mut g, &system, &node, label, n, size, chunk);
     }
     g.throughput(Throughput::Elements(1));
     round_trip(&mut g, &system, "typed/round_trip_64B", &node);
     g.finish();
+    stop_linked(&system, node, peer);
     // Before the busy-polling nodes start: they poll from this process's arbiter and the
-    // peer's, which leaves the default link little CPU on two cores.
-    sizes(c, &system, &node);
+    // peer's, which leaves the other links little CPU on two cores.
+    large(c, &system);
     let mut g = c.benchmark_group("link");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     // The same round trip between two nodes that poll the ring from their arbiters (started
     // only now: their polling would slow everything measured before).
-    let busy_name = segment_name("busy");
-    let busy = system.block_on(async {
-        let node = Swarm::start(config("bench-busy"));
-        node.connect(ShmLink::create(&busy_name).with_busy_poll(true));
-        node
-    });
-    let mut busy_peer = spawn_peer("link-busy", &busy_name);
-    system.block_on(async {
-        while !matches!(busy.locate("echo").await, Ok(Some(_))) {
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
+    let (busy, busy_peer) = start_linked(
+        &system,
+        "bench-busy",
+        ShmLink::create(segment_name("busy")).with_busy_poll(true),
+        "link-busy",
+    );
     round_trip(&mut g, &system, "typed/round_trip_64B_busy_poll", &busy);
-    g.throughput(Throughput::Elements(ONE_WAY));
-    g.bench_function("typed/one_way_64B_busy_poll", |b| {
+    one_way(
+        &mut g,
+        &system,
+        &busy,
+        "one_way_64B_busy_poll",
+        ONE_WAY,
+        64,
+        STREAM_CHUNK,
+    );
+    g.finish();
+    stop_linked(&system, busy, busy_peer);
+}
+
+/// `typed/<label>`: `n` events of `size` bytes streamed to `echo` (yielding every `chunk`),
+/// then a request.
+fn one_way(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    system: &SystemRunner,
+    node: &Swarm,
+    label: &str,
+    n: u64,
+    size: usize,
+    chunk: u64,
+) {
+    g.throughput(if size >= LARGE {
+        Throughput::Bytes(n * size as u64)
+    } else {
+        Throughput::Elements(n)
+    });
+    let body = Value::from(vec![0u8; size]);
+    g.bench_function(format!("typed/{label}"), |b| {
         b.iter_custom(|iters| {
-            timed(&system, iters, || {
-                stream(
-                    busy.clone(),
-                    Value::from(vec![0u8; 64]),
-                    ONE_WAY,
-                    STREAM_CHUNK,
-                )
+            timed(system, iters, || {
+                stream(node.clone(), body.clone(), n, chunk)
             })
         })
     });
-    g.finish();
-    busy.shutdown();
-    system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
-    let _ = busy_peer.kill();
-    let _ = busy_peer.wait();
-    node.shutdown();
-    system.block_on(async { actix_rt::time::sleep(Duration::from_millis(300)).await });
-    let _ = peer.kill();
-    let _ = peer.wait();
 }
 
-/// The size matrix over the (default, event-driven) link to the peer process, beside the
-/// floor of any shared-memory transport: copying the same bytes once, in this process.
-fn sizes(c: &mut Criterion, system: &SystemRunner, node: &Swarm) {
+/// Large messages over a link whose rings are sized for them ([`LARGE_RING`]): 1 MiB one-way
+/// in the `link` group, and the size matrix beside its floors (measured first, before the
+/// link exists: they keep this process's arbiter from running).
+fn large(c: &mut Criterion, system: &SystemRunner) {
+    size_floors(c);
+    let (node, peer) = start_linked(
+        system,
+        "bench-large",
+        ShmLink::create(segment_name("large")).with_ring_size(LARGE_RING),
+        "link",
+    );
+    let mut g = c.benchmark_group("link");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    let label = "one_way_1MiB_large_ring";
+    one_way(
+        &mut g,
+        system,
+        &node,
+        label,
+        LARGE_BATCH,
+        LARGE,
+        LARGE_BATCH,
+    );
+    g.finish();
+    let mut g = common::size_group(c, "sizes/shared_memory");
+    for (label, size) in common::SIZES {
+        let value = Value::Bytes(vec![0u8; size].into());
+        let n = common::batch_of(size);
+        g.throughput(Throughput::Bytes((n + 1) * size as u64));
+        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
+            b.iter_custom(|iters| {
+                timed(system, iters, || {
+                    common::body_batch(&node, "echo", "echo", n, &value)
+                })
+            })
+        });
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
+            b.iter_custom(|iters| timed(system, iters, || common::body_round_trip(&node, &value)))
+        });
+    }
+    g.finish();
+    stop_linked(system, node, peer);
+}
+
+/// The floors of the size matrix, for any shared-memory transport: the same bytes through a
+/// raw ring of [`LARGE_RING`] between two processes, cut into records as the link cuts them,
+/// copied in and out (`raw_ring_copy`; `raw_ring_copy_round_trip` with the bytes sent back),
+/// and one memcpy in this process (`raw_memcpy`). Both ends spin.
+fn size_floors(c: &mut Criterion) {
+    let ring_name = segment_name("ringcopy");
+    let segment = Arc::new(Segment::create(&ring_name, LARGE_RING).unwrap());
+    let mut ring_peer = spawn_peer("ringcopy", &ring_name);
+    while segment.peer_pid() == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (mut p, mut back) = segment.split().expect("a fresh segment");
     let mut g = common::size_group(c, "sizes/shared_memory");
     for (label, size) in common::SIZES {
         let body = vec![0u8; size];
-        let value = Value::Bytes(body.clone().into());
         let n = common::batch_of(size);
         g.throughput(Throughput::Bytes(size as u64));
         let mut copy = vec![1u8; size];
@@ -432,19 +589,29 @@ fn sizes(c: &mut Criterion, system: &SystemRunner, node: &Swarm) {
                 black_box(&copy);
             })
         });
-        g.throughput(Throughput::Bytes((n + 1) * size as u64));
-        g.bench_function(BenchmarkId::new("swarm_one_way", label), |b| {
-            b.iter_custom(|iters| {
-                timed(system, iters, || {
-                    common::body_batch(node, "echo", "echo", n, &value)
-                })
+        g.bench_function(BenchmarkId::new("raw_ring_copy_round_trip", label), |b| {
+            b.iter(|| {
+                push_pieces(&mut p, &body, ECHO_PIECE);
+                read_message(&mut back, &mut copy);
             })
         });
-        g.throughput(Throughput::Bytes(size as u64));
-        g.bench_function(BenchmarkId::new("swarm_round_trip", label), |b| {
-            b.iter_custom(|iters| timed(system, iters, || common::body_round_trip(node, &value)))
+        g.throughput(Throughput::Bytes(n * size as u64));
+        g.bench_function(BenchmarkId::new("raw_ring_copy", label), |b| {
+            b.iter(|| {
+                for _ in 0..n {
+                    push_message(&mut p, &body);
+                }
+                push(&mut p, MARKER, b"m");
+                publish(&mut p);
+                wait_marker(&mut back);
+            })
         });
     }
+    segment.close();
+    // The peer sees the close after its next marker.
+    push(&mut p, MARKER, b"m");
+    publish(&mut p);
+    ring_peer.wait().unwrap();
     g.finish();
 }
 
@@ -490,6 +657,7 @@ fn main() {
         let (role, name) = role.split_once(':').unwrap();
         match role {
             "ring" => peer_ring(name),
+            "ringcopy" => peer_ring_copy(name),
             "pingpong" => peer_ping_pong(name),
             "link" => peer_link(name, false),
             "link-busy" => peer_link(name, true),
