@@ -17,7 +17,9 @@ use std::sync::atomic::Ordering;
 use libfuzzer_sys::fuzz_target;
 use swarm_shm::ring::{max_payload, Consumer, HeapRing, Producer, RingStorage};
 use swarm_transport::link::machinery::buffer_pool::BufferPool;
-use swarm_transport::link::shared_memory::fragments::{flag, Assembled, FragmentJoiner};
+use swarm_transport::link::shared_memory::fragments::{
+    fragment, fragment_count, Assembled, FragmentJoiner,
+};
 
 /// The bytes of message `n`, `len` long (checkable without keeping a copy).
 fn body(n: u64, len: usize) -> Vec<u8> {
@@ -71,13 +73,11 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => {
                 let len = usize::from(next()) * (max / 32 + 1) % (8 * max + 1);
                 let bytes = body(n, len);
-                let parts: Vec<&[u8]> = if bytes.is_empty() {
-                    vec![&[][..]]
-                } else {
-                    bytes.chunks(max).collect()
-                };
-                for (i, part) in parts.iter().enumerate() {
-                    records.push_back((flag(i, parts.len()), part.to_vec()));
+                for i in 0..fragment_count(len, max) {
+                    let piece = fragment(len, max, i);
+                    let mut payload = piece.prefix.map(Vec::from).unwrap_or_default();
+                    payload.extend_from_slice(&bytes[piece.range]);
+                    records.push_back((piece.flags, payload));
                 }
                 sent.push_back((n, len));
                 n += 1;

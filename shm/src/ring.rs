@@ -10,7 +10,7 @@
 //!
 //! Publication is batched: [`Producer::try_push`] writes records privately and
 //! [`Producer::publish`] makes all of them visible with one store. The consumer releases
-//! space once per [`Consumer::poll`].
+//! space once per [`Consumer::poll`], and every 64 KiB within a long one.
 //!
 //! Synchronisation (every ordering names its partner with a `SYNC POINT` comment):
 //! * **A** — producer `Release`-stores `head` after writing records; consumer `Acquire`-loads
@@ -27,6 +27,16 @@ use super::sync::{fence, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 pub const RECORD_HEADER: usize = 8;
 /// Length value of a wrap header.
 const WRAP: u32 = u32::MAX;
+/// A poll releases space every [`stride`] bytes read (and at its end), and a writer publishes
+/// as often (see [`Producer::should_publish`]): large records then stream through the ring
+/// with both copies at work at once, for one store per 64 KiB.
+const STRIDE: u64 = 64 << 10;
+
+/// Bytes between two releases of a long poll, or two publications of a long write: 64 KiB,
+/// or a quarter of a smaller ring.
+fn stride(capacity: u64) -> u64 {
+    STRIDE.min(capacity / 4)
+}
 
 /// Keeps a value on a cache line of its own (no false sharing between producer and consumer).
 #[repr(C, align(64))]
@@ -229,6 +239,19 @@ impl<S: RingStorage> Producer<S> {
         self.head
     }
 
+    /// Bytes written but not yet published.
+    pub fn unpublished(&self) -> u64 {
+        self.head - self.published
+    }
+
+    /// Whether enough is written but not yet published that the consumer should see it now
+    /// (64 KiB, or a quarter of a smaller ring). A writer that publishes at this mark lets
+    /// the consumer copy the first records out while it copies the next ones in, instead of
+    /// after the whole batch.
+    pub fn should_publish(&self) -> bool {
+        self.unpublished() >= stride(self.capacity)
+    }
+
     /// Bytes written but not yet read by the consumer (as far as this side knows).
     pub fn unread(&self) -> u64 {
         self.head - self.cached_tail
@@ -263,7 +286,8 @@ impl<S: RingStorage> Consumer<S> {
     }
 
     /// Reads up to `max` published records, calling `f(flags, payload)` for each (the
-    /// payload is the ring's own memory), then releases their space at once. Returns how many
+    /// payload is the ring's own memory), then releases their space (at once, or 64 KiB at
+    /// a time when they are large). Returns how many
     /// were read.
     pub fn poll(&mut self, max: usize, mut f: impl FnMut(u32, &[u8])) -> Result<usize, Corrupt> {
         if self.tail == self.cached_head {
@@ -281,6 +305,7 @@ impl<S: RingStorage> Consumer<S> {
             )));
         }
         let mut n = 0;
+        let mut released = self.tail;
         let limit = max_payload(self.capacity as usize);
         // Positions only grow, and head - tail <= capacity was checked: `<` ends the loop even
         // when a hostile peer's records would carry the tail past the head.
@@ -323,6 +348,16 @@ impl<S: RingStorage> Consumer<S> {
             };
             self.tail += record;
             n += 1;
+            if self.tail - released >= stride(self.capacity) {
+                // SYNC POINT B (Release), as below: the producer may reuse what was read so
+                // far while the rest is read.
+                self.storage
+                    .control()
+                    .tail
+                    .0
+                    .store(self.tail, Ordering::Release);
+                released = self.tail;
+            }
         }
         // SYNC POINT B (Release): pairs with the Acquire load of `tail` in
         // `Producer::has_room`; everything before it has been read.

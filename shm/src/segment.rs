@@ -46,8 +46,9 @@ use crate::ring::{Consumer, Padded, Producer, RingControl, RingStorage};
 
 /// "SWRMSHM1", little-endian.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SWRMSHM1");
-/// Version of this layout; a segment with another one is refused.
-pub const LAYOUT_VERSION: u32 = 1;
+/// Version of this layout and of the records in its rings (2: a first fragment begins with
+/// its message's length); a segment with another one is refused.
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes reserved for the header.
 pub const HEADER_SIZE: usize = 4096;
 /// Smallest ring.

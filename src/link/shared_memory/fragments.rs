@@ -4,10 +4,16 @@
 //! written, so heartbeats are never stuck behind it); fragments of two messages never
 //! interleave.
 //!
+//! The first fragment begins with the message's whole length (`u64` LE), so the reader sizes
+//! its buffer once: joining never reallocates (a reallocation copies what was joined so far,
+//! a second copy of most of a large message), and a message past the limit is refused before
+//! anything is buffered.
+//!
 //! Fragments are joined in a buffer from the link's [`BufferPool`], handed on whole (the
 //! decoded message's byte payloads are slices of it) and returned to the pool when the
 //! message is dropped.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::link::machinery::buffer_pool::BufferPool;
@@ -21,6 +27,9 @@ pub const MORE: u32 = 2;
 /// Record flag: the last fragment.
 pub const LAST: u32 = 3;
 
+/// Bytes of the length a first fragment begins with.
+pub const LENGTH_PREFIX: usize = 8;
+
 /// The flag of fragment `index` of a message of `count` fragments.
 pub fn flag(index: usize, count: usize) -> u32 {
     match (index, count) {
@@ -28,6 +37,55 @@ pub fn flag(index: usize, count: usize) -> u32 {
         (0, _) => FIRST,
         (i, n) if i + 1 == n => LAST,
         _ => MORE,
+    }
+}
+
+/// How many records a message of `len` bytes takes when a record carries at most `max`
+/// payload bytes (`max` > [`LENGTH_PREFIX`]).
+pub fn fragment_count(len: usize, max: usize) -> usize {
+    if len <= max {
+        1
+    } else {
+        1 + (len - (max - LENGTH_PREFIX)).div_ceil(max)
+    }
+}
+
+/// One record of a message cut by [`fragment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fragment {
+    /// The record's flags.
+    pub flags: u32,
+    /// The length prefix the record begins with (first fragments only).
+    pub prefix: Option<[u8; LENGTH_PREFIX]>,
+    /// The message's bytes the record carries after it.
+    pub range: Range<usize>,
+}
+
+/// Record `index` of a message of `len` bytes cut into records of at most `max` payload bytes:
+/// one whole record when it fits, else a first record (the length, then `max - 8` bytes),
+/// middle records of `max` bytes and a last one with the rest.
+pub fn fragment(len: usize, max: usize, index: usize) -> Fragment {
+    let count = fragment_count(len, max);
+    let flags = flag(index, count);
+    if count == 1 {
+        return Fragment {
+            flags,
+            prefix: None,
+            range: 0..len,
+        };
+    }
+    let first = max - LENGTH_PREFIX;
+    let (prefix, range) = match index {
+        0 => (Some((len as u64).to_le_bytes()), 0..first),
+        i => {
+            let start = first + (i - 1) * max;
+            (None, start..(start + max).min(len))
+        }
+    };
+    Fragment {
+        flags,
+        prefix,
+        range,
     }
 }
 
@@ -53,6 +111,14 @@ pub enum FragmentError {
         /// The limit.
         max: usize,
     },
+    /// The fragments do not add up to the length the first one announced (or it had none).
+    #[error("fragments of a message of {announced} bytes carry {carried} bytes or more")]
+    WrongLength {
+        /// The length the first fragment announced.
+        announced: usize,
+        /// Bytes the fragments carried when the mismatch was seen.
+        carried: usize,
+    },
 }
 
 /// Joins the fragments of one direction into whole messages.
@@ -60,6 +126,8 @@ pub enum FragmentError {
 pub struct FragmentJoiner {
     buffer: Vec<u8>,
     active: bool,
+    /// The length the message being joined announced.
+    announced: usize,
     max: usize,
     pool: Arc<BufferPool>,
 }
@@ -70,6 +138,7 @@ impl FragmentJoiner {
         FragmentJoiner {
             buffer: Vec::new(),
             active: false,
+            announced: 0,
             max,
             pool,
         }
@@ -84,9 +153,22 @@ impl FragmentJoiner {
         match (flags, self.active) {
             (WHOLE, _) => Ok(Some(Assembled::Whole(payload))),
             (FIRST, false) => {
+                let Some((prefix, rest)) = payload.split_first_chunk::<LENGTH_PREFIX>() else {
+                    return Err(FragmentError::WrongLength {
+                        announced: 0,
+                        carried: payload.len(),
+                    });
+                };
+                let announced = usize::try_from(u64::from_le_bytes(*prefix)).unwrap_or(usize::MAX);
+                if announced > self.max {
+                    return Err(FragmentError::TooLarge { max: self.max });
+                }
                 self.active = true;
+                self.announced = announced;
                 self.buffer = self.pool.take();
-                self.append(payload)?;
+                // Within the limit, checked above; the pages are touched only as bytes come.
+                self.buffer.reserve_exact(announced);
+                self.append(rest)?;
                 Ok(None)
             }
             (MORE, true) => {
@@ -95,6 +177,12 @@ impl FragmentJoiner {
             }
             (LAST, true) => {
                 self.append(payload)?;
+                if self.buffer.len() != self.announced {
+                    return Err(self.abandon(FragmentError::WrongLength {
+                        announced: self.announced,
+                        carried: self.buffer.len(),
+                    }));
+                }
                 self.active = false;
                 Ok(Some(Assembled::Joined(std::mem::take(&mut self.buffer))))
             }
@@ -103,13 +191,22 @@ impl FragmentJoiner {
     }
 
     fn append(&mut self, payload: &[u8]) -> Result<(), FragmentError> {
-        if self.buffer.len() + payload.len() > self.max {
-            self.pool.give_back(std::mem::take(&mut self.buffer));
-            self.active = false;
-            return Err(FragmentError::TooLarge { max: self.max });
+        let carried = self.buffer.len() + payload.len();
+        if carried > self.announced {
+            return Err(self.abandon(FragmentError::WrongLength {
+                announced: self.announced,
+                carried,
+            }));
         }
         self.buffer.extend_from_slice(payload);
         Ok(())
+    }
+
+    /// Drops the message being joined (its buffer back to the pool) and returns `error`.
+    fn abandon(&mut self, error: FragmentError) -> FragmentError {
+        self.pool.give_back(std::mem::take(&mut self.buffer));
+        self.active = false;
+        error
     }
 }
 
@@ -117,30 +214,117 @@ impl FragmentJoiner {
 mod tests {
     use super::*;
 
+    /// The records a writer cutting `bytes` by [`fragment`] puts in the ring.
+    fn cut(bytes: &[u8], max: usize) -> Vec<(u32, Vec<u8>)> {
+        (0..fragment_count(bytes.len(), max))
+            .map(|i| {
+                let f = fragment(bytes.len(), max, i);
+                let mut payload = f.prefix.map(Vec::from).unwrap_or_default();
+                payload.extend_from_slice(&bytes[f.range]);
+                (f.flags, payload)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_covers_the_message_once_in_records_that_fit() {
+        for max in [9, 16, 100] {
+            for len in 0..400 {
+                let records = cut(&vec![7; len], max);
+                assert!(records.iter().all(|(_, p)| p.len() <= max), "{len} / {max}");
+                let carried: usize = (0..records.len())
+                    .map(|i| fragment(len, max, i).range.len())
+                    .sum();
+                assert_eq!(carried, len);
+                let ranges: Vec<_> = (0..records.len())
+                    .map(|i| fragment(len, max, i).range)
+                    .collect();
+                assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+                assert_eq!(records.len() == 1, len <= max);
+            }
+        }
+    }
+
     #[test]
     fn fragments_join_in_order_within_the_limit() {
-        let mut r = FragmentJoiner::new(10, BufferPool::new(0));
+        let mut r = FragmentJoiner::new(100, BufferPool::new(0));
         assert_eq!(r.push(WHOLE, b"ab"), Ok(Some(Assembled::Whole(b"ab"))));
-        assert_eq!(r.push(FIRST, b"abc"), Ok(None));
-        assert_eq!(r.push(MORE, b"def"), Ok(None));
+        let message: Vec<u8> = (0..41).collect();
+        let records = cut(&message, 16);
         assert_eq!(
-            r.push(LAST, b"g"),
-            Ok(Some(Assembled::Joined(b"abcdefg".to_vec())))
+            records.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            vec![FIRST, MORE, MORE, LAST]
         );
+        let mut joined = None;
+        for (i, (flags, payload)) in records.iter().enumerate() {
+            if i == 1 {
+                // A whole record between fragments is its own message.
+                assert_eq!(r.push(WHOLE, b"x"), Ok(Some(Assembled::Whole(b"x"))));
+            }
+            joined = r.push(*flags, payload).unwrap().map(|a| match a {
+                Assembled::Joined(b) => b,
+                Assembled::Whole(b) => b.to_vec(),
+            });
+        }
+        assert_eq!(joined, Some(message));
         assert_eq!(r.push(MORE, b"x"), Err(FragmentError::OutOfOrder(MORE)));
-        assert_eq!(r.push(FIRST, b"123"), Ok(None));
-        // A whole record between fragments is its own message.
-        assert_eq!(r.push(WHOLE, b"x"), Ok(Some(Assembled::Whole(b"x"))));
-        assert_eq!(r.push(FIRST, b"4"), Err(FragmentError::OutOfOrder(FIRST)));
-        let mut r = FragmentJoiner::new(10, BufferPool::new(0));
-        r.push(FIRST, b"123456").unwrap();
+        let (flags, first) = &cut(&[1; 40], 16)[0];
+        assert_eq!(r.push(*flags, first), Ok(None));
+        assert_eq!(r.push(FIRST, first), Err(FragmentError::OutOfOrder(FIRST)));
+    }
+
+    #[test]
+    fn a_message_past_the_limit_is_refused_at_its_first_fragment() {
+        let pool = BufferPool::new(1 << 20);
+        let mut r = FragmentJoiner::new(10, pool.clone());
+        let mut first = 11u64.to_le_bytes().to_vec();
+        first.extend_from_slice(b"12345");
         assert_eq!(
-            r.push(LAST, b"78901"),
+            r.push(FIRST, &first),
             Err(FragmentError::TooLarge { max: 10 })
         );
+        // A hostile length cannot make the reader reserve memory either.
+        let huge = u64::MAX.to_le_bytes();
         assert_eq!(
-            (0..4).map(|i| flag(i, 4)).collect::<Vec<_>>(),
-            vec![FIRST, MORE, MORE, LAST]
+            r.push(FIRST, &huge),
+            Err(FragmentError::TooLarge { max: 10 })
+        );
+        assert_eq!(r.push(MORE, b"x"), Err(FragmentError::OutOfOrder(MORE)));
+    }
+
+    #[test]
+    fn fragments_that_do_not_add_up_to_the_announced_length_are_refused() {
+        let mut r = FragmentJoiner::new(100, BufferPool::new(0));
+        assert_eq!(
+            r.push(FIRST, b"short"),
+            Err(FragmentError::WrongLength {
+                announced: 0,
+                carried: 5
+            })
+        );
+        let mut first = 6u64.to_le_bytes().to_vec();
+        first.extend_from_slice(b"abc");
+        r.push(FIRST, &first).unwrap();
+        assert_eq!(
+            r.push(LAST, b"de"),
+            Err(FragmentError::WrongLength {
+                announced: 6,
+                carried: 5
+            })
+        );
+        // The joiner starts over cleanly after a refusal.
+        r.push(FIRST, &first).unwrap();
+        assert_eq!(
+            r.push(MORE, b"defg"),
+            Err(FragmentError::WrongLength {
+                announced: 6,
+                carried: 7
+            })
+        );
+        r.push(FIRST, &first).unwrap();
+        assert_eq!(
+            r.push(LAST, b"def"),
+            Ok(Some(Assembled::Joined(b"abcdef".to_vec())))
         );
         assert_eq!(flag(0, 1), WHOLE);
     }

@@ -1,5 +1,6 @@
 //! The actor of a shared-memory link: it encodes outbound messages and writes them into the
-//! outbound ring (fragmented when larger than a record), publishes, and wakes the peer's
+//! outbound ring (fragmented into records of at most an eighth of the ring), publishes (once
+//! per burst, and every 64 KiB of a long one), and wakes the peer's
 //! reader only when it announced sleeping. In the default and busy-poll [`ReadMode`]s it also
 //! reads the inbound ring (when the pump thread rings, or on every turn). It reports the link
 //! closed to the node, exactly once (the pump reports it open).
@@ -33,7 +34,7 @@ use swarm_shm::ring::{Producer, PushError, RingStorage};
 use swarm_shm::segment::{Segment, SegmentRing};
 
 use super::doorbell::Doorbell;
-use super::fragments::flag;
+use super::fragments::{flag, fragment, fragment_count, Fragment};
 use super::handoff::{Attached, PumpEnded, PumpSetup, Readable, ToActor};
 use super::pump;
 use super::reader::Reader;
@@ -140,7 +141,7 @@ impl ShmLinkActor {
         let Some(producer) = self.producer.as_mut() else {
             return;
         };
-        let max = producer.max_payload();
+        let max = data_record_limit(producer);
         let before = producer.position();
         loop {
             if !write_control(producer, &mut self.control) {
@@ -167,18 +168,16 @@ impl ShmLinkActor {
                     })
                 }
             };
-            let count = self.frame.len().div_ceil(max).max(1);
+            let count = fragment_count(self.frame.len(), max);
             if writing.written < count {
-                let start = writing.written * max;
-                let end = (start + max).min(self.frame.len());
-                match push_range(
-                    producer,
-                    flag(writing.written, count),
-                    &self.frame,
-                    start,
-                    end,
-                ) {
-                    Ok(()) => writing.written += 1,
+                let piece = fragment(self.frame.len(), max, writing.written);
+                match push_fragment(producer, &piece, &self.frame) {
+                    Ok(()) => {
+                        writing.written += 1;
+                        if producer.should_publish() {
+                            publish(producer);
+                        }
+                    }
                     Err(PushError::Full) => break,
                     Err(PushError::TooLarge(_)) => unreachable!("fragments fit a record"),
                 }
@@ -242,20 +241,34 @@ fn write_control(producer: &mut Producer<SegmentRing>, control: &mut VecDeque<Ve
     true
 }
 
-/// Writes bytes `start..end` of `frame` as one record.
-fn push_range(
+/// Largest record a data message is cut into: an eighth of the ring (a control message may
+/// take a whole record). The reader sees a record only once it is written whole, and the
+/// writer starts one only once that much space is free: records well below the ring's size let
+/// the two copies of a large message overlap instead of taking turns.
+fn data_record_limit(producer: &Producer<SegmentRing>) -> usize {
+    (producer.storage().capacity() / 8).min(producer.max_payload())
+}
+
+/// Writes one record of `frame` as `piece` says (its length prefix, then its bytes).
+fn push_fragment(
     producer: &mut Producer<SegmentRing>,
-    flags: u32,
+    piece: &Fragment,
     frame: &GatherFrame,
-    start: usize,
-    end: usize,
 ) -> Result<(), PushError> {
-    if !frame.has_references() {
-        return producer.try_push(flags, &frame.encoded()[start..end]);
+    let range = piece.range.clone();
+    if piece.prefix.is_none() && !frame.has_references() {
+        return producer.try_push(piece.flags, &frame.encoded()[range]);
     }
-    let mut parts = Vec::new();
-    frame.pieces(start, end, |piece| parts.push(piece));
-    producer.try_push_parts(flags, &parts)
+    let mut parts: Vec<&[u8]> = Vec::new();
+    if let Some(prefix) = &piece.prefix {
+        parts.push(prefix);
+    }
+    if frame.has_references() {
+        frame.pieces(range.start, range.end, |bytes| parts.push(bytes));
+    } else {
+        parts.push(&frame.encoded()[range]);
+    }
+    producer.try_push_parts(piece.flags, &parts)
 }
 
 /// Publishes what was written and wakes the peer's reader if it sleeps.

@@ -30,7 +30,10 @@ const REMAINING_BURSTS: usize = 64;
 /// Records up to this size are decoded straight from the ring; larger ones are copied into
 /// buffers of the link's [`BufferPool`] first.
 const SMALL_RECORD: usize = 16 << 10;
-/// Spare capacity the link's pool of large receive buffers keeps at most.
+/// Spare capacity the link's pool of large receive buffers keeps at least room for; a link
+/// with larger rings keeps two rings' worth (its messages are as large: a buffer the pool
+/// cannot keep is faulted in afresh for the next message, and zeroing pages then costs more
+/// than the copy).
 const POOL_BYTES: usize = 8 << 20;
 
 /// This side's heartbeat and the watch on the peer, run every tick by whoever reads the ring
@@ -117,7 +120,7 @@ impl Reader {
         consumer: Consumer<SegmentRing>,
         segment: &Arc<Segment>,
     ) -> Self {
-        let pool = BufferPool::new(POOL_BYTES);
+        let pool = BufferPool::new(POOL_BYTES.max(2 * setup.ring_size));
         Reader {
             consumer,
             reassembly: FragmentJoiner::new(setup.config.max_message_size, pool.clone()),
