@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use libfuzzer_sys::fuzz_target;
-use swarm_shm::ring::{max_payload, Consumer, HeapRing, Producer, RingStorage};
+use swarm_shm::ring::{max_payload, HeapRing, RingStorage};
 use swarm_transport::link::machinery::buffer_pool::BufferPool;
 use swarm_transport::link::shared_memory::fragments::{
     fragment, fragment_count, Assembled, FragmentJoiner,
