@@ -75,9 +75,7 @@ fuzz_target!(|data: &[u8]| {
                 let bytes = body(n, len);
                 for i in 0..fragment_count(len, max) {
                     let piece = fragment(len, max, i);
-                    let mut payload = piece.prefix.map(Vec::from).unwrap_or_default();
-                    payload.extend_from_slice(&bytes[piece.range]);
-                    records.push_back((piece.flags, payload));
+                    records.push_back((piece.flags, piece.record(&bytes)));
                 }
                 sent.push_back((n, len));
                 n += 1;

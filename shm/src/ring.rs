@@ -239,17 +239,12 @@ impl<S: RingStorage> Producer<S> {
         self.head
     }
 
-    /// Bytes written but not yet published.
-    pub fn unpublished(&self) -> u64 {
-        self.head - self.published
-    }
-
     /// Whether enough is written but not yet published that the consumer should see it now
     /// (64 KiB, or a quarter of a smaller ring). A writer that publishes at this mark lets
     /// the consumer copy the first records out while it copies the next ones in, instead of
     /// after the whole batch.
     pub fn should_publish(&self) -> bool {
-        self.unpublished() >= stride(self.capacity)
+        self.head - self.published >= stride(self.capacity)
     }
 
     /// Bytes written but not yet read by the consumer (as far as this side knows).

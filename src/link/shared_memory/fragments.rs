@@ -61,6 +61,17 @@ pub struct Fragment {
     pub range: Range<usize>,
 }
 
+impl Fragment {
+    /// The record's payload cut from `message`, joined into one buffer (the link's writer
+    /// writes the pieces without joining them; this is for tests and fuzzers).
+    #[cfg(any(test, fuzzing))]
+    pub fn record(&self, message: &[u8]) -> Vec<u8> {
+        let mut payload = self.prefix.map(Vec::from).unwrap_or_default();
+        payload.extend_from_slice(&message[self.range.clone()]);
+        payload
+    }
+}
+
 /// Record `index` of a message of `len` bytes cut into records of at most `max` payload bytes:
 /// one whole record when it fits, else a first record (the length, then `max - 8` bytes),
 /// middle records of `max` bytes and a last one with the rest.
@@ -112,7 +123,9 @@ pub enum FragmentError {
         max: usize,
     },
     /// The fragments do not add up to the length the first one announced (or it had none).
-    #[error("fragments of a message of {announced} bytes carry {carried} bytes or more")]
+    #[error(
+        "fragments do not add up to the announced length: {carried} bytes carried of {announced}"
+    )]
     WrongLength {
         /// The length the first fragment announced.
         announced: usize,
@@ -219,9 +232,7 @@ mod tests {
         (0..fragment_count(bytes.len(), max))
             .map(|i| {
                 let f = fragment(bytes.len(), max, i);
-                let mut payload = f.prefix.map(Vec::from).unwrap_or_default();
-                payload.extend_from_slice(&bytes[f.range]);
-                (f.flags, payload)
+                (f.flags, f.record(bytes))
             })
             .collect()
     }
