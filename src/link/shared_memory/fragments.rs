@@ -315,23 +315,18 @@ mod tests {
         );
         let mut first = 6u64.to_le_bytes().to_vec();
         first.extend_from_slice(b"abc");
-        r.push(FIRST, &first).unwrap();
-        assert_eq!(
-            r.push(LAST, b"de"),
-            Err(FragmentError::WrongLength {
-                announced: 6,
-                carried: 5
-            })
-        );
-        // The joiner starts over cleanly after a refusal.
-        r.push(FIRST, &first).unwrap();
-        assert_eq!(
-            r.push(MORE, b"defg"),
-            Err(FragmentError::WrongLength {
-                announced: 6,
-                carried: 7
-            })
-        );
+        // Too few bytes at the last fragment, too many before it; the joiner starts over
+        // cleanly after each refusal.
+        for (flags, rest, carried) in [(LAST, &b"de"[..], 5), (MORE, &b"defg"[..], 7)] {
+            r.push(FIRST, &first).unwrap();
+            assert_eq!(
+                r.push(flags, rest),
+                Err(FragmentError::WrongLength {
+                    announced: 6,
+                    carried
+                })
+            );
+        }
         r.push(FIRST, &first).unwrap();
         assert_eq!(
             r.push(LAST, b"def"),
