@@ -142,6 +142,8 @@ struct Shared {
     open: AtomicU64,
     /// Bytes thrown away by blackholes, both directions.
     swallowed: AtomicU64,
+    /// Bytes written on to the far end, per [`Direction`].
+    forwarded: [AtomicU64; 2],
     stopped: AtomicBool,
 }
 
@@ -162,6 +164,7 @@ impl FaultProxy {
             accepted: AtomicU64::new(0),
             open: AtomicU64::new(0),
             swallowed: AtomicU64::new(0),
+            forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
             stopped: AtomicBool::new(false),
         });
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -255,6 +258,12 @@ impl FaultProxy {
     /// Bytes a blackhole has thrown away so far.
     pub fn swallowed(&self) -> u64 {
         self.shared.swallowed.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written on to the far end in direction `dir` so far, every connection together
+    /// (what a throttle has let through).
+    pub fn forwarded(&self, dir: Direction) -> u64 {
+        self.shared.forwarded[dir as usize].load(Ordering::Relaxed)
     }
 }
 
@@ -384,6 +393,7 @@ async fn pump(
             if written.is_err() {
                 return;
             }
+            shared.forwarded[dir as usize].fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if let Some(rate) = faults.bytes_per_sec {
                 let pause = Duration::from_secs_f64(chunk.len() as f64 / rate.max(1) as f64);
                 tokio::time::sleep(pause).await;
