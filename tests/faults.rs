@@ -293,10 +293,11 @@ async fn a_throttled_link_hands_back_full_and_delivers_everything_it_accepted() 
     let event = 8 * 1024;
     let body = Value::from(vec![1u8; event]);
     let held = (unread + queue_bytes) / event + queue_messages + 4 + 8;
-    let through = proxy.forwarded(Direction::Up);
+    let start = proxy.forwarded(Direction::Up);
+    let let_through = || proxy.forwarded(Direction::Up) - start;
     let mut accepted = 0i64;
     let full = loop {
-        let passed = ((proxy.forwarded(Direction::Up) - through) as usize).div_ceil(event);
+        let passed = (let_through() as usize).div_ceil(event);
         assert!(
             accepted <= (held + passed) as i64,
             "not told Full after {accepted} events of 8 KiB ({passed} of them let through)"
@@ -318,7 +319,7 @@ async fn a_throttled_link_hands_back_full_and_delivers_everything_it_accepted() 
             Err(_) => panic!("sending failed after {accepted} events instead of pushing back"),
         }
     };
-    let let_through = proxy.forwarded(Direction::Up) - through;
+    let let_through = let_through();
     assert!(
         matches!(data_of(&full), Value::Array(items) if items.first() == Some(&Value::Int(accepted))),
         "Full hands the refused message back"
