@@ -84,6 +84,12 @@ impl From<Message> for DeliveredMessage {
     }
 }
 
+impl From<Box<Message>> for DeliveredMessage {
+    fn from(m: Box<Message>) -> Self {
+        DeliveredMessage::Owned(m)
+    }
+}
+
 impl From<Arc<Message>> for DeliveredMessage {
     fn from(m: Arc<Message>) -> Self {
         DeliveredMessage::Shared(m)
