@@ -110,6 +110,7 @@ pub use node::link_status::LinkStatus;
 pub use node::location::AgentLocation;
 /// Prometheus metrics of a node (`prometheus_client`).
 pub use node::metrics;
+pub use node::owned_message::OwnedMessage;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
 pub use node::snapshot::{NodeSnapshot, NodeView, RemoteInterest, RouteView, SubscriptionView};

@@ -28,6 +28,7 @@ use serde::Serialize;
 use swarm_protocol::{error_code, from_value, to_value, ErrorBody, Message, MessageType, Value};
 
 use crate::error::{SendError, TransportError};
+use crate::node::owned_message::OwnedMessage;
 
 /// The node a mailbox belongs to, as far as answering goes: sends a response from one of its
 /// agents. Held weakly by mailboxes, so a delivery does not keep its node alive.
@@ -43,8 +44,8 @@ pub(crate) type WeakResponder = Weak<dyn Responder>;
 #[derive(Debug, Clone)]
 pub enum DeliveredMessage {
     /// The only copy, moved to the receiver (boxed, so that a delivery — and the mailbox
-    /// envelope carrying it — stays small).
-    Owned(Box<Message>),
+    /// envelope carrying it — stays small; the box is reused for a later message).
+    Owned(OwnedMessage),
     /// Shared with other receivers.
     Shared(Arc<Message>),
 }
@@ -53,7 +54,7 @@ impl DeliveredMessage {
     /// The message as an `Arc` (allocates only if it was owned).
     pub fn into_shared(self) -> Arc<Message> {
         match self {
-            DeliveredMessage::Owned(m) => Arc::new(*m),
+            DeliveredMessage::Owned(m) => Arc::new(m.into_inner()),
             DeliveredMessage::Shared(m) => m,
         }
     }
@@ -61,7 +62,7 @@ impl DeliveredMessage {
     /// The message by value (clones only if it is shared with someone else).
     pub fn into_owned(self) -> Message {
         match self {
-            DeliveredMessage::Owned(m) => *m,
+            DeliveredMessage::Owned(m) => m.into_inner(),
             DeliveredMessage::Shared(m) => Arc::unwrap_or_clone(m),
         }
     }
@@ -80,12 +81,12 @@ impl Deref for DeliveredMessage {
 
 impl From<Message> for DeliveredMessage {
     fn from(m: Message) -> Self {
-        DeliveredMessage::Owned(Box::new(m))
+        DeliveredMessage::Owned(OwnedMessage::new(m))
     }
 }
 
-impl From<Box<Message>> for DeliveredMessage {
-    fn from(m: Box<Message>) -> Self {
+impl From<OwnedMessage> for DeliveredMessage {
+    fn from(m: OwnedMessage) -> Self {
         DeliveredMessage::Owned(m)
     }
 }

@@ -148,7 +148,7 @@ impl LocalDirectory {
         self.delivered.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Hands `msg` (a `Message`, `Box<Message>` or `Arc<Message>`) to its destination if that is a live
+    /// Hands `msg` (a `Message`, an `OwnedMessage` or an `Arc<Message>`) to its destination if that is a live
     /// local agent.
     pub fn deliver<M>(&self, msg: M) -> LocalDelivery<M>
     where

@@ -18,6 +18,7 @@ use crate::link::LinkAcceptor;
 use crate::node::delivery::{Delivery, Responder, WeakResponder};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
 use crate::node::location::AgentLocation;
+use crate::node::owned_message::OwnedMessage;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::request_timings::{Outcome, RequestTimings};
@@ -137,21 +138,23 @@ impl Swarm {
     /// completes the request it answers when that request waits on this node; otherwise hands
     /// it back for the supervisor.
     ///
-    /// The message is boxed once, here, and only the box moves after: a `Message` is some two
-    /// hundred bytes, and moving it by value through each call down to the mailbox was a fifth
-    /// of a local send.
+    ///
+    /// The message is boxed once, here (in a recycled allocation), and only the box moves
+    /// after: a `Message` is some two hundred bytes, and moving it by value through each call
+    /// down to the mailbox was a fifth of a local send.
     fn deliver_locally(&self, message: Message) -> Option<(Arc<Message>, bool)> {
-        let mut message = Box::new(message);
+        let mut message = OwnedMessage::new(message);
         self.0.stamper.stamp(&mut message);
+        let shared = |m: OwnedMessage| Arc::new(m.into_inner());
         if message.correlation_id().is_some() {
-            return (!self.0.pending.complete(&message)).then(|| (Arc::from(message), false));
+            return (!self.0.pending.complete(&message)).then(|| (shared(message), false));
         }
         match self.0.directory.deliver(message) {
             LocalDelivery::Delivered => None,
             // A stopped agent is the supervisor's to unregister: let it look again.
             // A full mailbox too: the supervisor reports `Full` with the message.
-            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((Arc::from(m), false)),
-            LocalDelivery::NotLocal(m) => Some((Arc::from(m), true)),
+            LocalDelivery::Gone(m) | LocalDelivery::Full(m) => Some((shared(m), false)),
+            LocalDelivery::NotLocal(m) => Some((shared(m), true)),
         }
     }
 
