@@ -317,6 +317,7 @@ impl ControlOperation {
 
 impl Message {
     /// A message with the given payload and defaults for everything else.
+    #[inline]
     pub fn new(source: impl Into<Name>, payload: MessageType) -> Self {
         Message {
             id: MessageId::UNSET,
@@ -332,6 +333,7 @@ impl Message {
     }
 
     /// A request for `method` with `params`; set the target with [`Message::to`].
+    #[inline]
     pub fn request(
         source: impl Into<Name>,
         method: impl Into<Name>,
@@ -347,6 +349,7 @@ impl Message {
     }
 
     /// The response to `request`, addressed back to its source.
+    #[inline]
     pub fn response(
         source: impl Into<Name>,
         request: &Message,
@@ -365,6 +368,7 @@ impl Message {
     }
 
     /// A named event; without [`Message::to`] it goes to every subscriber of `name`.
+    #[inline]
     pub fn event(source: impl Into<Name>, name: impl Into<Name>, data: impl Into<Value>) -> Self {
         Message::new(
             source,
@@ -376,6 +380,7 @@ impl Message {
     }
 
     /// A broadcast on `topic`.
+    #[inline]
     pub fn broadcast(
         source: impl Into<Name>,
         topic: impl Into<Name>,
@@ -401,18 +406,21 @@ impl Message {
     }
 
     /// Sets the destination agent.
+    #[inline]
     pub fn to(mut self, destination: impl Into<Name>) -> Self {
         self.destination = Some(destination.into());
         self
     }
 
     /// Adds a header.
+    #[inline]
     pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.insert(key.into(), value.into());
         self
     }
 
     /// Marks a request idempotent (see [`IDEMPOTENT_HEADER`]).
+    #[inline]
     pub fn idempotent(self) -> Self {
         self.with_header(IDEMPOTENT_HEADER, "true")
     }
@@ -425,24 +433,28 @@ impl Message {
     }
 
     /// Sets the priority (see [`priority`]).
+    #[inline]
     pub fn with_priority(mut self, priority: u8) -> Self {
         self.priority = priority;
         self
     }
 
     /// Sets the hop limit.
+    #[inline]
     pub fn with_ttl(mut self, ttl: u32) -> Self {
         self.ttl = Some(ttl);
         self
     }
 
     /// Sets the id (normally the node does this).
+    #[inline]
     pub fn with_id(mut self, id: MessageId) -> Self {
         self.id = id;
         self
     }
 
     /// Sets the timestamp in ms since the UNIX epoch (normally the node does this).
+    #[inline]
     pub fn with_timestamp(mut self, timestamp_ms: u64) -> Self {
         self.timestamp = timestamp_ms;
         self
