@@ -313,7 +313,7 @@ impl Swarm {
     /// pending table, or through the supervisor for everything else.
     fn start_request(
         &self,
-        mut message: Message,
+        message: Message,
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
@@ -322,6 +322,8 @@ impl Swarm {
             self.request_via_supervisor(message, timeout, waiter);
             return;
         }
+        // Boxed once, as in `deliver_locally`.
+        let mut message = OwnedMessage::new(message);
         self.0.stamper.stamp(&mut message);
         let id = message.id;
         let deadline = Instant::now() + timeout.unwrap_or(self.0.config.request_timeout);
@@ -365,7 +367,7 @@ impl Swarm {
             }
         };
         if let Some(waiter) = waiter {
-            self.request_via_supervisor(unsent, timeout, waiter);
+            self.request_via_supervisor(unsent.into_inner(), timeout, waiter);
         }
     }
 }
