@@ -138,7 +138,6 @@ impl Swarm {
     /// completes the request it answers when that request waits on this node; otherwise hands
     /// it back for the supervisor.
     ///
-    ///
     /// The message is boxed once, here (in a recycled allocation), and only the box moves
     /// after: a `Message` is some two hundred bytes, and moving it by value through each call
     /// down to the mailbox was a fifth of a local send.
