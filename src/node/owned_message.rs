@@ -47,14 +47,13 @@ impl OwnedMessage {
     /// The message by value; its allocation is kept as a spare.
     pub fn into_inner(self) -> Message {
         let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so the box taken here is owned exactly once.
-        let boxed = unsafe { ManuallyDrop::take(&mut this.0) };
-        let raw = Box::into_raw(boxed);
+        // SAFETY: `this` is never dropped, so the box is taken out of it exactly once.
+        let raw = Box::into_raw(unsafe { ManuallyDrop::take(&mut this.0) });
         // SAFETY: `raw` comes from a live `Box<Message>`, so it points to an initialised
-        // message; it is read out once, and the allocation is then handed on as uninitialised
-        // memory of the same layout, so the message is neither dropped nor read again.
+        // message; it is read out once here, and `keep_emptied` reads it never again.
         let message = unsafe { raw.read() };
-        keep(unsafe { Box::from_raw(raw.cast::<MaybeUninit<Message>>()) });
+        // SAFETY: the box's message was moved out just above.
+        unsafe { keep_emptied(raw) };
         message
     }
 }
@@ -62,19 +61,27 @@ impl OwnedMessage {
 impl Drop for OwnedMessage {
     fn drop(&mut self) {
         // SAFETY: called once, from `drop`; `self.0` is not used after it.
-        let boxed = unsafe { ManuallyDrop::take(&mut self.0) };
-        let raw = Box::into_raw(boxed);
-        // SAFETY: `raw` comes from a live `Box<Message>`: the message is dropped in place once,
-        // and the allocation is then handed on as uninitialised memory of the same layout
-        // (`MaybeUninit<Message>` has `Message`'s size and alignment), never read as a message.
+        let raw = Box::into_raw(unsafe { ManuallyDrop::take(&mut self.0) });
+        // SAFETY: `raw` comes from a live `Box<Message>`, so it points to an initialised
+        // message, dropped in place once here; `keep_emptied` never reads it.
         unsafe { raw.drop_in_place() };
-        keep(unsafe { Box::from_raw(raw.cast::<MaybeUninit<Message>>()) });
+        // SAFETY: the box's message was dropped just above.
+        unsafe { keep_emptied(raw) };
     }
 }
 
-/// Keeps `spare` for this thread's next message, or frees it when the thread keeps enough
-/// (or is ending).
-fn keep(spare: Spare) {
+/// Keeps the allocation behind `raw` for this thread's next message, or frees it when the
+/// thread keeps enough (or is ending).
+///
+/// # Safety
+///
+/// `raw` comes from `Box::<Message>::into_raw`, and its message has been moved out or dropped:
+/// the allocation is handed on as uninitialised memory of the same layout
+/// (`MaybeUninit<Message>` has `Message`'s size and alignment), never read as a message.
+unsafe fn keep_emptied(raw: *mut Message) {
+    // SAFETY: by this function's contract, `raw` is a `Box<Message>` allocation whose message
+    // is gone, which is a valid `Box<MaybeUninit<Message>>`.
+    let spare: Spare = unsafe { Box::from_raw(raw.cast::<MaybeUninit<Message>>()) };
     let _ = SPARES.try_with(move |s| {
         let mut spares = s.borrow_mut();
         if spares.len() < KEPT_PER_THREAD {
