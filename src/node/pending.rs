@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use swarm_protocol::core::correlation::{Completion, CorrelationTable};
-use swarm_protocol::{error_code, Message, MessageType, Value};
+use swarm_protocol::{error_code, Message, MessageId, MessageType, Value};
 use tokio::sync::oneshot;
 
 use crate::error::TransportError;
@@ -110,13 +110,29 @@ impl SharedPending {
     /// here waits for it (it is then routed like any message); a late response is counted and
     /// consumed.
     pub fn complete(&self, response: &Message) -> bool {
-        let Some(cid) = response.correlation_id() else {
+        self.complete_with(response.correlation_id(), || outcome(response))
+    }
+
+    /// As [`SharedPending::complete`], for a response the caller owns: its result is moved to
+    /// the requester, not cloned (a structured result can be large); what is left of
+    /// `response` is only to be dropped.
+    pub fn complete_owned(&self, response: &mut Message) -> bool {
+        let cid = response.correlation_id();
+        self.complete_with(cid, || take_outcome(response))
+    }
+
+    fn complete_with(
+        &self,
+        cid: Option<MessageId>,
+        outcome: impl FnOnce() -> Result<Value, TransportError>,
+    ) -> bool {
+        let Some(cid) = cid else {
             return false;
         };
         let completion = self.lock().complete(cid);
         match completion {
             Completion::Waiter(request) => {
-                request.finish(outcome(response));
+                request.finish(outcome());
                 true
             }
             Completion::Late => {
@@ -127,6 +143,15 @@ impl SharedPending {
             }
             Completion::Unknown => false,
         }
+    }
+}
+
+/// What the requester's future resolves to for a response it owns: a result value is taken
+/// out (leaving `Null`), an error is read as by [`outcome`].
+fn take_outcome(msg: &mut Message) -> Result<Value, TransportError> {
+    match &mut msg.payload {
+        MessageType::Response { result: Ok(v), .. } => Ok(std::mem::replace(v, Value::Null)),
+        _ => outcome(msg),
     }
 }
 
@@ -146,5 +171,75 @@ pub fn outcome(msg: &Message) -> Result<Value, TransportError> {
                 message: e.message.clone(),
             },
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pending_request(
+        table: &SharedPending,
+        id: MessageId,
+    ) -> oneshot::Receiver<Result<Value, TransportError>> {
+        let (tx, rx) = oneshot::channel();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        assert!(table
+            .lock()
+            .insert(id, deadline, None, PendingRequest::once(tx))
+            .is_ok());
+        rx
+    }
+
+    #[test]
+    fn an_owned_response_hands_its_result_over_and_an_unknown_one_is_left_whole() {
+        let table = SharedPending::new(8);
+        let id = MessageId::from_parts(7, 1);
+        let mut rx = pending_request(&table, id);
+        let big = Value::Array((0..1000).map(Value::Int).collect());
+        let request = Message::request("a", "m", ()).with_id(id);
+        let mut response = Message::response("b", &request, Ok(big.clone()));
+        assert!(table.complete_owned(&mut response));
+        assert_eq!(rx.try_recv().unwrap().unwrap(), big);
+        // Moved, not cloned: what is left of the response is only dropped.
+        assert!(matches!(
+            response.payload,
+            MessageType::Response {
+                result: Ok(Value::Null),
+                ..
+            }
+        ));
+
+        let other = Message::request("a", "m", ()).with_id(MessageId::from_parts(7, 2));
+        let mut stray = Message::response("b", &other, Ok(big.clone()));
+        assert!(!table.complete_owned(&mut stray), "no request waits for it");
+        assert!(matches!(
+            &stray.payload,
+            MessageType::Response { result: Ok(v), .. } if *v == big
+        ));
+        let mut event = Message::event("a", "e", ());
+        assert!(!table.complete_owned(&mut event), "not a response");
+    }
+
+    #[test]
+    fn an_owned_error_response_fails_the_request_with_its_error() {
+        let table = SharedPending::new(8);
+        let id = MessageId::from_parts(7, 3);
+        let mut rx = pending_request(&table, id);
+        let request = Message::request("a", "m", ()).with_id(id);
+        let mut response = Message::response(
+            "b",
+            &request,
+            Err(swarm_protocol::ErrorBody::new(
+                error_code::UNKNOWN_AGENT,
+                "nobody",
+            )),
+        );
+        assert!(table.complete_owned(&mut response));
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            Err(TransportError::UnknownAgent(m)) if m == "nobody"
+        ));
     }
 }

@@ -143,10 +143,13 @@ impl Swarm {
     /// down to the mailbox was a fifth of a local send.
     fn deliver_locally(&self, message: Message) -> Option<(Arc<Message>, bool)> {
         let mut message = OwnedMessage::new(message);
+        if self.0.pending.complete_owned(&mut message) {
+            return None;
+        }
         self.0.stamper.stamp(&mut message);
         let shared = |m: OwnedMessage| Arc::new(m.into_inner());
         if message.correlation_id().is_some() {
-            return (!self.0.pending.complete(&message)).then(|| (shared(message), false));
+            return Some((shared(message), false));
         }
         match self.0.directory.deliver(message) {
             LocalDelivery::Delivered => None,
@@ -309,10 +312,12 @@ impl Swarm {
 
 impl Swarm {
     /// Sends a request: straight to a local agent with the waiter registered in the shared
-    /// pending table, or through the supervisor for everything else.
+    /// pending table, or through the supervisor for everything else. `started` is when the
+    /// caller's future began; the deadline counts from it (one clock read per request).
     fn start_request(
         &self,
         message: Message,
+        started: Instant,
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
@@ -325,7 +330,7 @@ impl Swarm {
         let mut message = OwnedMessage::new(message);
         self.0.stamper.stamp(&mut message);
         let id = message.id;
-        let deadline = Instant::now() + timeout.unwrap_or(self.0.config.request_timeout);
+        let deadline = started + timeout.unwrap_or(self.0.config.request_timeout);
         // The waiter goes into the pending table only once the agent is found here (under the
         // directory's lock, before the request is queued, so the response cannot overtake
         // it); a request for any other node is inserted once, by the supervisor.
@@ -424,7 +429,8 @@ impl IntoFuture for RequestBuilder<'_> {
     fn into_future(self) -> ResponseFuture {
         let (waiter, rx) = oneshot::channel();
         let started = Instant::now();
-        self.swarm.start_request(self.message, self.timeout, waiter);
+        self.swarm
+            .start_request(self.message, started, self.timeout, waiter);
         ResponseFuture {
             rx,
             started,

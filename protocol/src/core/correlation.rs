@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use foldhash::fast::RandomState;
+
 use super::recent::RecentSet;
 use super::TimePoint;
 use crate::id::MessageId;
@@ -48,7 +50,10 @@ struct Pending<W, I> {
 /// The pending-request table.
 #[derive(Debug)]
 pub struct CorrelationTable<W, I> {
-    pending: HashMap<MessageId, Pending<W, I>>,
+    /// Keyed by foldhash (randomly seeded per table): its keys are the ids of requests this
+    /// node sent, never chosen by a peer, and SipHash of a `u128` was a tenth of a local round
+    /// trip. A peer's response only looks a key up.
+    pending: HashMap<MessageId, Pending<W, I>, RandomState>,
     deadlines: BTreeSet<(I, MessageId)>,
     recently_timed_out: RecentSet<MessageId>,
     max_pending: usize,
@@ -59,7 +64,7 @@ impl<W, I: TimePoint> CorrelationTable<W, I> {
     /// recognise late responses.
     pub fn new(max_pending: usize) -> Self {
         CorrelationTable {
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             deadlines: BTreeSet::new(),
             recently_timed_out: RecentSet::new(4096),
             max_pending,
