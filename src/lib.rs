@@ -100,7 +100,7 @@ pub use node::call::{CallBuilder, CallFuture};
 pub use node::client::SwarmClient;
 #[cfg(feature = "websocket")]
 pub use node::dashboard;
-pub use node::delivery::{DeliveredMessage, Delivery};
+pub use node::delivery::Delivery;
 /// A JSON API over a node (feature `websocket`): snapshot, links, agents, subscriptions,
 /// health.
 #[cfg(feature = "websocket")]
@@ -110,11 +110,12 @@ pub use node::link_status::LinkStatus;
 pub use node::location::AgentLocation;
 /// Prometheus metrics of a node (`prometheus_client`).
 pub use node::metrics;
-pub use node::owned_message::OwnedMessage;
 pub use node::service::{Methods, Request, Service, ServiceFuture};
 pub use node::shutdown::ShutdownFuture;
 pub use node::snapshot::{NodeSnapshot, NodeView, RemoteInterest, RouteView, SubscriptionView};
 pub use node::stats::{Counters, DropCounts, EventCounts, LinkStats, NodeStats, RATE_WINDOW};
 pub use node::swarm::{RequestBuilder, ResponseFuture, Swarm};
 pub use node::wait_for::WaitFor;
+pub use support::delivered_message::DeliveredMessage;
+pub use support::owned_message::OwnedMessage;
 pub use swarm_protocol::transport::{Transport, TransportStats};

@@ -9,6 +9,8 @@ use actix::{Actor, Addr, Handler, Recipient};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
+use crate::support::delivered_message::DeliveredMessage;
+
 use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
@@ -110,8 +112,9 @@ pub struct LinkOpened {
 pub struct LinkInbound {
     /// The link.
     pub link: LinkId,
-    /// The message (shared; in-process links pass it through without copying).
-    pub message: Arc<Message>,
+    /// The message (owned when it was decoded; in-process links pass theirs on shared,
+    /// without copying).
+    pub message: DeliveredMessage,
     /// Its size on the wire (estimated where nothing is encoded).
     pub size: usize,
     /// Held until the node has handled the message (see [`InboundGauge`](super::InboundGauge)).
@@ -129,7 +132,7 @@ pub struct LinkInboundBatch {
     pub link: LinkId,
     /// The messages with their sizes on the wire (the vector goes back to the link when
     /// dropped).
-    pub messages: Recycled<(Arc<Message>, usize)>,
+    pub messages: Recycled<(DeliveredMessage, usize)>,
     /// Held until the node has handled the batch (see [`InboundGauge`](super::InboundGauge)).
     pub ticket: Option<InboundTicket>,
     /// Keeps later messages of the link off the shortcut until these are handled.

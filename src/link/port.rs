@@ -16,6 +16,8 @@ use swarm_protocol::codec::{CodecError, Envelope};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
+use crate::support::delivered_message::DeliveredMessage;
+
 use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
@@ -125,8 +127,13 @@ impl LinkPort {
 
     /// One message arrived; `size` is its size on the wire (estimated where nothing is
     /// encoded); `ticket` keeps it counted in the link's gauge until the node handled it.
-    pub fn inbound(&self, message: Arc<Message>, size: usize, ticket: Option<InboundTicket>) {
-        let Some(message) = self.try_shortcut(message, size) else {
+    pub fn inbound(
+        &self,
+        message: impl Into<DeliveredMessage>,
+        size: usize,
+        ticket: Option<InboundTicket>,
+    ) {
+        let Some(message) = self.try_shortcut(message.into(), size) else {
             return;
         };
         self.0.sinks.inbound.do_send(LinkInbound {
@@ -141,22 +148,25 @@ impl LinkPort {
     /// Several messages arrived, in order, with their sizes on the wire.
     pub fn inbound_batch(
         &self,
-        mut messages: Recycled<(Arc<Message>, usize)>,
+        mut messages: Recycled<(DeliveredMessage, usize)>,
         ticket: Option<InboundTicket>,
     ) {
         // The messages before the first one the shortcut cannot take are delivered; that one
-        // and every later one go to the node, in order.
-        let mut taken = 0;
-        for (message, size) in messages.iter() {
-            match self.try_shortcut(message.clone(), *size) {
-                None => taken += 1,
-                Some(_) => break,
+        // and every later one go to the node, in order. Reversed, the next message is the
+        // last element, so each is moved out (and a refused one put back) without a copy.
+        if self.0.sinks.shortcut.is_some() && self.0.gate.admits() {
+            messages.reverse();
+            while let Some((message, size)) = messages.pop() {
+                if let Some(refused) = self.try_shortcut(message, size) {
+                    messages.push((refused, size));
+                    break;
+                }
             }
+            if messages.is_empty() {
+                return;
+            }
+            messages.reverse();
         }
-        if taken == messages.len() {
-            return;
-        }
-        messages.drain(..taken);
         self.0.sinks.inbound_batch.do_send(LinkInboundBatch {
             link: self.0.link,
             messages,
@@ -167,7 +177,7 @@ impl LinkPort {
 
     /// Delivers `message` through the node's shortcut if the gate admits it and the node
     /// takes it (`None`); otherwise gives it back for the supervisor.
-    fn try_shortcut(&self, message: Arc<Message>, size: usize) -> Option<Arc<Message>> {
+    fn try_shortcut(&self, message: DeliveredMessage, size: usize) -> Option<DeliveredMessage> {
         let Some(shortcut) = &self.0.sinks.shortcut else {
             return Some(message);
         };

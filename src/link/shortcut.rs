@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use swarm_protocol::Message;
+use crate::support::delivered_message::DeliveredMessage;
 
 use super::id::LinkId;
 
@@ -21,7 +21,7 @@ pub trait InboundShortcut: Send + Sync {
     /// Delivers `message`, which arrived on `link`, if it can be without the supervisor (its
     /// destination is at hand and nothing but delivery is to be done); otherwise hands it
     /// back, untouched, for the supervisor.
-    fn deliver(&self, link: LinkId, message: Arc<Message>) -> Result<(), Arc<Message>>;
+    fn deliver(&self, link: LinkId, message: DeliveredMessage) -> Result<(), DeliveredMessage>;
 }
 
 /// One link's gate to the shortcut, shared by its port and its node.

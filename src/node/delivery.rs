@@ -21,7 +21,6 @@
 //! any other message is counted as dropped and reported as `SwarmEvent::Undeliverable`
 //! — actix's own mailbox would accept it and grow without limit.
 
-use std::ops::Deref;
 use std::sync::{Arc, Weak};
 
 use serde::de::DeserializeOwned;
@@ -29,7 +28,7 @@ use serde::Serialize;
 use swarm_protocol::{error_code, from_value, to_value, ErrorBody, Message, MessageType, Value};
 
 use crate::error::{SendError, TransportError};
-use crate::node::owned_message::OwnedMessage;
+use crate::support::delivered_message::DeliveredMessage;
 
 /// The node a mailbox belongs to, as far as answering goes: sends a response from one of its
 /// agents. Held weakly by mailboxes, so a delivery does not keep its node alive.
@@ -40,63 +39,6 @@ pub(crate) trait Responder: std::marker::Send + Sync {
 
 /// A weak handle to a node's [`Responder`].
 pub(crate) type WeakResponder = Weak<dyn Responder>;
-
-/// A delivered message: owned (unicast) or shared (fan-out, links).
-#[derive(Debug, Clone)]
-pub enum DeliveredMessage {
-    /// The only copy, moved to the receiver (boxed, so that a delivery — and the mailbox
-    /// envelope carrying it — stays small; the box is reused for a later message).
-    Owned(OwnedMessage),
-    /// Shared with other receivers.
-    Shared(Arc<Message>),
-}
-
-impl DeliveredMessage {
-    /// The message as an `Arc` (allocates only if it was owned).
-    pub fn into_shared(self) -> Arc<Message> {
-        match self {
-            DeliveredMessage::Owned(m) => Arc::new(m.into_inner()),
-            DeliveredMessage::Shared(m) => m,
-        }
-    }
-
-    /// The message by value (clones only if it is shared with someone else).
-    pub fn into_owned(self) -> Message {
-        match self {
-            DeliveredMessage::Owned(m) => m.into_inner(),
-            DeliveredMessage::Shared(m) => Arc::unwrap_or_clone(m),
-        }
-    }
-}
-
-impl Deref for DeliveredMessage {
-    type Target = Message;
-
-    fn deref(&self) -> &Message {
-        match self {
-            DeliveredMessage::Owned(m) => m,
-            DeliveredMessage::Shared(m) => m,
-        }
-    }
-}
-
-impl From<Message> for DeliveredMessage {
-    fn from(m: Message) -> Self {
-        DeliveredMessage::Owned(OwnedMessage::new(m))
-    }
-}
-
-impl From<OwnedMessage> for DeliveredMessage {
-    fn from(m: OwnedMessage) -> Self {
-        DeliveredMessage::Owned(m)
-    }
-}
-
-impl From<Arc<Message>> for DeliveredMessage {
-    fn from(m: Arc<Message>) -> Self {
-        DeliveredMessage::Shared(m)
-    }
-}
 
 /// A message delivered to an agent.
 #[derive(Debug, actix::Message)]

@@ -20,7 +20,8 @@ use actix::Recipient;
 
 use swarm_protocol::Message;
 
-use crate::node::delivery::{DeliveredMessage, Delivery, Mailbox, WeakResponder};
+use crate::node::delivery::{Delivery, Mailbox, WeakResponder};
+use crate::support::delivered_message::DeliveredMessage;
 
 /// Outcome of [`LocalDirectory::deliver`]: a message not delivered comes back in the form it
 /// was given (nothing is boxed or wrapped for a message that goes elsewhere).

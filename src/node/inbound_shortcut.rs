@@ -14,12 +14,13 @@
 
 use std::sync::Arc;
 
-use swarm_protocol::{Message, MessageType};
+use swarm_protocol::MessageType;
 
 use crate::link::{InboundShortcut, LinkId};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
 use crate::node::pending::SharedPending;
 use crate::node::return_paths::ReturnPaths;
+use crate::support::delivered_message::DeliveredMessage;
 
 /// The tables of one node a link delivers through.
 pub struct NodeShortcut {
@@ -32,11 +33,16 @@ pub struct NodeShortcut {
 }
 
 impl InboundShortcut for NodeShortcut {
-    fn deliver(&self, link: LinkId, message: Arc<Message>) -> Result<(), Arc<Message>> {
+    fn deliver(&self, link: LinkId, mut message: DeliveredMessage) -> Result<(), DeliveredMessage> {
         let addressed = message.destination.is_some();
         match &message.payload {
             MessageType::Response { .. } => {
-                if self.pending.complete(&message) {
+                let completed = match message.get_mut() {
+                    // The only copy: its result moves to the requester.
+                    Some(owned) => self.pending.complete_owned(owned),
+                    None => self.pending.complete(&message),
+                };
+                if completed {
                     Ok(())
                 } else {
                     Err(message)
@@ -60,7 +66,7 @@ impl InboundShortcut for NodeShortcut {
 }
 
 /// `Ok` when the directory delivered; the message back otherwise.
-fn delivered(outcome: LocalDelivery<Arc<Message>>) -> Result<(), Arc<Message>> {
+fn delivered(outcome: LocalDelivery<DeliveredMessage>) -> Result<(), DeliveredMessage> {
     match outcome {
         LocalDelivery::Delivered => Ok(()),
         LocalDelivery::Gone(m) | LocalDelivery::Full(m) | LocalDelivery::NotLocal(m) => Err(m),

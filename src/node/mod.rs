@@ -15,8 +15,6 @@
 //! * [`supervisor`] — the supervisor actor: routing, request/response correlation, heartbeats,
 //!   handshakes, bounded per-link queues, link restart with backoff. Links reach it only
 //!   through the [`LinkPort`](crate::link::LinkPort) it hands them.
-//! * [`owned_message`] — [`OwnedMessage`](crate::OwnedMessage), a delivered message's box,
-//!   kept per thread for the next local send.
 //! * [`directory`] — the local agents, shared by the supervisor and every handle, so a message
 //!   for a local agent takes one actor hop.
 //! * [`pending`] — the pending requests, shared the same way, so a local round trip takes one
@@ -48,7 +46,6 @@ pub(crate) mod link_handle;
 pub(crate) mod link_status;
 pub(crate) mod location;
 pub mod metrics;
-pub(crate) mod owned_message;
 pub(crate) mod pending;
 pub(crate) mod post_queue;
 pub(crate) mod request_timings;

@@ -18,7 +18,6 @@ use crate::link::LinkAcceptor;
 use crate::node::delivery::{Delivery, Responder, WeakResponder};
 use crate::node::directory::{LocalDelivery, LocalDirectory};
 use crate::node::location::AgentLocation;
-use crate::node::owned_message::OwnedMessage;
 use crate::node::pending::{PendingRequest, SharedPending};
 use crate::node::post_queue::{Post, PostQueue};
 use crate::node::request_timings::{Outcome, RequestTimings};
@@ -31,6 +30,7 @@ use crate::node::supervisor::commands::{
 use crate::node::supervisor::routing::SubscriptionKind;
 use crate::node::supervisor::{link_sinks, Supervisor};
 use crate::support::clock::Instant;
+use crate::support::owned_message::OwnedMessage;
 use crate::support::random;
 use crate::support::slots::Slots;
 use swarm_protocol::core::correlation::{Completion, InsertError};

@@ -145,7 +145,10 @@ record!(LinkOpened, |m| Report::Opened {
     role: m.role,
     handle: m.handle
 });
-record!(LinkInbound, |m| Report::Inbound(m.link, m.message));
+record!(LinkInbound, |m| Report::Inbound(
+    m.link,
+    m.message.into_shared()
+));
 record!(LinkFlushed, |m| Report::Flushed {
     count: m.count,
     bytes: m.bytes
@@ -159,9 +162,9 @@ record!(LinkInboundRefused, |m| Report::InboundRefused(m.reason));
 impl Handler<LinkInboundBatch> for FakeNode {
     type Result = ();
 
-    fn handle(&mut self, m: LinkInboundBatch, _: &mut Context<Self>) {
-        for (message, _) in m.messages.iter() {
-            self.0.push(Report::Inbound(m.link, message.clone()));
+    fn handle(&mut self, mut m: LinkInboundBatch, _: &mut Context<Self>) {
+        for (message, _) in m.messages.drain(..) {
+            self.0.push(Report::Inbound(m.link, message.into_shared()));
         }
     }
 }

@@ -7,9 +7,7 @@
 //! counted in an [`InboundGauge`]; a push that would put the node more than the inbound limit
 //! behind is refused, and the transport decides what that means (a socket closes the peer).
 
-use std::sync::Arc;
-
-use swarm_protocol::Message;
+use crate::support::delivered_message::DeliveredMessage;
 
 use super::recycled::Spares;
 use crate::config::TransportConfig;
@@ -40,7 +38,7 @@ impl std::fmt::Display for Flooded {
 pub struct Handover {
     port: LinkPort,
     gauge: InboundGauge,
-    spares: Spares<(Arc<Message>, usize)>,
+    spares: Spares<(DeliveredMessage, usize)>,
 }
 
 impl Handover {
@@ -66,7 +64,7 @@ impl Handover {
     /// Hands over `messages` (`bytes` on the wire), leaving the vector empty: a lone message
     /// keeps the vector, a batch takes it (a spare one is put in its place, and the batch's
     /// comes back to the spares when the node is done with it).
-    pub fn hand_over(&self, messages: &mut Vec<(Arc<Message>, usize)>, bytes: usize) {
+    pub fn hand_over(&self, messages: &mut Vec<(DeliveredMessage, usize)>, bytes: usize) {
         match messages.len() {
             0 => {}
             1 => {
@@ -89,7 +87,7 @@ impl Handover {
 #[derive(Debug)]
 pub struct InboundBurst {
     handover: Handover,
-    messages: Vec<(Arc<Message>, usize)>,
+    messages: Vec<(DeliveredMessage, usize)>,
     bytes: usize,
     limit: usize,
 }
@@ -107,7 +105,7 @@ impl InboundBurst {
 
     /// Adds a decoded message; `Ok(true)` when it starts a burst (the actor must notify itself
     /// with [`FlushInbound`] and then call [`InboundBurst::flush`]).
-    pub fn push(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Flooded> {
+    pub fn push(&mut self, message: DeliveredMessage, size: usize) -> Result<bool, Flooded> {
         let waiting = self.handover.pending() + self.bytes + size;
         if waiting > self.limit {
             return Err(Flooded {

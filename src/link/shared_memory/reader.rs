@@ -12,8 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::delivered_message::DeliveredMessage;
+use crate::support::owned_message::OwnedMessage;
 use swarm_protocol::codec::Codec;
-use swarm_protocol::Message;
 use swarm_shm::ring::Consumer;
 use swarm_shm::segment::{pid_alive, Segment, SegmentRing};
 
@@ -106,7 +107,7 @@ pub struct Reader {
     pool: Arc<BufferPool>,
     handover: Handover,
     /// The burst being read (kept between bursts: its allocation is reused).
-    batch: Vec<(Arc<Message>, usize)>,
+    batch: Vec<(DeliveredMessage, usize)>,
     codec: Codec,
     inbound_limit: usize,
     pub(super) heartbeat: Heartbeat,
@@ -197,7 +198,7 @@ impl Reader {
                 match decoded {
                     Ok((message, size)) => {
                         bytes += size;
-                        batch.push((Arc::new(message), size));
+                        batch.push((OwnedMessage::new(message).into(), size));
                     }
                     Err(e) => fault = Some(format!("undecodable message: {e}")),
                 }

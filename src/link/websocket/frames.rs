@@ -9,8 +9,6 @@
 //! | undecodable body, bad header byte, fragments out of order | 1002 (protocol error) |
 //! | a whole message whose value nests too deep | none: the message is refused (a request is answered with error -32004), the link stays |
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::link::machinery::arena::FrameArena;
@@ -19,6 +17,9 @@ use actix_http::ws::{CloseCode, CloseReason, Item, Message as WsMessage};
 use swarm_protocol::codec::{Codec, CodecError, Envelope};
 use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 use swarm_protocol::{Message, WireFormat};
+
+use crate::support::delivered_message::DeliveredMessage;
+use crate::support::owned_message::OwnedMessage;
 
 use crate::config::TransportConfig;
 use crate::link::CloseKind;
@@ -119,7 +120,7 @@ impl Frames {
     }
 
     /// A complete data frame arrived.
-    pub fn on_data(&mut self, kind: Kind, bytes: &Bytes) -> Result<Arc<Message>, Fault> {
+    pub fn on_data(&mut self, kind: Kind, bytes: &Bytes) -> Result<DeliveredMessage, Fault> {
         let expected = match self.format() {
             WireFormat::MessagePack => Kind::Binary,
             WireFormat::Json => Kind::Text,
@@ -135,7 +136,7 @@ impl Frames {
             ));
         }
         match decode_received(&self.codec, bytes) {
-            Ok(message) => Ok(Arc::new(message)),
+            Ok(message) => Ok(OwnedMessage::new(message).into()),
             Err(e @ CodecError::TooDeep { .. }) => {
                 let mut fault = Fault::from(e);
                 fault.refused = self.codec.envelope(bytes);
@@ -146,7 +147,7 @@ impl Frames {
     }
 
     /// A fragment arrived; returns the message once complete.
-    pub fn on_fragment(&mut self, item: Item) -> Result<Option<(Arc<Message>, usize)>, Fault> {
+    pub fn on_fragment(&mut self, item: Item) -> Result<Option<(DeliveredMessage, usize)>, Fault> {
         let fragment = match item {
             Item::FirstText(b) => Fragment::First(Kind::Text, b),
             Item::FirstBinary(b) => Fragment::First(Kind::Binary, b),

@@ -7,12 +7,11 @@
 //! Written data messages are acknowledged through [`WriteCredit`].
 
 use bytes::Bytes;
-use std::sync::Arc;
 
+use crate::support::delivered_message::DeliveredMessage;
 use actix::{Addr, Recipient};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::core::reassembly::Kind;
-use swarm_protocol::Message;
 
 use super::frames::{Fault, Frames};
 use crate::config::TransportConfig;
@@ -110,7 +109,7 @@ impl LinkEnd {
 
     /// Adds a decoded message to the inbound burst; `Ok(true)` when it starts one. Fails when
     /// the peer is ahead of the node by more than the inbound limit.
-    pub fn push_inbound(&mut self, message: Arc<Message>, size: usize) -> Result<bool, Fault> {
+    pub fn push_inbound(&mut self, message: DeliveredMessage, size: usize) -> Result<bool, Fault> {
         self.inbound.push(message, size).map_err(|flooded| Fault {
             code: actix_http::ws::CloseCode::Policy,
             reason: flooded.to_string(),

@@ -216,7 +216,12 @@ impl Handler<LinkInbound> for Supervisor {
     fn handle(&mut self, inbound: LinkInbound, ctx: &mut Context<Self>) {
         let span = self.link_span(inbound.link);
         let _entered = span.enter();
-        self.on_inbound(inbound.link, inbound.message, inbound.size, ctx);
+        self.on_inbound(
+            inbound.link,
+            inbound.message.into_shared(),
+            inbound.size,
+            ctx,
+        );
     }
 }
 
@@ -233,7 +238,7 @@ impl Handler<LinkInboundBatch> for Supervisor {
         let span = self.link_span(link);
         let _entered = span.enter();
         for (message, size) in messages.drain(..) {
-            self.on_inbound(link, message, size, ctx);
+            self.on_inbound(link, message.into_shared(), size, ctx);
         }
     }
 }

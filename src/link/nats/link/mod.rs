@@ -26,7 +26,6 @@ mod writer;
 pub(super) use connect::connect;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -35,6 +34,8 @@ use bytes::Bytes;
 use swarm_protocol::codec::Codec;
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::{error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType};
+
+use crate::support::owned_message::OwnedMessage;
 use tokio::sync::mpsc;
 
 use super::node_directory::NodeDirectory;
@@ -134,7 +135,7 @@ impl NatsLinkActor {
 
     /// Hands a message to the node (in the current burst).
     fn deliver(&mut self, message: Message, size: usize, ctx: &mut Context<Self>) {
-        match self.inbound.push(Arc::new(message), size) {
+        match self.inbound.push(OwnedMessage::new(message).into(), size) {
             Ok(true) => ctx.notify(FlushInbound),
             Ok(false) => {}
             Err(flooded) => {

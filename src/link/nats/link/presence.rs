@@ -2,8 +2,6 @@
 //! or goodbye), and other nodes' — turned into `Announce` / `Withdraw` toward the node and into
 //! node up / down reports, paired by the [`NodeDirectory`](super::super::node_directory).
 
-use std::sync::Arc;
-
 use actix::prelude::*;
 use swarm_protocol::{ControlOperation, Message, MessageType};
 
@@ -44,7 +42,7 @@ impl NatsLinkActor {
         let msg = Message::control(node, ControlOperation::withdraw(agents));
         // A withdrawal is small and must not be refused by the flood limit.
         self.inbound.flush();
-        self.port.inbound(Arc::new(msg), 0, None);
+        self.port.inbound(msg, 0, None);
     }
 
     pub(super) fn on_presence(&mut self, node: String, payload: &[u8], ctx: &mut Context<Self>) {
