@@ -6,7 +6,9 @@
 //! about 90 ns a pair, against 25 ns for the 40-byte envelope actix adds; more than the whole
 //! raw actix `do_send`). Each thread keeps up to [`KEPT_PER_THREAD`] emptied boxes instead and
 //! fills one for the next message it sends, so a stream of local sends reuses the same few
-//! allocations. The boxes kept are bounded per thread, and a thread's are freed when it ends.
+//! allocations. A link's reader boxes each message it decodes the same way, so an agent on the
+//! reader's arbiter hands the box back to it. The boxes kept are bounded per thread, and a
+//! thread's are freed when it ends.
 
 use std::cell::RefCell;
 use std::fmt;
