@@ -9,12 +9,11 @@ use actix::{Actor, Addr, Handler, Recipient};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
-use crate::support::delivered_message::DeliveredMessage;
-
 use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
 use super::shortcut::{InboundGate, QueuedAtNode};
+use crate::support::delivered_message::DeliveredMessage;
 
 /// Which queue a message travels in: control (handshake, heartbeats, announcements) is never
 /// queued behind data.

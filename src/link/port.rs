@@ -16,8 +16,6 @@ use swarm_protocol::codec::{CodecError, Envelope};
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::Message;
 
-use crate::support::delivered_message::DeliveredMessage;
-
 use super::gauge::InboundTicket;
 use super::id::LinkId;
 use super::machinery::recycled::Recycled;
@@ -27,6 +25,7 @@ use super::messages::{
 };
 use super::shortcut::{InboundGate, InboundShortcut};
 use crate::config::TransportConfig;
+use crate::support::delivered_message::DeliveredMessage;
 use crate::support::slots::{Reserved, Slots};
 
 /// Where a node receives what its links report: one recipient per message of the contract.

@@ -1,9 +1,10 @@
 //! What agents receive: a [`Delivery`] carrying the [`Message`] itself (in-process agents never
 //! see an encoded copy).
 //!
-//! A message sent to one local agent is moved to it boxed, as an [`OwnedMessage`] (whose
-//! allocation is reused for a later send); a broadcast or a message that arrived over a link
-//! is shared between its receivers behind an `Arc`. Either way
+//! A message sent to one local agent, or decoded by a link's reader, is moved to its agent
+//! boxed, as an [`OwnedMessage`](crate::OwnedMessage) (whose allocation is reused for a later
+//! message); a broadcast, or a message an in-process link passed on, is shared between its
+//! receivers behind an `Arc`. Either way
 //! [`DeliveredMessage`] derefs to `&Message`, and a delivery is two words: the mailbox
 //! envelope that carries it is a small allocation (the allocator serves those from its fast
 //! lists, where a message-sized envelope took its slow path on every burst).

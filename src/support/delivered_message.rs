@@ -11,7 +11,8 @@ use swarm_protocol::Message;
 
 use crate::support::owned_message::OwnedMessage;
 
-/// A delivered message: owned (unicast) or shared (fan-out, links).
+/// A delivered message: owned (unicast, decoded by a link) or shared (fan-out, passed on by an
+/// in-process link).
 #[derive(Debug, Clone)]
 pub enum DeliveredMessage {
     /// The only copy, moved to the receiver (boxed, so that a delivery — and the mailbox

@@ -7,11 +7,10 @@
 //! counted in an [`InboundGauge`]; a push that would put the node more than the inbound limit
 //! behind is refused, and the transport decides what that means (a socket closes the peer).
 
-use crate::support::delivered_message::DeliveredMessage;
-
 use super::recycled::Spares;
 use crate::config::TransportConfig;
 use crate::link::{InboundGauge, LinkPort};
+use crate::support::delivered_message::DeliveredMessage;
 
 /// A push refused because the node is too far behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::delivered_message::DeliveredMessage;
-use crate::support::owned_message::OwnedMessage;
 use swarm_protocol::codec::Codec;
 use swarm_shm::ring::Consumer;
 use swarm_shm::segment::{pid_alive, Segment, SegmentRing};
@@ -23,6 +21,8 @@ use super::setup::LinkSetup;
 use crate::link::machinery::buffer_pool::BufferPool;
 use crate::link::machinery::burst::Handover;
 use crate::link::LinkPort;
+use crate::support::delivered_message::DeliveredMessage;
+use crate::support::owned_message::OwnedMessage;
 
 /// Records read per hand-over at most.
 const BATCH: usize = 1024;

@@ -18,11 +18,10 @@ use swarm_protocol::codec::{Codec, CodecError, Envelope};
 use swarm_protocol::core::reassembly::{Fragment, Kind, Reassembly, ReassemblyError};
 use swarm_protocol::{Message, WireFormat};
 
-use crate::support::delivered_message::DeliveredMessage;
-use crate::support::owned_message::OwnedMessage;
-
 use crate::config::TransportConfig;
 use crate::link::CloseKind;
+use crate::support::delivered_message::DeliveredMessage;
+use crate::support::owned_message::OwnedMessage;
 
 /// A reason to close the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

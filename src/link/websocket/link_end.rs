@@ -6,10 +6,8 @@
 //! nothing received is lost to ordering.
 //! Written data messages are acknowledged through [`WriteCredit`].
 
-use bytes::Bytes;
-
-use crate::support::delivered_message::DeliveredMessage;
 use actix::{Addr, Recipient};
+use bytes::Bytes;
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::core::reassembly::Kind;
 
@@ -20,6 +18,7 @@ use crate::link::machinery::credit::WriteCredit;
 use crate::link::{
     Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound, LinkOutboundBatch, LinkPort,
 };
+use crate::support::delivered_message::DeliveredMessage;
 
 /// Transport name of WebSocket links.
 pub const TRANSPORT: &str = "websocket";

@@ -34,8 +34,6 @@ use bytes::Bytes;
 use swarm_protocol::codec::Codec;
 use swarm_protocol::core::handshake::Role;
 use swarm_protocol::{error_code, ControlOperation, ErrorBody, Message, MessageId, MessageType};
-
-use crate::support::owned_message::OwnedMessage;
 use tokio::sync::mpsc;
 
 use super::node_directory::NodeDirectory;
@@ -50,6 +48,7 @@ use crate::link::{
     BusNodeChange, Lane, LinkAddr, LinkClose, LinkConfigure, LinkId, LinkOutbound,
     LinkOutboundBatch, LinkPort,
 };
+use crate::support::owned_message::OwnedMessage;
 use writer::{write_loop, Publish, WriterFailed};
 
 /// Source name of the messages the link itself makes up (handshake answer, heartbeat echoes,
