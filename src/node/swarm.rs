@@ -321,16 +321,16 @@ impl Swarm {
         timeout: Option<Duration>,
         waiter: crate::node::pending::Waiter,
     ) {
+        let deadline = started + timeout.unwrap_or(self.0.config.request_timeout);
         let local_candidate = message.is_request() && !self.0.directory.is_empty();
         if !local_candidate {
-            self.request_via_supervisor(message, timeout, waiter);
+            self.request_via_supervisor(message, deadline, waiter);
             return;
         }
         // Boxed once, as in `deliver_locally`.
         let mut message = OwnedMessage::new(message);
         self.0.stamper.stamp(&mut message);
         let id = message.id;
-        let deadline = started + timeout.unwrap_or(self.0.config.request_timeout);
         // The waiter goes into the pending table only once the agent is found here (under the
         // directory's lock, before the request is queued, so the response cannot overtake
         // it); a request for any other node is inserted once, by the supervisor.
@@ -371,7 +371,7 @@ impl Swarm {
             }
         };
         if let Some(waiter) = waiter {
-            self.request_via_supervisor(unsent.into_inner(), timeout, waiter);
+            self.request_via_supervisor(unsent.into_inner(), deadline, waiter);
         }
     }
 }
@@ -381,7 +381,7 @@ impl Swarm {
     fn request_via_supervisor(
         &self,
         message: Message,
-        timeout: Option<Duration>,
+        deadline: Instant,
         waiter: crate::node::pending::Waiter,
     ) {
         let Some(slot) = self.0.backlog.try_reserve() else {
@@ -390,7 +390,7 @@ impl Swarm {
         };
         self.0.addr.do_send(Request {
             message,
-            timeout,
+            deadline,
             waiter,
             slot,
         });

@@ -1,7 +1,6 @@
 //! Commands from the [`Swarm`](crate::Swarm) handle to the supervisor, and their handlers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Context, Handler, Recipient};
 use swarm_protocol::core::correlation::{Completion, InsertError};
@@ -77,8 +76,9 @@ pub struct DrainPosts;
 pub struct Request {
     /// The request message (its destination must be set).
     pub message: Message,
-    /// Deadline from now; the node's `request_timeout` when `None`.
-    pub timeout: Option<Duration>,
+    /// When it times out (counted by the handle from when the request began, so the
+    /// request path reads the clock once).
+    pub deadline: Instant,
     /// Where the outcome goes.
     pub(crate) waiter: Waiter,
     /// Its place in the node's backlog.
@@ -296,7 +296,7 @@ impl Handler<Request> for Supervisor {
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) {
         let Request {
             mut message,
-            timeout,
+            deadline,
             waiter,
             slot,
         } = req;
@@ -321,7 +321,6 @@ impl Handler<Request> for Supervisor {
             let _ = waiter.send(Err(TransportError::UnknownAgent(destination.into())));
             return;
         };
-        let deadline = Instant::now() + timeout.unwrap_or(self.config.request_timeout);
         let id = message.id;
         let message = Arc::new(message);
         let retry = (link.is_some() && message.is_idempotent()).then(|| message.clone());
